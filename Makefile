@@ -1,0 +1,62 @@
+# The few verbs a newcomer needs. Everything installs into .venv; state lives in .finance_recon/
+# (override with FINANCE_RECON_HOME).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DBT_VERSION_CHECK := false
+
+.PHONY: install prepare demo run test dev lint format system-deps bench bench/extract bench/reconcile bench/e2e clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+# Parse the dbt project into a fresh manifest (never a committed one).
+prepare: install
+	PATH="$(BIN):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file finance_recon/reconciliation/project.py
+
+demo: prepare
+	$(BIN)/finance-recon demo
+
+run: prepare
+	$(BIN)/finance-recon run
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: prepare system-deps
+	$(PY) -m pytest
+
+# The Dagster UI (webserver + daemon) on 127.0.0.1:3000.
+dev: prepare
+	export DAGSTER_HOME="$$($(PY) -c 'from finance_recon.settings import ensure_dagster_home, load_settings; print(ensure_dagster_home(load_settings()))')" && \
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
+
+lint:
+	$(BIN)/ruff check finance_recon tests bench
+	$(BIN)/ruff format --check finance_recon tests bench
+
+format:
+	$(BIN)/ruff format finance_recon tests bench
+	$(BIN)/ruff check --fix finance_recon tests bench
+
+bench: bench/extract bench/reconcile bench/e2e
+
+bench/extract: prepare
+	$(PY) -m bench.extract
+
+bench/reconcile: prepare
+	$(PY) -m bench.reconcile
+
+bench/e2e: prepare
+	$(PY) -m bench.e2e
+
+clean:
+	rm -rf .finance_recon dbt_project/target dbt_project/logs

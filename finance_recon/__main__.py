@@ -1,0 +1,5 @@
+import sys
+
+from finance_recon.cli import main
+
+sys.exit(main())

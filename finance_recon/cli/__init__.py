@@ -1,0 +1,40 @@
+"""`finance-recon`: the platform's command line. Each command lives in its own module with `add_parser`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Quiet, offline dbt wherever the CLI starts it.
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DBT_VERSION_CHECK", "false")
+
+COMMAND_MODULES = ("demo", "run", "seed", "metrics", "diagnose", "drill")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finance-recon",
+        description="Reconcile shop orders against payments, publish the report, keep it inside its SLA.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"finance_recon.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command whose module is not part of this build
+            if exc.name != f"finance_recon.cli.{name}":
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Running the reconciliation job in-process, through the Dagster definitions, for the CLI.
+
+The run is recorded in the instance under DAGSTER_HOME, so the UI, the sensors and `diagnose` see
+CLI runs exactly like scheduled ones.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from finance_recon.settings import Settings, ensure_dagster_home
+
+
+@dataclass(frozen=True)
+class RunRequestOptions:
+    as_of: str | None = None
+    tolerance: Decimal | None = None
+    grace_minutes: int | None = None
+    full_refresh: bool = False
+    log_level: str = "WARNING"
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    cause: str | None = None
+    manifest: dict[str, Any] | None = None
+    report_url: str | None = None
+    failed_checks: list[str] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "run_id": self.run_id,
+                "success": self.success,
+                "cause": self.cause,
+                "failed_checks": self.failed_checks,
+                "report_url": self.report_url,
+                "manifest": self.manifest,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+
+def run_config(options: RunRequestOptions, settings: Settings) -> dict[str, Any]:
+    recon: dict[str, Any] = {
+        "tolerance": str(options.tolerance if options.tolerance is not None else settings.tolerance),
+        "grace_minutes": options.grace_minutes if options.grace_minutes is not None else settings.grace_minutes,
+    }
+    if options.as_of:
+        recon["as_of"] = options.as_of
+    from finance_recon.reconciliation.assets import DBT_ASSETS_NAME
+    from finance_recon.report.assets import REPORT_KEY
+
+    return {
+        "loggers": {"console": {"config": {"log_level": options.log_level}}},
+        "ops": {
+            "orders": {"config": {"full_refresh": options.full_refresh}},
+            "payments": {"config": {"full_refresh": options.full_refresh}},
+            DBT_ASSETS_NAME: {"config": recon},
+            REPORT_KEY.to_python_identifier(): {"config": recon},
+        }
+    }
+
+
+def _first_failure(result) -> tuple[str | None, list[str]]:
+    """One line naming what failed first: a blocking check or a step, with its error."""
+    failed_checks = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                key = evaluation.asset_check_key
+                failed_checks.append(f"{key.asset_key.to_user_string()}:{key.name}")
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            message = (error.message if error else "unknown error").strip().splitlines()
+            return f"step {event.step_key} failed: {message[0] if message else 'unknown error'}", failed_checks
+    if failed_checks:
+        return f"blocking check failed: {failed_checks[0]}", failed_checks
+    return None, failed_checks
+
+
+def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
+    ensure_dagster_home(settings)
+    from dagster import DagsterInstance
+
+    from finance_recon.definitions import defs
+    from finance_recon.jobs import RECONCILIATION_JOB_NAME
+    from finance_recon.report.history import latest_run
+
+    job = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config(options, settings), instance=instance, raise_on_error=False
+        )
+    cause, failed_checks = _first_failure(result)
+    outcome = RunOutcome(run_id=result.run_id, success=result.success, cause=cause, failed_checks=failed_checks)
+    if result.success:
+        store = defs.resources["report_store"].open()
+        published = latest_run(store)
+        if published and published.run_id == result.run_id:
+            outcome.manifest = published.manifest
+            outcome.report_url = store.url_for(published.manifest_key.replace("manifest.json", "summary.html"))
+        else:
+            outcome.success = False
+            outcome.cause = "the run succeeded but latest.json does not name it"
+    elif outcome.cause is None:
+        outcome.cause = "run failed"
+    return outcome
+
+
+def format_summary(manifest: dict[str, Any], expected_counts: dict[str, int] | None = None) -> str:
+    """A readable summary of a published run; with `expected_counts`, a column comparing against them."""
+    from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
+
+    lines = [
+        f"run        {manifest['run_id']}",
+        f"as_of      {manifest['as_of']}   tolerance {manifest['parameters']['tolerance']}   "
+        f"grace {manifest['parameters']['grace_minutes']} min",
+        f"verdict    {manifest['verdict']}",
+        "",
+        f"{'category':<20}{'items':>10}" + (f"{'expected':>10}  " if expected_counts is not None else ""),
+    ]
+    for category in CATEGORIES:
+        count = manifest["counts"].get(category, 0)
+        marker = " *" if category in BREAK_CATEGORIES else "  "
+        row = f"{category + marker:<20}{count:>10}"
+        if expected_counts is not None:
+            want = expected_counts.get(category, 0)
+            row += f"{want:>10}  {'ok' if want == count else 'MISMATCH'}"
+        lines.append(row)
+    totals = manifest["totals"]
+    lifecycle = manifest.get("lifecycle", {})
+    lines += [
+        "(* = break)",
+        "",
+        f"total expected   {totals['total_expected']}",
+        f"total net        {totals['total_net']}",
+        f"break amount     {totals['break_amount']}",
+        f"breaks           {manifest.get('breaks', 0)}  (new {lifecycle.get('new', 0)}, persisting "
+        f"{lifecycle.get('persisting', 0)}, resolved {lifecycle.get('resolved', 0)})",
+        f"source freshness orders {manifest['watermarks'].get('orders_max_updated_at')}, "
+        f"payments {manifest['watermarks'].get('payments_max_updated_at')}",
+    ]
+    return "\n".join(lines)

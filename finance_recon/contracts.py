@@ -1,0 +1,109 @@
+"""The source contracts of `shared/product/contracts.md` §1, as data.
+
+One definition used by the readers (what to select, which Arrow type each column lands as), the
+warehouse landing DDL, the demo generator and the quality suites. Money is `decimal128(18, 2)`,
+timestamps are UTC-aware microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+MONEY = pa.decimal128(18, 2)
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
+PAYMENT_KINDS = ("charge", "refund", "chargeback")
+PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow_type: pa.DataType
+    warehouse_type: str  # DuckDB DDL type of the landing table
+    nullable: bool = False
+    # SQL type families accepted in the source (lower-case prefixes of information_schema data_type).
+    source_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A contract table: where it lives upstream and how it lands in the warehouse."""
+
+    asset_name: str  # Dagster asset key and landing table name
+    table: str  # table name in the source database
+    primary_key: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+_INT = ("bigint", "int8", "integer", "int")
+_TEXT = ("varchar", "character varying", "char", "character", "bpchar", "text", "string")
+_DECIMAL = ("decimal", "numeric")
+_TS = ("datetime", "timestamp")
+
+ORDERS = SourceTable(
+    asset_name="orders",
+    table="orders",
+    primary_key="order_id",
+    columns=(
+        Column("order_id", pa.int64(), "BIGINT", source_types=_INT),
+        Column("customer_id", pa.int64(), "BIGINT", source_types=_INT),
+        Column("status", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("currency", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("total_amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL),
+        Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
+        Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
+    ),
+)
+
+PAYMENTS = SourceTable(
+    asset_name="payments",
+    table="payments",
+    primary_key="payment_id",
+    columns=(
+        Column("payment_id", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("order_id", pa.int64(), "BIGINT", nullable=True, source_types=_INT),
+        Column("provider", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("kind", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("status", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("currency", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL),
+        Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
+        Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
+    ),
+)
+
+SOURCE_TABLES = (ORDERS, PAYMENTS)
+
+# The categories of contracts §2, in rule order; breaks are all but the three settled ones.
+CATEGORIES = (
+    "matched",
+    "open",
+    "in_flight",
+    "currency_mismatch",
+    "order_status_lag",
+    "missing_payment",
+    "underpaid",
+    "overpaid",
+    "duplicate_charge",
+    "refund_due",
+    "over_refunded",
+    "orphan_payment",
+)
+NON_BREAK_CATEGORIES = ("matched", "open", "in_flight")
+BREAK_CATEGORIES = tuple(c for c in CATEGORIES if c not in NON_BREAK_CATEGORIES)
+VERDICTS = ("reconciled", "reconciled_with_pending", "breaks")

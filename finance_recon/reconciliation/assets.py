@@ -1,0 +1,49 @@
+"""The dbt models as Dagster assets: staging → intermediate → marts, with dbt tests as asset checks."""
+
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
+from finance_recon.reconciliation.project import dbt_project
+
+DBT_ASSETS_NAME = "reconciliation_dbt_models"
+ITEMS_MODEL = AssetKey("fct_reconciliation_items")
+SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
+CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
+
+
+class ReconciliationTranslator(DagsterDbtTranslator):
+    """Models keep their dbt names as asset keys; sources map to the extraction assets via `meta`."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props.get("resource_type") == "source":
+            return "sources"
+        return "reconciliation"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        return ["team:data-platform"]
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        layer = dbt_resource_props.get("fqn", ["", ""])[1] if len(dbt_resource_props.get("fqn", [])) > 2 else "model"
+        return {**super().get_tags(dbt_resource_props), "layer": layer}
+
+
+translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    name=DBT_ASSETS_NAME,
+    dagster_dbt_translator=translator,
+    op_tags={"finance_recon/pipeline": "reconciliation"},
+)
+def reconciliation_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: ReconciliationConfig):
+    params = resolve(context, config)
+    context.log.info(f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m")
+    yield from dbt.cli(["build", "--vars", json.dumps(params.dbt_vars())], context=context).stream()

@@ -1,0 +1,84 @@
+"""Run parameters of a reconciliation (contracts §2): cut-off `as_of`, tolerance τ and grace G.
+
+The same `ReconciliationConfig` is given to the dbt step and the report step. When `as_of` is not
+set, both resolve it to the run's creation time, so every step of one run sees the same cut-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from dagster import Config, OpExecutionContext
+from pydantic import Field
+
+from finance_recon.settings import load_settings
+
+_defaults = load_settings()
+
+
+class ReconciliationConfig(Config):
+    as_of: str | None = Field(
+        default=None,
+        description="Cut-off, ISO-8601 with a UTC offset (e.g. 2026-11-28T18:00:00Z). Default: the run's start.",
+    )
+    tolerance: str = Field(default=str(_defaults.tolerance), description="τ, a decimal in the order's currency.")
+    grace_minutes: int = Field(default=_defaults.grace_minutes, description="G, minutes before a gap is a break.")
+
+
+@dataclass(frozen=True)
+class ReconciliationParameters:
+    as_of: datetime
+    tolerance: Decimal
+    grace_minutes: int
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {
+            "as_of": format_ts(self.as_of),
+            "tolerance": str(self.tolerance),
+            "grace_minutes": self.grace_minutes,
+        }
+
+
+class ParameterError(ValueError):
+    pass
+
+
+def format_ts(value: datetime) -> str:
+    """ISO-8601 in UTC with an explicit offset; microseconds only when present."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_as_of(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ParameterError(f"as_of {text!r} is not ISO-8601 (expected e.g. 2026-11-28T18:00:00Z)") from exc
+    if value.tzinfo is None:
+        raise ParameterError(f"as_of {text!r} has no UTC offset; write it as 2026-11-28T18:00:00Z")
+    return value.astimezone(UTC)
+
+
+def parse_tolerance(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ParameterError(f"tolerance {text!r} is not a decimal number") from exc
+    if not value.is_finite() or value < 0:
+        raise ParameterError(f"tolerance {text!r} must be a finite decimal ≥ 0")
+    return value
+
+
+def resolve(context: OpExecutionContext, config: ReconciliationConfig) -> ReconciliationParameters:
+    if config.as_of:
+        as_of = parse_as_of(config.as_of)
+    else:
+        record = context.instance.get_run_record_by_id(context.run_id)
+        created = record.create_timestamp if record else datetime.now(UTC)
+        as_of = created.astimezone(UTC).replace(microsecond=0)
+    if config.grace_minutes < 0:
+        raise ParameterError(f"grace_minutes {config.grace_minutes} must be ≥ 0")
+    return ReconciliationParameters(
+        as_of=as_of, tolerance=parse_tolerance(config.tolerance), grace_minutes=config.grace_minutes
+    )

@@ -1,0 +1,157 @@
+"""The `finance_reconciliation_report` asset: lifecycle, artifacts, publish, report-table row."""
+
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
+
+from finance_recon.contracts import CATEGORIES
+from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, SUMMARY_MODEL
+from finance_recon.reconciliation.parameters import ReconciliationConfig, format_ts, parse_as_of, parse_tolerance
+from finance_recon.report import render
+from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
+from finance_recon.report.history import previous_breaks, previous_run
+from finance_recon.report.publish import publish
+from finance_recon.report.resources import ReportStoreResource
+from finance_recon.report.store import StoreError
+from finance_recon.report.table import record_run
+from finance_recon.warehouse import LANDING_SCHEMA, WarehouseResource
+
+REPORT_KEY = AssetKey("finance_reconciliation_report")
+
+
+def _rows(conn, sql: str) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | None):
+    with warehouse.connection() as conn:
+        summaries = _rows(conn, f"select * from main.{SUMMARY_MODEL.path[-1]}")
+        if len(summaries) != 1:
+            raise Failure(f"{SUMMARY_MODEL.path[-1]} has {len(summaries)} rows, expected exactly 1", allow_retries=False)
+        summary = summaries[0]
+        as_of = summary["as_of"].astimezone(UTC)
+        if as_of_override and as_of_override != as_of:
+            raise Failure(
+                f"the reconciliation models were built with as_of={format_ts(as_of)} but the report was asked "
+                f"for as_of={format_ts(as_of_override)}: materialize the dbt models and the report together",
+                allow_retries=False,
+            )
+        categories = _rows(conn, f"select * from main.{CATEGORY_SUMMARY_MODEL.path[-1]}")
+        watermarks = {
+            f"{table}_max_updated_at": conn.execute(f"select max(updated_at) from {LANDING_SCHEMA}.{table}").fetchone()[0]
+            for table in ("orders", "payments")
+        }
+    return summary, as_of, categories, watermarks
+
+
+@asset(
+    key=REPORT_KEY,
+    deps=[ITEMS_MODEL, SUMMARY_MODEL, CATEGORY_SUMMARY_MODEL],
+    group_name="report",
+    owners=["team:data-platform", "team:finance"],
+    kinds={"duckdb", "s3", "parquet"},
+    tags={"sla": "30m"},
+    op_tags={"finance_recon/pipeline": "reconciliation"},
+    description=(
+        "The published reconciliation: breaks.csv/.parquet, summary.json/.html and manifest.json under "
+        "finance-reports/dt=YYYY-MM-DD/run=<run_id>/, then latest.json, and one row in "
+        "finance_reconciliation_report. Publishes nothing if any upstream check failed."
+    ),
+)
+def finance_reconciliation_report(
+    context: AssetExecutionContext,
+    config: ReconciliationConfig,
+    warehouse: WarehouseResource,
+    report_store: ReportStoreResource,
+) -> MaterializeResult:
+    # The marts carry the cut-off they were built with; an explicit as_of must agree with it.
+    summary, as_of, categories, watermarks = _read_warehouse(
+        warehouse, parse_as_of(config.as_of) if config.as_of else None
+    )
+    tolerance = parse_tolerance(str(summary.get("tolerance", config.tolerance)))
+    grace_minutes = int(summary.get("grace_minutes", config.grace_minutes))
+    try:
+        store = report_store.open()
+        previous = previous_run(store, as_of)
+        before = previous_breaks(store, previous, BREAKS_SCHEMA)
+    except StoreError as exc:
+        raise Failure(f"report store unreachable: {exc}") from exc
+
+    with warehouse.connection(read_only=True) as conn:
+        breaks = build_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
+    lifecycle = lifecycle_counts(breaks)
+    document = render.summary_document(
+        as_of=as_of, tolerance=tolerance, grace_minutes=grace_minutes, summary=summary,
+        categories=categories, lifecycle=lifecycle, breaks=breaks, watermarks=watermarks,
+    )
+    artifacts = [
+        render.Artifact("breaks.csv", render.breaks_csv(breaks), "text/csv", breaks.num_rows),
+        render.Artifact("breaks.parquet", render.breaks_parquet(breaks), "application/vnd.apache.parquet", breaks.num_rows),
+        render.Artifact("summary.json", render.summary_json(document), "application/json"),
+        render.Artifact("summary.html", render.summary_html(document), "text/html; charset=utf-8"),
+    ]
+    record = context.instance.get_run_record_by_id(context.run_id)
+    run_started_at = (
+        datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else datetime.now(UTC)
+    )
+    run_ended_at = datetime.now(UTC)
+    manifest_fields = {
+        "run_started_at": render.iso(run_started_at),
+        "parameters": document["parameters"],
+        "verdict": document["verdict"],
+        "counts": document["counts"],
+        "breaks": document["breaks"],
+        "lifecycle": lifecycle,
+        "totals": document["totals"],
+        "watermarks": document["watermarks"],
+    }
+    try:
+        publication = publish(
+            store, run_id=context.run_id, as_of=as_of, artifacts=artifacts, manifest_fields=manifest_fields,
+            run_ended_at=run_ended_at, previous=previous,
+        )
+    except StoreError as exc:
+        raise Failure(f"publishing the report failed, latest.json still names the previous run: {exc}") from exc
+
+    with warehouse.connection() as conn:
+        record_run(
+            conn,
+            {
+                "run_id": context.run_id,
+                "as_of": as_of,
+                "run_started_at": run_started_at,
+                "run_ended_at": run_ended_at,
+                **watermarks,
+                **{f"count_{c}": document["counts"][c] for c in CATEGORIES},
+                "breaks": document["breaks"],
+                "total_expected": summary["total_expected"],
+                "total_net": summary["total_net"],
+                "break_amount": summary["break_amount"],
+                "verdict": document["verdict"],
+                "tolerance": tolerance,
+                "grace_minutes": grace_minutes,
+                "artifact_uri": store.url_for(publication.manifest_key),
+            },
+        )
+
+    metadata: dict[str, Any] = {
+        "verdict": document["verdict"],
+        "as_of": render.iso(as_of),
+        "breaks": document["breaks"],
+        "lifecycle": MetadataValue.json(lifecycle),
+        "counts": MetadataValue.json(document["counts"]),
+        **{f"count_{c}": document["counts"][c] for c in CATEGORIES},
+        "total_expected": document["totals"]["total_expected"],
+        "total_net": document["totals"]["total_net"],
+        "break_amount": document["totals"]["break_amount"],
+        "orders_max_updated_at": document["watermarks"]["orders_max_updated_at"] or "",
+        "payments_max_updated_at": document["watermarks"]["payments_max_updated_at"] or "",
+        "report": MetadataValue.url(publication.url),
+        "manifest_key": publication.manifest_key,
+        "previous_run_id": previous.run_id if previous else "",
+    }
+    return MaterializeResult(metadata=metadata)

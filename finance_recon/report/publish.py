@@ -1,0 +1,82 @@
+"""Publishing a run to the report store in the order that makes it safe (contracts §3).
+
+Artifacts first, `manifest.json` last (a run exists once its manifest exists), then `latest.json`.
+A failure anywhere before the manifest leaves orphan files under the run's own prefix and nothing
+else: `latest.json` and every earlier run stay as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from finance_recon.report.history import LATEST_KEY, PublishedRun
+from finance_recon.report.render import Artifact, iso
+from finance_recon.report.store import ReportStore
+
+MANIFEST_SCHEMA_VERSION = 1
+
+
+def run_prefix(as_of: datetime, run_id: str) -> str:
+    return f"dt={as_of.strftime('%Y-%m-%d')}/run={run_id}/"
+
+
+@dataclass(frozen=True)
+class Publication:
+    manifest_key: str
+    manifest: dict[str, Any]
+    url: str
+
+
+def _dump(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
+def publish(
+    store: ReportStore,
+    *,
+    run_id: str,
+    as_of: datetime,
+    artifacts: list[Artifact],
+    manifest_fields: dict[str, Any],
+    run_ended_at: datetime,
+    previous: PublishedRun | None,
+) -> Publication:
+    prefix = run_prefix(as_of, run_id)
+    files = []
+    for artifact in artifacts:
+        key = prefix + artifact.name
+        store.put(key, artifact.data, artifact.content_type)
+        files.append(
+            {
+                "name": artifact.name,
+                "key": key,
+                "bytes": len(artifact.data),
+                "sha256": hashlib.sha256(artifact.data).hexdigest(),
+                "rows": artifact.rows,
+            }
+        )
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "run_id": run_id,
+        "as_of": iso(as_of),
+        **manifest_fields,
+        "run_ended_at": iso(run_ended_at),
+        "previous_run_id": previous.run_id if previous else None,
+        "previous_manifest_key": previous.manifest_key if previous else None,
+        "files": files,
+    }
+    manifest_key = prefix + "manifest.json"
+    store.put(manifest_key, _dump(manifest), "application/json")
+    latest = {
+        "run_id": run_id,
+        "manifest_key": manifest_key,
+        "as_of": manifest["as_of"],
+        "run_ended_at": manifest["run_ended_at"],
+        "verdict": manifest.get("verdict"),
+    }
+    store.put(LATEST_KEY, _dump(latest), "application/json")
+    return Publication(manifest_key=manifest_key, manifest=manifest, url=store.url_for(prefix + "summary.html"))

@@ -1,0 +1,123 @@
+"""Object storage for report artifacts: a local folder laid out like the bucket, or S3 through dagster-aws.
+
+Keys are relative to the store root (`finance-reports/`): `dt=YYYY-MM-DD/run=<id>/breaks.csv`, `latest.json`.
+Writes are whole-object (S3 PUT, or a temp file renamed into place locally), so a reader never sees
+half a file; ordering (manifest last, then latest.json) is the publisher's job.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+
+class StoreError(RuntimeError):
+    """The report store could not be read or written (unreachable, denied, full)."""
+
+
+class ReportStore(Protocol):
+    uri: str
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def list_keys(self, prefix: str = "") -> list[str]: ...
+
+    def url_for(self, key: str) -> str: ...
+
+
+class LocalReportStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        base = self.root
+        if not base.exists():
+            return []
+        keys = [p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        return sorted(k for k in keys if k.startswith(prefix))
+
+    def url_for(self, key: str) -> str:
+        return self._path(key).resolve().as_uri()
+
+
+class S3ReportStore:
+    """`client` is a boto3 S3 client, normally from `dagster_aws.s3.S3Resource.get_client()`."""
+
+    def __init__(self, uri: str, client: Any, endpoint_url: str | None = None):
+        parsed = urlparse(uri)
+        self.uri = uri
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.client = client
+        self.endpoint_url = endpoint_url
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        keys: list[str] = []
+        full_prefix = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full_prefix):
+                for obj in page.get("Contents", []):
+                    k = obj["Key"]
+                    keys.append(k[len(self.prefix) + 1 :] if self.prefix else k)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot list s3://{self.bucket}/{full_prefix}: {exc}") from exc
+        return sorted(keys)
+
+    def url_for(self, key: str) -> str:
+        if self.endpoint_url:
+            return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{self._key(key)}"
+        return f"s3://{self.bucket}/{self._key(key)}"

@@ -1,0 +1,42 @@
+"""The embedded warehouse (a DuckDB file): one resource, one way to open it.
+
+DuckDB allows one writer process at a time, so connections are opened per step and closed at once;
+readers outside the run (metrics, alerting) read the published manifests instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+LANDING_SCHEMA = "landing"
+REPORT_TABLE = "finance_reconciliation_report"
+
+
+def connect(path: str | Path, read_only: bool = False):
+    import duckdb
+
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(path), read_only=read_only)
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+class WarehouseResource(ConfigurableResource):
+    """Where orders and payments land and where dbt builds the reconciliation (DuckDB by default)."""
+
+    path: str
+    target: str = "duckdb"
+
+    @contextmanager
+    def connection(self, read_only: bool = False) -> Iterator:
+        conn = connect(self.path, read_only=read_only)
+        try:
+            yield conn
+        finally:
+            conn.close()
