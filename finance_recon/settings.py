@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dagster import EnvVar
+if TYPE_CHECKING:
+    from dagster import EnvVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -127,8 +129,10 @@ def load_settings() -> Settings:
     )
 
 
-def secret_or_default(env_name: str, default: str) -> str | EnvVar:
+def secret_or_default(env_name: str, default: str) -> "str | EnvVar":
     """An `EnvVar` when the variable is set (Dagster then never displays its value), else the default."""
+    from dagster import EnvVar  # imported here: the exporter and the CLI read settings without dagster
+
     return EnvVar(env_name) if os.environ.get(env_name, "").strip() else default
 
 
