@@ -2,13 +2,14 @@
 
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from finance_recon.contracts import CATEGORIES
 from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, SUMMARY_MODEL
-from finance_recon.reconciliation.parameters import ReconciliationConfig, format_ts, parse_as_of, parse_tolerance
+from finance_recon.reconciliation.parameters import ReconciliationConfig, format_ts, parse_as_of
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
 from finance_recon.report.history import previous_breaks, previous_run
@@ -25,6 +26,12 @@ def _rows(conn, sql: str) -> list[dict[str, Any]]:
     cursor = conn.execute(sql)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _display_decimal(value: Decimal) -> Decimal:
+    """At least two decimals, more only when they matter: 0.000000 → 0.00, 0.005000 → 0.005."""
+    cents = value.quantize(Decimal("0.01"))
+    return cents if cents == value else value.normalize()
 
 
 def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | None):
@@ -72,8 +79,9 @@ def finance_reconciliation_report(
     summary, as_of, categories, watermarks = _read_warehouse(
         warehouse, parse_as_of(config.as_of) if config.as_of else None
     )
-    tolerance = parse_tolerance(str(summary.get("tolerance", config.tolerance)))
-    grace_minutes = int(summary.get("grace_minutes", config.grace_minutes))
+    # τ and G are those the marts were built with, whatever this step's own config says.
+    tolerance = _display_decimal(summary["tolerance"])
+    grace_minutes = int(summary["grace_minutes"])
     try:
         store = report_store.open()
         previous = previous_run(store, as_of)

@@ -24,7 +24,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("total_net", "DECIMAL(38,2) NOT NULL"),
     ("break_amount", "DECIMAL(38,2) NOT NULL"),
     ("verdict", "VARCHAR NOT NULL"),
-    ("tolerance", "DECIMAL(18,2) NOT NULL"),
+    ("tolerance", "DECIMAL(18,6) NOT NULL"),
     ("grace_minutes", "INTEGER NOT NULL"),
     ("artifact_uri", "VARCHAR NOT NULL"),
 ]

@@ -1,0 +1,74 @@
+{#-
+  Every place where DuckDB and Trino disagree, behind adapter.dispatch (default__/duckdb__/trino__).
+  Each implementation's docstring names the quirk it works around. Models never branch on target.
+-#}
+
+{% macro md5_hex(expr) -%}
+    {#- Lowercase hex md5 of a varchar: the stable break_id of contracts §2. -#}
+    {{- return(adapter.dispatch('md5_hex', 'finance_recon')(expr)) -}}
+{%- endmacro %}
+
+{% macro default__md5_hex(expr) -%}
+    md5({{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__md5_hex(expr) -%}
+    {#- DuckDB: md5(varchar) already returns the lowercase hex digest as VARCHAR. -#}
+    md5({{ expr }})
+{%- endmacro %}
+
+{% macro trino__md5_hex(expr) -%}
+    {#- Trino: md5 takes and returns VARBINARY, so encode to UTF-8 first and hex-encode after;
+        to_hex is upper case, and the id must match DuckDB's byte for byte. -#}
+    lower(to_hex(md5(to_utf8({{ expr }}))))
+{%- endmacro %}
+
+
+{% macro add_minutes(timestamp_expr, minutes_expr) -%}
+    {#- timestamp + N minutes, exact to the microsecond (N may be negative). -#}
+    {{- return(adapter.dispatch('add_minutes', 'finance_recon')(timestamp_expr, minutes_expr)) -}}
+{%- endmacro %}
+
+{% macro default__add_minutes(timestamp_expr, minutes_expr) -%}
+    ({{ timestamp_expr }} + ({{ minutes_expr }}) * interval '1' minute)
+{%- endmacro %}
+
+{% macro duckdb__add_minutes(timestamp_expr, minutes_expr) -%}
+    {#- DuckDB: an INTERVAL literal takes a constant, not an expression; to_minutes(BIGINT) builds
+        the interval from one (Trino has no to_minutes). -#}
+    ({{ timestamp_expr }} + to_minutes(cast({{ minutes_expr }} as bigint)))
+{%- endmacro %}
+
+{% macro trino__add_minutes(timestamp_expr, minutes_expr) -%}
+    {#- Trino: no to_minutes(); date_add(unit, value, ts) takes an expression and keeps the
+        timestamp's precision and zone. -#}
+    date_add('minute', {{ minutes_expr }}, {{ timestamp_expr }})
+{%- endmacro %}
+
+
+{% macro whole_minutes_between(start_expr, end_expr) -%}
+    {#- Complete minutes from start to end (truncated, as an integer): the item's age_minutes. -#}
+    {{- return(adapter.dispatch('whole_minutes_between', 'finance_recon')(start_expr, end_expr)) -}}
+{%- endmacro %}
+
+{% macro default__whole_minutes_between(start_expr, end_expr) -%}
+    datediff('minute', {{ start_expr }}, {{ end_expr }})
+{%- endmacro %}
+
+{% macro duckdb__whole_minutes_between(start_expr, end_expr) -%}
+    {#- DuckDB: date_diff counts minute *boundaries* crossed (16:59:59 → 17:00:00 is 1);
+        date_sub counts complete minutes elapsed, which is what an age is. -#}
+    date_sub('minute', {{ start_expr }}, {{ end_expr }})
+{%- endmacro %}
+
+{% macro trino__whole_minutes_between(start_expr, end_expr) -%}
+    {#- Trino: date_diff already counts complete units elapsed (truncating), unlike DuckDB's. -#}
+    date_diff('minute', {{ start_expr }}, {{ end_expr }})
+{%- endmacro %}
+
+
+{% macro money(expr) -%}
+    {#- Every amount leaves the models as DECIMAL(38,2): wide enough for any sum of DECIMAL(18,2)
+        (both engines widen SUM to precision 38), never a float. Same syntax on both engines. -#}
+    cast({{ expr }} as decimal(38, 2))
+{%- endmacro %}

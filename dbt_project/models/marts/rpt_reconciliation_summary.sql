@@ -1,0 +1,56 @@
+-- The run's one-row summary (contracts §2 verdict, §3 report columns): counts per category, money
+-- totals and the verdict. An aggregate without GROUP BY, so an empty landing still gives one row.
+
+{%- set categories = [
+    'matched', 'open', 'in_flight', 'currency_mismatch', 'order_status_lag', 'missing_payment',
+    'underpaid', 'overpaid', 'duplicate_charge', 'refund_due', 'over_refunded', 'orphan_payment',
+] %}
+
+with items as (
+
+    select * from {{ ref('fct_reconciliation_items') }}
+
+),
+
+payments as (
+
+    select count(*) as payments_considered
+    from {{ ref('stg_payments__payments') }}
+
+),
+
+totals as (
+
+    select
+        count(case when item_type = 'order' then 1 end) as orders_considered,
+        {%- for category in categories %}
+        count(case when category = '{{ category }}' then 1 end) as count_{{ category }},
+        {%- endfor %}
+        count(case when is_break then 1 end) as breaks,
+        {{ money("coalesce(sum(case when item_type = 'order' then expected end), 0)") }} as total_expected,
+        {{ money("coalesce(sum(case when item_type = 'order' then net end), 0)") }} as total_net,
+        {{ money('coalesce(sum(case when is_break then abs(difference) end), 0)') }} as break_amount
+    from items
+
+)
+
+select
+    {{ as_of_ts() }} as as_of,
+    {{ tolerance() }} as tolerance,
+    {{ grace_minutes() }} as grace_minutes,
+    totals.orders_considered,
+    payments.payments_considered,
+    {%- for category in categories %}
+    totals.count_{{ category }},
+    {%- endfor %}
+    totals.breaks,
+    totals.total_expected,
+    totals.total_net,
+    totals.break_amount,
+    case
+        when totals.breaks > 0 then 'breaks'
+        when totals.count_in_flight > 0 then 'reconciled_with_pending'
+        else 'reconciled'
+    end as verdict
+from totals
+cross join payments

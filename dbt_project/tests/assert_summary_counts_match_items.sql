@@ -1,0 +1,72 @@
+-- The one-row summary must add up to fct_reconciliation_items: every category count, the break
+-- count, the order count and the money totals. Returns a row per mismatch (a failure).
+-- In Dagster it is an asset check on the summary (a singular test with two parents needs the hint).
+
+{{ config(meta={'dagster': {'ref': {'name': 'rpt_reconciliation_summary'}}}) }}
+
+{%- set categories = [
+    'matched', 'open', 'in_flight', 'currency_mismatch', 'order_status_lag', 'missing_payment',
+    'underpaid', 'overpaid', 'duplicate_charge', 'refund_due', 'over_refunded', 'orphan_payment',
+] %}
+
+with items as (
+
+    select
+        count(*) as n_items,
+        count(case when item_type = 'order' then 1 end) as n_orders,
+        count(case when is_break then 1 end) as n_breaks,
+        coalesce(sum(case when item_type = 'order' then expected end), 0) as total_expected,
+        coalesce(sum(case when item_type = 'order' then net end), 0) as total_net,
+        coalesce(sum(case when is_break then abs(difference) end), 0) as break_amount
+    from {{ ref('fct_reconciliation_items') }}
+
+),
+
+summary as (
+
+    select * from {{ ref('rpt_reconciliation_summary') }}
+
+),
+
+checks as (
+
+    select 'categories add up to items' as failed_check
+    from summary cross join items
+    where {% for category in categories %}summary.count_{{ category }}{% if not loop.last %} + {% endif %}{% endfor %} <> items.n_items
+
+    union all
+    select 'orders_considered' from summary cross join items where summary.orders_considered <> items.n_orders
+
+    union all
+    select 'breaks' from summary cross join items where summary.breaks <> items.n_breaks
+
+    union all
+    select 'breaks = non matched/open/in_flight counts' from summary
+    where summary.breaks <> (0
+        {%- for category in categories if category not in ['matched', 'open', 'in_flight'] %} + summary.count_{{ category }}{% endfor %})
+
+    union all
+    select 'total_expected' from summary cross join items where summary.total_expected <> items.total_expected
+
+    union all
+    select 'total_net' from summary cross join items where summary.total_net <> items.total_net
+
+    union all
+    select 'break_amount' from summary cross join items where summary.break_amount <> items.break_amount
+
+    {%- for category in categories %}
+    union all
+    select 'count_{{ category }}'
+    from summary
+    where summary.count_{{ category }} <> (
+        select count(*) from {{ ref('fct_reconciliation_items') }} where category = '{{ category }}'
+    )
+    {%- endfor %}
+
+    union all
+    select 'category summary items' from summary cross join items
+    where items.n_items <> (select coalesce(sum(items), 0) from {{ ref('rpt_category_summary') }})
+
+)
+
+select * from checks

@@ -1,0 +1,123 @@
+"""The whole graph on the embedded default: generated shop → extract → dbt → published report.
+
+The runs themselves are made once by the `deployment` fixture (conftest.py); these tests read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
+from finance_recon.warehouse import connect
+from tests.pipeline.conftest import ANCHOR, Deployment
+ARTIFACTS = ("breaks.csv", "breaks.parquet", "summary.json", "summary.html")
+
+
+def test_every_run_succeeded(deployment: Deployment):
+    for name, run in deployment.runs.items():
+        assert run.success, f"{name}: {run.cause}"
+        assert run.manifest["run_id"] == run.run_id
+
+
+def test_category_counts_equal_the_generators_ground_truth(deployment: Deployment):
+    counts = deployment.runs["first"].manifest["counts"]
+    expected = deployment.shop.expected_counts()
+    assert set(expected) <= set(CATEGORIES)
+    assert {c: n for c, n in counts.items() if n} == expected
+    # Every one of the 12 categories is present in a 2,000-order shop.
+    assert all(counts[c] > 0 for c in CATEGORIES)
+
+
+def test_each_item_gets_its_ground_truth_category(deployment: Deployment):
+    """Row by row, not only in aggregate: a swapped pair of categories would pass a count check."""
+    run = deployment.runs["first"]
+    breaks = pq.read_table(io.BytesIO(deployment.artifact(run, "breaks.parquet"))).to_pylist()
+    truth = {r["item_key"]: r["category"] for r in deployment.shop.ground_truth.to_pylist()}
+    assert breaks, "the shop has breaks"
+    for row in breaks:
+        assert row["category"] == truth[row["item_key"]], row["item_key"]
+    assert len(breaks) == sum(1 for c in truth.values() if c in BREAK_CATEGORIES)
+
+
+def test_manifest_lists_every_file_with_size_sha256_and_rows(deployment: Deployment):
+    run = deployment.runs["first"]
+    manifest = run.manifest
+    assert [f["name"] for f in manifest["files"]] == list(ARTIFACTS)
+    for entry in manifest["files"]:
+        data = deployment.store.get(entry["key"])
+        assert entry["bytes"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["key"].startswith(f"dt=2026-11-02/run={run.run_id}/")
+    assert manifest["files"][0]["rows"] == manifest["breaks"]
+    assert manifest["as_of"] == "2026-11-02T09:30:00Z"
+    assert manifest["verdict"] == "breaks"
+    assert manifest["watermarks"]["orders_max_updated_at"] <= manifest["as_of"]
+
+
+def test_manifest_is_written_after_the_artifacts_and_latest_after_it(deployment: Deployment):
+    run = deployment.runs["later"]
+    root = Path(deployment.settings.reports_uri)
+    manifest_key = next(iter(run.manifest["files"]))["key"].rsplit("/", 1)[0] + "/manifest.json"
+    manifest_time = (root / manifest_key).stat().st_mtime_ns
+    for entry in run.manifest["files"]:
+        assert (root / entry["key"]).stat().st_mtime_ns <= manifest_time
+    assert manifest_time <= (root / "latest.json").stat().st_mtime_ns
+    latest = json.loads((root / "latest.json").read_text())
+    assert latest["run_id"] == run.run_id and latest["manifest_key"] == manifest_key
+
+
+def test_a_rerun_with_the_same_as_of_is_byte_identical(deployment: Deployment):
+    first, rerun = deployment.runs["first"], deployment.runs["rerun"]
+    assert first.run_id != rerun.run_id
+    for name in ARTIFACTS:
+        assert deployment.artifact(first, name) == deployment.artifact(rerun, name), name
+    # Both compared against the same (absent) previous run, so every break is new in both.
+    assert rerun.manifest["lifecycle"] == {"new": rerun.manifest["breaks"], "persisting": 0, "resolved": 0}
+
+
+def test_break_lifecycle_against_the_previous_run(deployment: Deployment):
+    later = deployment.runs["later"]
+    first = deployment.runs["first"]
+    rows = pq.read_table(io.BytesIO(deployment.artifact(later, "breaks.parquet"))).to_pylist()
+    by_key = {r["item_key"]: r for r in rows}
+    fixed = by_key[f"order:{deployment.fixed_order}"]
+    assert fixed["lifecycle"] == "resolved"
+    assert fixed["category"] == "matched" and fixed["previous_category"] == "missing_payment"
+    assert fixed["difference"] == Decimal("0.00")
+    persisting = [r for r in rows if r["lifecycle"] == "persisting"]
+    assert len(persisting) == first.manifest["breaks"] - 1
+    assert all(r["first_seen_at"] == ANCHOR for r in persisting)
+    assert later.manifest["previous_run_id"] == deployment.runs["rerun"].run_id
+    assert later.manifest["counts"]["missing_payment"] == first.manifest["counts"]["missing_payment"] - 1
+
+
+def test_report_table_has_one_row_per_run(deployment: Deployment):
+    with connect(deployment.settings.warehouse_path, read_only=True) as conn:
+        rows = conn.execute(
+            "select run_id, as_of, verdict, count_matched, total_expected, run_ended_at "
+            "from finance_reconciliation_report order by run_ended_at"
+        ).fetchall()
+        newest = conn.execute("select max(run_ended_at) from finance_reconciliation_report").fetchone()[0]
+    assert [r[0] for r in rows] == [run.run_id for run in deployment.runs.values()]
+    assert newest == rows[-1][5] and newest.tzinfo is not None
+    first = deployment.runs["first"].manifest
+    assert rows[0][3] == first["counts"]["matched"]
+    assert rows[0][4] == Decimal(first["totals"]["total_expected"])
+
+
+def test_amounts_in_artifacts_are_decimal_strings(deployment: Deployment):
+    run = deployment.runs["first"]
+    summary = json.loads(deployment.artifact(run, "summary.json"))
+    for value in summary["totals"].values():
+        assert isinstance(value, str) and Decimal(value) == Decimal(value).quantize(Decimal("0.01"))
+    header, first_row = deployment.artifact(run, "breaks.csv").decode().splitlines()[:2]
+    assert header.split(",")[-3:] == ['"expected"', '"net"', '"difference"']
+    assert all("e" not in cell.lower() for cell in first_row.split(",")[-3:])
+    schema = pq.read_schema(io.BytesIO(deployment.artifact(run, "breaks.parquet")))
+    assert str(schema.field("difference").type) == "decimal128(38, 2)"
