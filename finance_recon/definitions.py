@@ -1,19 +1,43 @@
 """The Dagster code location: gathers the assets, checks, jobs, schedules and sensors and wires resources.
 
-Only entry points (the CLI, workspace.yaml) import this module.
+Only entry points (the CLI, workspace.yaml, tests) import this module. `build_definitions` exists so
+that a process can wire a second deployment (tests, the CLI with another FINANCE_RECON_HOME).
 """
 
 from dagster import Definitions
 
-from finance_recon.jobs import reconciliation_job
+from finance_recon.alerting.resources import build_alerting_resources
+from finance_recon.alerting.sensors import build_alert_sensors
+from finance_recon.jobs import RECONCILIATION_JOB_NAME, reconciliation_job
+from finance_recon.quality.checks import build_quality_checks
+from finance_recon.quality.freshness import FRESH_ASSET_KEYS, apply_freshness, freshness_policy
 from finance_recon.reconciliation.assets import reconciliation_dbt_models
-from finance_recon.report.assets import finance_reconciliation_report
+from finance_recon.report.assets import REPORT_KEY, finance_reconciliation_report
 from finance_recon.resources import build_resources
-from finance_recon.settings import load_settings
+from finance_recon.schedules import build_reconciliation_schedule
+from finance_recon.settings import Settings, load_settings
 from finance_recon.sources.assets import orders, payments
 
-defs = Definitions(
-    assets=[orders, payments, reconciliation_dbt_models, finance_reconciliation_report],
-    jobs=[reconciliation_job],
-    resources=build_resources(load_settings()),
-)
+
+def build_definitions(settings: Settings) -> Definitions:
+    assets = apply_freshness(
+        [orders, payments, reconciliation_dbt_models, finance_reconciliation_report],
+        freshness_policy(settings.sla_minutes, settings.warn_minutes),
+    )
+    checks = build_quality_checks(settings)
+    return Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[reconciliation_job],
+        schedules=[build_reconciliation_schedule(settings)],
+        sensors=build_alert_sensors(
+            check_keys=[key for definition in [*assets, *checks] for key in definition.check_keys],
+            freshness_keys=FRESH_ASSET_KEYS,
+            job_name=RECONCILIATION_JOB_NAME,
+            report_key=REPORT_KEY,
+        ),
+        resources={**build_resources(settings), **build_alerting_resources(settings)},
+    )
+
+
+defs = build_definitions(load_settings())

@@ -48,24 +48,31 @@ class RunOutcome:
 
 
 def run_config(options: RunRequestOptions, settings: Settings) -> dict[str, Any]:
-    recon: dict[str, Any] = {
-        "tolerance": str(options.tolerance if options.tolerance is not None else settings.tolerance),
-        "grace_minutes": options.grace_minutes if options.grace_minutes is not None else settings.grace_minutes,
-    }
-    if options.as_of:
-        recon["as_of"] = options.as_of
-    from finance_recon.reconciliation.assets import DBT_ASSETS_NAME
-    from finance_recon.report.assets import REPORT_KEY
+    from finance_recon.jobs import reconciliation_run_config
 
-    return {
-        "loggers": {"console": {"config": {"log_level": options.log_level}}},
-        "ops": {
-            "orders": {"config": {"full_refresh": options.full_refresh}},
-            "payments": {"config": {"full_refresh": options.full_refresh}},
-            DBT_ASSETS_NAME: {"config": recon},
-            REPORT_KEY.to_python_identifier(): {"config": recon},
-        }
-    }
+    return reconciliation_run_config(
+        tolerance=options.tolerance if options.tolerance is not None else settings.tolerance,
+        grace_minutes=options.grace_minutes if options.grace_minutes is not None else settings.grace_minutes,
+        as_of=options.as_of,
+        full_refresh=options.full_refresh,
+        log_level=options.log_level,
+    )
+
+
+def _run_in_progress(instance) -> str | None:
+    """A reconciliation already queued or running (scheduled or from another CLI): its run id."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from finance_recon.jobs import PIPELINE_TAG
+
+    busy = instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED],
+            tags={PIPELINE_TAG: "reconciliation"},
+        ),
+        limit=1,
+    )
+    return busy[0].run_id if busy else None
 
 
 def _first_failure(result) -> tuple[str | None, list[str]]:
@@ -91,12 +98,17 @@ def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
     ensure_dagster_home(settings)
     from dagster import DagsterInstance
 
-    from finance_recon.definitions import defs
+    from finance_recon.definitions import build_definitions
     from finance_recon.jobs import RECONCILIATION_JOB_NAME
     from finance_recon.report.history import latest_run
 
+    defs = build_definitions(settings)
     job = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
     with DagsterInstance.get() as instance:
+        # The run queue limits daemon-launched runs to one; an in-process run must respect it too.
+        busy = _run_in_progress(instance)
+        if busy:
+            return RunOutcome(run_id="", success=False, cause=f"reconciliation run {busy} is still in progress (if its process died, mark it failed in the UI)")
         result = job.execute_in_process(
             run_config=run_config(options, settings), instance=instance, raise_on_error=False
         )

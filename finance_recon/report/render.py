@@ -138,19 +138,26 @@ def _chart(counts: dict[str, int]) -> str:
     return "".join(parts)
 
 
+def _amount(value: str | None) -> str:
+    """A decimal string with thousands separators for reading; exact, never through a float."""
+    return "" if value is None else f"{Decimal(value):,}"
+
+
 def summary_html(document: dict[str, Any]) -> bytes:
     e = html.escape
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
     verdict = document["verdict"]
     totals = document["totals"]
     category_rows = "".join(
-        f"<tr><td>{e(c)}</td><td class=n>{v['items']:,}</td><td class=n>{e(v['expected'])}</td>"
-        f"<td class=n>{e(v['net'])}</td><td class=n>{e(v['difference'])}</td></tr>"
-        for c, v in document["by_category"].items()
+        f"<tr><td>{e(c)}{' (break)' if c in BREAK_CATEGORIES else ''}</td><td class=n>{v['items']:,}</td>"
+        f"<td class=n>{_amount(v['expected'])}</td><td class=n>{_amount(v['net'])}</td>"
+        f"<td class=n>{_amount(v['difference'])}</td></tr>"
+        for c, v in sorted(document["by_category"].items(), key=lambda kv: rank.get(kv[0], len(rank)))
     )
     top_rows = "".join(
         f"<tr><td>{e(b['item_key'])}</td><td>{e(b['category'])}</td><td>{e(b['lifecycle'])}</td>"
-        f"<td>{e(b['age_bucket'] or '')}</td><td>{e(b['currency'] or '')}</td><td class=n>{e(b['expected'])}</td>"
-        f"<td class=n>{e(b['net'])}</td><td class=n>{e(b['difference'])}</td></tr>"
+        f"<td>{e(b['age_bucket'] or '')}</td><td>{e(b['currency'] or '')}</td><td class=n>{_amount(b['expected'])}</td>"
+        f"<td class=n>{_amount(b['net'])}</td><td class=n>{_amount(b['difference'])}</td></tr>"
         for b in document["top_breaks"]
     ) or "<tr><td colspan=8>No open breaks.</td></tr>"
     lifecycle = document["lifecycle"]
@@ -168,9 +175,9 @@ background:{_VERDICT_COLOURS.get(verdict, '#4a5568')}}}
 <h2>Totals</h2>
 <table><tr><th>Orders considered</th><td class=n>{document['orders_considered']:,}</td></tr>
 <tr><th>Payments considered</th><td class=n>{document['payments_considered']:,}</td></tr>
-<tr><th>Expected (sum of order amounts due)</th><td class=n>{e(totals['total_expected'])}</td></tr>
-<tr><th>Net received (charges − refunds − chargebacks)</th><td class=n>{e(totals['total_net'])}</td></tr>
-<tr><th>Break amount (sum of |difference|)</th><td class=n>{e(totals['break_amount'])}</td></tr>
+<tr><th>Expected (sum of order amounts due)</th><td class=n>{_amount(totals['total_expected'])}</td></tr>
+<tr><th>Net received (charges − refunds − chargebacks)</th><td class=n>{_amount(totals['total_net'])}</td></tr>
+<tr><th>Break amount (sum of |difference|)</th><td class=n>{_amount(totals['break_amount'])}</td></tr>
 <tr><th>Breaks: new / persisting / resolved</th><td class=n>{lifecycle['new']:,} / {lifecycle['persisting']:,} / {lifecycle['resolved']:,}</td></tr>
 </table>
 <h2>Categories</h2>

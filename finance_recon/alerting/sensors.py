@@ -1,0 +1,358 @@
+"""Alert sensors (cursor-based, RUNNING by default, every ~30 s) and the Finance notification.
+
+- `asset_check_alert_sensor`: per check key, the latest *completed* evaluation
+  (`get_latest_asset_check_execution_by_key`, falling back to `get_asset_check_execution_history`
+  with status SUCCEEDED/FAILED when the latest row is only PLANNED — a run in progress or blocked).
+  FAILED → incident `check:<asset>:<check>` (severity critical for ERROR, warning for WARN);
+  SUCCEEDED → resolved. Dagster OSS raises nothing for failed checks by itself (dagster#29896).
+- `freshness_alert_sensor`: the latest `FRESHNESS_STATE_CHANGE` per asset (the FreshnessDaemon
+  writes them; `get_freshness_state_records`). FAIL → incident `freshness:<asset>`; PASS/WARN →
+  resolved; UNKNOWN/NOT_APPLICABLE → no change.
+- `run_failure_alert_sensor`: the latest finished run of the reconciliation job. FAILURE →
+  incident `run:<job>` (one per failure streak, not per run or retry); SUCCESS → resolved. A run
+  that failed because a blocking check failed is left to the check incident (it names table,
+  column and rule), so one cause raises one alert.
+- `finance_report_ready_sensor` (`@asset_sensor`): each new report materialization → one message to
+  Finance with verdict, totals, breaks and link. A failed delivery raises, so Dagster keeps the
+  cursor and the next tick retries.
+
+State lives in each sensor's cursor (`IncidentBook`, JSON). Delivery: `AlertingResource`.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DagsterEventType,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    EventLogEntry,
+    RunsFilter,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    asset_sensor,
+    sensor,
+)
+
+from finance_recon.alerting.incidents import Incident, IncidentBook
+
+SERVICE = "finance_recon"
+MINIMUM_INTERVAL_SECONDS = 30
+
+CHECK_ALERT = "FinanceReconCheckFailed"
+FRESHNESS_ALERT = "FinanceReconFreshnessSLABreached"
+RUN_ALERT = "FinanceReconRunFailed"
+
+
+def _severity(check_severity: Any) -> str:
+    return (
+        "critical" if str(getattr(check_severity, "value", check_severity)).upper() == "ERROR" else "warning"
+    )
+
+
+def _annotations(alerting, summary: str, description: str) -> dict[str, str]:
+    return {"summary": summary, "description": description[:2000], "runbook_url": alerting.runbook_url}
+
+
+def _finish(context: SensorEvaluationContext, book: IncidentBook, firing, healthy) -> SkipReason:
+    alerting = context.resources.alerting
+    delivery = book.reconcile(firing, healthy, alerting, refresh_seconds=alerting.refresh_seconds)
+    context.update_cursor(book.to_cursor())
+    for error in delivery.errors:
+        context.log.warning(f"alert delivery failed (retried next tick): {error}")
+    return SkipReason(delivery.summary())
+
+
+# --------------------------------------------------------------------------------------- checks
+
+
+def check_incidents(
+    instance, check_keys: Sequence[AssetCheckKey], alerting
+) -> tuple[list[Incident], set[str]]:
+    from dagster._core.storage.asset_check_execution_record import (
+        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+        AssetCheckExecutionRecordStatus,
+    )
+
+    storage = instance.event_log_storage
+    latest = storage.get_latest_asset_check_execution_by_key(list(check_keys))
+    firing: list[Incident] = []
+    healthy: set[str] = set()
+    for key in check_keys:
+        record = latest.get(key)
+        if record is not None and record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES:
+            history = storage.get_asset_check_execution_history(
+                key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+            )
+            record = history[0] if history else None
+        if record is None:
+            continue
+        incident_id = f"check:{key.to_user_string()}"
+        if record.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+            healthy.add(incident_id)
+            continue
+        evaluation = record.event.dagster_event.event_specific_data if record.event else None
+        severity = _severity(getattr(evaluation, "severity", "ERROR"))
+        asset = key.asset_key.to_user_string()
+        description = (getattr(evaluation, "description", None) or "check failed") + f" (run {record.run_id})"
+        firing.append(
+            Incident(
+                id=incident_id,
+                labels={
+                    "alertname": CHECK_ALERT,
+                    "severity": severity,
+                    "asset": asset,
+                    "check": key.name,
+                    "service": SERVICE,
+                },
+                annotations=_annotations(alerting, f"Check {asset}:{key.name} failed", description),
+                starts_at=datetime.fromtimestamp(record.create_timestamp, UTC),
+            )
+        )
+    return firing, healthy
+
+
+def build_check_alert_sensor(
+    check_keys: Sequence[AssetCheckKey], name: str = "asset_check_alert_sensor"
+) -> SensorDefinition:
+    keys = sorted(set(check_keys), key=lambda k: k.to_user_string())
+
+    @sensor(
+        name=name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        required_resource_keys={"alerting"},
+        description="One alert per failed asset check (Alertmanager and/or webhook), one resolve when it passes again.",
+    )
+    def _check_alerts(context: SensorEvaluationContext):
+        book = IncidentBook.from_cursor(context.cursor)
+        firing, healthy = check_incidents(context.instance, keys, context.resources.alerting)
+        return _finish(context, book, firing, healthy)
+
+    return _check_alerts
+
+
+# ------------------------------------------------------------------------------------ freshness
+
+
+def freshness_incidents(
+    instance, asset_keys: Sequence[AssetKey], alerting
+) -> tuple[list[Incident], set[str]]:
+    from dagster._core.definitions.freshness import FreshnessState
+
+    records = instance.get_freshness_state_records(list(asset_keys))
+    firing: list[Incident] = []
+    healthy: set[str] = set()
+    for key in asset_keys:
+        record = records.get(key)
+        if record is None:
+            continue
+        asset = key.to_user_string()
+        incident_id = f"freshness:{asset}"
+        if record.freshness_state == FreshnessState.FAIL:
+            firing.append(
+                Incident(
+                    id=incident_id,
+                    labels={
+                        "alertname": FRESHNESS_ALERT,
+                        "severity": "critical",
+                        "asset": asset,
+                        "check": "freshness_policy",
+                        "service": SERVICE,
+                    },
+                    annotations=_annotations(
+                        alerting,
+                        f"{asset} is older than its freshness SLA",
+                        f"Dagster's freshness policy for {asset} is FAIL since "
+                        f"{record.updated_at.astimezone(UTC).isoformat()}: no materialization inside the fail window.",
+                    ),
+                    starts_at=record.updated_at,
+                )
+            )
+        elif record.freshness_state in (FreshnessState.PASS, FreshnessState.WARN):
+            healthy.add(incident_id)
+    return firing, healthy
+
+
+def build_freshness_alert_sensor(
+    asset_keys: Sequence[AssetKey], name: str = "freshness_alert_sensor"
+) -> SensorDefinition:
+    keys = list(asset_keys)
+
+    @sensor(
+        name=name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        required_resource_keys={"alerting"},
+        description="One alert when an asset's freshness state goes FAIL, one resolve when it is PASS/WARN again.",
+    )
+    def _freshness_alerts(context: SensorEvaluationContext):
+        book = IncidentBook.from_cursor(context.cursor)
+        firing, healthy = freshness_incidents(context.instance, keys, context.resources.alerting)
+        return _finish(context, book, firing, healthy)
+
+    return _freshness_alerts
+
+
+# ----------------------------------------------------------------------------------------- runs
+
+
+def _run_failure_cause(instance, run_id: str) -> tuple[bool, str]:
+    """(covered by a failed blocking ERROR check?, first error line)."""
+    covered = False
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.blocking and _severity(evaluation.severity) == "critical":
+            covered = True
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        error = entry.dagster_event.event_specific_data.error
+        while error is not None and error.cause is not None:  # the root cause, not Dagster's wrapper
+            error = error.cause
+        message = (error.message if error else "").strip().splitlines()
+        return (
+            covered,
+            f"step {entry.dagster_event.step_key} failed: {message[0] if message else 'unknown error'}",
+        )
+    return covered, "run failed"
+
+
+def run_incidents(instance, job_name: str, alerting, memo: dict[str, Any]) -> tuple[list[Incident], set[str]]:
+    records = instance.get_run_records(
+        RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE]), limit=1
+    )
+    incident_id = f"run:{job_name}"
+    if not records:
+        return [], set()
+    run = records[0].dagster_run
+    if run.status == DagsterRunStatus.SUCCESS:
+        return [], {incident_id}
+    if memo.get("run_id") != run.run_id:  # read a failed run's logs once, not every tick
+        covered, cause = _run_failure_cause(instance, run.run_id)
+        memo.clear()
+        memo.update(run_id=run.run_id, covered=covered, cause=cause)
+    if memo["covered"]:
+        return [], set()
+    ended = records[0].end_time or records[0].update_timestamp.timestamp()
+    return [
+        Incident(
+            id=incident_id,
+            labels={
+                "alertname": RUN_ALERT,
+                "severity": "critical",
+                "asset": "finance_reconciliation_report",
+                "check": "run",
+                "service": SERVICE,
+            },
+            annotations=_annotations(
+                alerting, f"Run of {job_name} failed", f"{memo['cause']} (run {run.run_id})"
+            ),
+            starts_at=datetime.fromtimestamp(ended, UTC),
+        )
+    ], set()
+
+
+def build_run_failure_alert_sensor(job_name: str, name: str = "run_failure_alert_sensor") -> SensorDefinition:
+    @sensor(
+        name=name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        required_resource_keys={"alerting"},
+        description=f"One alert while the latest finished run of {job_name} is a failure, resolved by a success.",
+    )
+    def _run_alerts(context: SensorEvaluationContext):
+        import json
+
+        raw = json.loads(context.cursor) if context.cursor else {}
+        book = IncidentBook.from_cursor(json.dumps(raw.get("book")) if raw.get("book") else None)
+        memo = raw.get("last_failed_run", {})
+        firing, healthy = run_incidents(context.instance, job_name, context.resources.alerting, memo)
+        alerting = context.resources.alerting
+        delivery = book.reconcile(firing, healthy, alerting, refresh_seconds=alerting.refresh_seconds)
+        context.update_cursor(
+            json.dumps({"book": json.loads(book.to_cursor()), "last_failed_run": memo}, sort_keys=True)
+        )
+        for error in delivery.errors:
+            context.log.warning(f"alert delivery failed (retried next tick): {error}")
+        return SkipReason(delivery.summary())
+
+    return _run_alerts
+
+
+# ------------------------------------------------------------------------------ Finance notice
+
+
+def _md(metadata: dict[str, Any], key: str, default: Any = "") -> Any:
+    value = metadata.get(key, default)
+    return getattr(value, "value", getattr(value, "url", value))
+
+
+def finance_message(metadata: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Slack-compatible JSON for Finance: verdict, totals, breaks and the report link."""
+    verdict = _md(metadata, "verdict", "unknown")
+    link = metadata.get("report")
+    url = getattr(link, "url", None) or _md(metadata, "report", "")
+    icon = {"reconciled": ":white_check_mark:", "reconciled_with_pending": ":hourglass:"}.get(
+        verdict, ":warning:"
+    )
+    text = (
+        f"{icon} *Reconciliation report ready* — verdict *{verdict}* (as of {_md(metadata, 'as_of')})\n"
+        f"Total expected {_md(metadata, 'total_expected')}, total net {_md(metadata, 'total_net')}, "
+        f"break amount {_md(metadata, 'break_amount')}, breaks {_md(metadata, 'breaks', 0)}\n"
+        f"Report: {url}"
+    )
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        "report": {
+            "run_id": run_id,
+            "verdict": verdict,
+            "as_of": _md(metadata, "as_of"),
+            "total_expected": str(_md(metadata, "total_expected")),
+            "total_net": str(_md(metadata, "total_net")),
+            "break_amount": str(_md(metadata, "break_amount")),
+            "breaks": _md(metadata, "breaks", 0),
+            "url": url,
+        },
+    }
+
+
+def build_report_ready_sensor(
+    report_key: AssetKey, name: str = "finance_report_ready_sensor"
+) -> SensorDefinition:
+    @asset_sensor(
+        asset_key=report_key,
+        name=name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        required_resource_keys={"alerting"},
+        description="Tell Finance (FINANCE_RECON_FINANCE_WEBHOOK_URL) that a new report is ready.",
+    )
+    def _report_ready(context: SensorEvaluationContext, asset_event: EventLogEntry):
+        alerting = context.resources.alerting
+        if not alerting.has_finance_webhook:
+            return SkipReason("FINANCE_RECON_FINANCE_WEBHOOK_URL is not set: nobody to tell")
+        materialization = asset_event.asset_materialization
+        metadata = dict(materialization.metadata) if materialization else {}
+        # Raises DeliveryError on failure: Dagster then keeps the cursor and the next tick retries.
+        alerting.to_finance(finance_message(metadata, asset_event.run_id))
+        return SkipReason(f"told Finance that the report of run {asset_event.run_id} is ready")
+
+    return _report_ready
+
+
+def build_alert_sensors(
+    check_keys: Sequence[AssetCheckKey],
+    freshness_keys: Sequence[AssetKey],
+    job_name: str,
+    report_key: AssetKey,
+) -> list[SensorDefinition]:
+    return [
+        build_check_alert_sensor(check_keys),
+        build_freshness_alert_sensor(freshness_keys),
+        build_run_failure_alert_sensor(job_name),
+        build_report_ready_sensor(report_key),
+    ]

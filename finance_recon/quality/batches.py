@@ -1,0 +1,64 @@
+"""Reading what a check validates, without holding the warehouse's single writer lock for long.
+
+The batch a run extracted (`landing.<table>__last_batch`) is copied to a local Parquet file in one
+short connection, then read back in chunks by an in-memory DuckDB: chunk `i` holds the rows whose
+`hash(primary key) % n == i`, so a duplicate key is always inside one chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from finance_recon.contracts import SourceTable
+from finance_recon.sources.landing import batch_table, warehouse_connection
+
+CHUNK_ROWS = 250_000
+
+
+@contextmanager
+def spilled_batch(warehouse, table: SourceTable) -> Iterator[tuple[Path, int]]:
+    """(parquet path, row count) of the latest extracted batch; the file is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"finance_recon_check_{table.asset_name}_") as tmp:
+        path = Path(tmp) / "batch.parquet"
+        with warehouse_connection(warehouse) as conn:
+            (rows,) = conn.execute(f"SELECT count(*) FROM {batch_table(table)}").fetchone()
+            literal = str(path).replace("'", "''")
+            conn.execute(f"COPY (SELECT * FROM {batch_table(table)}) TO '{literal}' (FORMAT parquet)")
+        yield path, int(rows)
+
+
+def frames(path: Path, rows: int, primary_key: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[Any]:
+    """pandas frames of the spilled batch: integers as nullable Int64, money as Decimal, UTC timestamps."""
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    n = max(1, math.ceil(rows / chunk_rows))
+    literal = str(path).replace("'", "''")
+    conn = duckdb.connect()
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        for i in range(n):
+            where = f" WHERE hash({primary_key}) % {n} = {i}" if n > 1 else ""
+            arrow = conn.execute(f"SELECT * FROM read_parquet('{literal}'){where}").fetch_arrow_table()
+            yield arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    finally:
+        conn.close()
+
+
+def distinct_keys(path: Path, primary_key: str) -> list[Any]:
+    """The distinct primary keys of the spilled batch."""
+    import duckdb
+
+    literal = str(path).replace("'", "''")
+    conn = duckdb.connect()
+    try:
+        sql = f"SELECT DISTINCT {primary_key} FROM read_parquet('{literal}') WHERE {primary_key} IS NOT NULL"
+        return [r[0] for r in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()

@@ -1,0 +1,241 @@
+"""The asset checks: blocking contract suites on the sources and the marts, and source-lag signals.
+
+- `orders:contract`, `payments:contract` — blocking, ERROR. Validate the batch the run extracted
+  (`landing.<table>__last_batch`) against contracts §1 with GX, plus a duplicate-key probe in the
+  source for the batch's keys (`source_keys`). A failure stops `reconciliation_dbt_models` and the
+  report in the same run, so the previous report and `latest.json` stay.
+- `rpt_reconciliation_summary:report_consistency` — blocking, ERROR. The marts the report is built
+  from must balance (counts add up, total_net − total_expected = Σ differences, …); checked before
+  the report publishes, so an inconsistent reconciliation is never published.
+- `orders:source_lag`, `payments:source_lag` — non-blocking. now − newest `updated_at` the run saw
+  (materialization metadata `max_updated_at`): WARN above the warn threshold, ERROR above the fail
+  threshold. Non-blocking on purpose: a lagging replica still reconciles correctly up to its
+  watermark (the report states it), and blocking would turn a CDC delay into a missed report SLA
+  too; the lag gets its own alert instead.
+
+Each failed result carries metadata `failed_expectations` (expectation, column, rule, unexpected
+count, sample values), `failed_columns`, `unexpected_count`, and a description naming table,
+column and rule.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
+from finance_recon.quality.suites import (
+    DEFAULT_FUTURE_SKEW,
+    Suite,
+    report_balances_sql,
+    report_suite,
+    source_suite,
+)
+
+CONTRACT_CHECK = "contract"
+SOURCE_LAG_CHECK = "source_lag"
+REPORT_CONSISTENCY_CHECK = "report_consistency"
+SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
+ITEMS_MODEL = AssetKey("fct_reconciliation_items")
+CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
+
+_SOURCE_RESOURCE = {"orders": "orders_source", "payments": "payments_source"}
+
+
+def _result(outcome, extra: dict[str, Any] | None = None) -> AssetCheckResult:
+    failed = [r.as_dict() for r in outcome.failed]
+    metadata: dict[str, Any] = {
+        "suite": outcome.suite.name,
+        "rows_validated": outcome.rows,
+        "expectations_evaluated": len(outcome.rules),
+        "expectations_failed": len(failed),
+        "unexpected_count": sum(r.unexpected_count for r in outcome.failed),
+        "failed_columns": ", ".join(sorted({r.rule.column for r in outcome.failed if r.rule.column})),
+        "failed_rules": ", ".join(r.rule.label for r in outcome.failed),
+        "failed_expectations": MetadataValue.json(failed),
+        "great_expectations_version": outcome.gx_version,
+        **(extra or {}),
+    }
+    return AssetCheckResult(
+        passed=outcome.success,
+        severity=AssetCheckSeverity.ERROR,
+        description=outcome.description(),
+        metadata=metadata,
+    )
+
+
+def validate_source_batch(
+    table: SourceTable, warehouse, source_url: str | None, *, now: datetime | None = None
+) -> AssetCheckResult:
+    """The contract check's body (also called directly by tests): GX on the batch + source PK probe."""
+    from finance_recon.quality.batches import distinct_keys, frames, spilled_batch
+    from finance_recon.quality.gx_runner import RuleOutcome, run_suite
+    from finance_recon.quality.suites import Rule
+    from finance_recon.sources.landing import batch_table
+
+    suite: Suite = source_suite(table, now or datetime.now(UTC), DEFAULT_FUTURE_SKEW)
+    with spilled_batch(warehouse, table) as (path, rows):
+        outcome = run_suite(suite, frames(path, rows, table.primary_key))
+        keys = distinct_keys(path, table.primary_key) if source_url and rows else []
+    if keys:
+        from finance_recon.quality.source_keys import duplicated_source_keys
+
+        dup = duplicated_source_keys(source_url, table, keys)
+        probe = RuleOutcome(
+            Rule("SourcePrimaryKeyUnique", {}, table.primary_key, "unique primary key (in the source table)"),
+            success=dup.count == 0,
+            unexpected_count=dup.count,
+            samples=list(dup.keys),
+        )
+        outcome.rules.append(probe)
+    return _result(outcome, {"batch_table": batch_table(table), "source_keys_probed": len(keys)})
+
+
+def build_contract_check(table: SourceTable) -> AssetChecksDefinition:
+    resource_key = _SOURCE_RESOURCE[table.asset_name]
+
+    @asset_check(
+        asset=AssetKey(table.asset_name),
+        name=CONTRACT_CHECK,
+        blocking=True,
+        required_resource_keys={"warehouse", resource_key},
+        description=(
+            f"Blocking GX suite `{table.asset_name}_contract` (contracts §1) on the rows this run extracted "
+            f"(landing.{table.asset_name}__last_batch): columns and types, not-null, unique {table.primary_key} "
+            "(also probed in the source), accepted values, amount range, ISO 4217 currency, no future "
+            "timestamps, created_at ≤ updated_at. A failure stops dbt and the report."
+        ),
+    )
+    def _contract(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        source = getattr(context.resources, resource_key)
+        result = validate_source_batch(table, context.resources.warehouse, source.url)
+        if not result.passed:
+            context.log.error(f"{table.asset_name} contract check failed: {result.description}")
+        return result
+
+    return _contract
+
+
+def validate_report_marts(warehouse) -> AssetCheckResult:
+    from finance_recon.quality.gx_runner import run_suite
+    from finance_recon.sources.landing import warehouse_connection
+
+    with warehouse_connection(warehouse) as conn:
+        frame = conn.execute(report_balances_sql("main")).fetch_arrow_table().to_pandas()
+    # Money balances arrive as Decimal; the rules compare them with 0 exactly.
+    return _result(run_suite(report_suite(), [frame]))
+
+
+@asset_check(
+    asset=SUMMARY_MODEL,
+    name=REPORT_CONSISTENCY_CHECK,
+    blocking=True,
+    additional_deps=[ITEMS_MODEL, CATEGORY_SUMMARY_MODEL],
+    required_resource_keys={"warehouse"},
+    description=(
+        "Blocking GX suite `report_consistency` on the marts the report publishes: category counts add up "
+        "to the items, breaks match the break categories, total_net − total_expected equals the sum of "
+        "differences over order items, break_amount equals Σ|difference| over breaks, the verdict follows. "
+        "A failure stops the report from publishing."
+    ),
+)
+def report_consistency(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    result = validate_report_marts(context.resources.warehouse)
+    if not result.passed:
+        context.log.error(f"report consistency check failed: {result.description}")
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Source lag
+
+
+def _parse_ts(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def source_lag_result(
+    table: str, max_updated_at: datetime | None, now: datetime, warn: timedelta, fail: timedelta
+) -> AssetCheckResult:
+    """PASS within `warn`; failed WARN between `warn` and `fail`; failed ERROR beyond `fail`."""
+    if max_updated_at is None:
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.WARN,
+            description=f"{table}.updated_at: no max_updated_at in the latest materialization (empty source?)",
+            metadata={"rule": "source lag", "column": "updated_at"},
+        )
+    lag = now - max_updated_at
+    lag_minutes = round(lag.total_seconds() / 60, 2)
+    severity = AssetCheckSeverity.ERROR if lag > fail else AssetCheckSeverity.WARN
+    passed = lag <= warn
+    verdict = (
+        "within" if passed else ("beyond the FAIL threshold" if lag > fail else "beyond the WARN threshold")
+    )
+    return AssetCheckResult(
+        passed=passed,
+        severity=severity,
+        description=(
+            f"{table}.updated_at: newest change is {lag_minutes} min old, {verdict} "
+            f"(warn {warn.total_seconds() / 60:g} min, fail {fail.total_seconds() / 60:g} min) — "
+            "source replication/CDC lag"
+        ),
+        metadata={
+            "column": "updated_at",
+            "rule": "source lag",
+            "max_updated_at": max_updated_at.astimezone(UTC).isoformat(),
+            "lag_minutes": lag_minutes,
+            "warn_minutes": warn.total_seconds() / 60,
+            "fail_minutes": fail.total_seconds() / 60,
+        },
+    )
+
+
+def build_source_lag_check(table: SourceTable, warn_minutes: int, fail_minutes: int) -> AssetChecksDefinition:
+    key = AssetKey(table.asset_name)
+
+    @asset_check(
+        asset=key,
+        name=SOURCE_LAG_CHECK,
+        blocking=False,
+        description=(
+            f"CDC/replication lag of {table.table}: now − newest updated_at landed. Fails with WARN beyond "
+            f"{warn_minutes} min and ERROR beyond {fail_minutes} min; never blocks the report."
+        ),
+    )
+    def _lag(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        event = context.instance.get_latest_materialization_event(key)
+        metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        value = metadata.get("max_updated_at")
+        max_updated_at = _parse_ts(getattr(value, "value", value))
+        return source_lag_result(
+            table.asset_name,
+            max_updated_at,
+            datetime.now(UTC),
+            timedelta(minutes=warn_minutes),
+            timedelta(minutes=fail_minutes),
+        )
+
+    return _lag
+
+
+def build_quality_checks(settings) -> list[AssetChecksDefinition]:
+    """Every check of this package, configured from `Settings` (lag thresholds)."""
+    return [
+        build_contract_check(ORDERS),
+        build_contract_check(PAYMENTS),
+        report_consistency,
+        build_source_lag_check(ORDERS, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes),
+        build_source_lag_check(PAYMENTS, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes),
+    ]

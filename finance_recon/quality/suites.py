@@ -1,0 +1,245 @@
+"""The expectation suites, as code: what each blocking check asserts, in plain data.
+
+A `Rule` names one Great Expectations 1.x expectation (its class name in
+`great_expectations.expectations`), its arguments, the column it is about and the contract rule in
+words — the words are what an operator reads in the check's message and in the alert. Building the
+GX objects from these rules happens in `gx_runner` (GX is imported there, lazily).
+
+Suites:
+- `source_suite(ORDERS | PAYMENTS)`: contracts §1 on the batch a run extracted
+  (`landing.<table>__last_batch`): columns and types, not-null, unique primary key, accepted values,
+  amount ranges, ISO 4217 currency, timestamps not in the future beyond a skew, created_at ≤ updated_at.
+- `report_suite()`: contracts §2/§3 consistency of the reconciliation marts the report publishes,
+  evaluated on one row of balances computed in SQL (`report_balances_sql`): every balance must be 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from finance_recon.contracts import (
+    BREAK_CATEGORIES,
+    CATEGORIES,
+    ORDER_STATUSES,
+    ORDERS,
+    PAYMENT_KINDS,
+    PAYMENT_STATUSES,
+    PAYMENTS,
+    VERDICTS,
+    SourceTable,
+)
+from finance_recon.quality.iso4217 import ISO_4217_CODES
+
+# Clocks of the source servers and of this host are not perfectly in step.
+DEFAULT_FUTURE_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Rule:
+    expectation: str  # GX 1.x expectation class, e.g. "ExpectColumnValuesToBeUnique"
+    kwargs: dict[str, Any]
+    column: str | None  # None for table-level rules
+    rule: str  # the contract rule in words
+
+    @property
+    def label(self) -> str:
+        return f"{self.column}: {self.rule}" if self.column else self.rule
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    table: str  # how messages name the data: "orders", "payments", "reconciliation marts"
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+
+# How each contract column arrives in pandas (Arrow → pandas with nullable Int64, see gx_runner).
+_PANDAS_TYPES = {"BIGINT": "int64", "VARCHAR": "str", "DECIMAL(18,2)": "Decimal", "TIMESTAMPTZ": "Timestamp"}
+
+_ACCEPTED = {
+    ("orders", "status"): ORDER_STATUSES,
+    ("payments", "kind"): PAYMENT_KINDS,
+    ("payments", "status"): PAYMENT_STATUSES,
+}
+
+
+def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEFAULT_FUTURE_SKEW) -> Suite:
+    """Contracts §1 for one source table, evaluated at `now` (the future-timestamp bound moves)."""
+    latest_allowed = (now + future_skew).isoformat()
+    rules: list[Rule] = [
+        Rule(
+            "ExpectTableColumnsToMatchSet",
+            {"column_set": table.column_names, "exact_match": True},
+            None,
+            f"exactly the contract columns {', '.join(table.column_names)}",
+        )
+    ]
+    for col in table.columns:
+        rules.append(
+            Rule(
+                "ExpectColumnValuesToBeOfType",
+                {"column": col.name, "type_": _PANDAS_TYPES[col.warehouse_type]},
+                col.name,
+                f"type {col.warehouse_type}",
+            )
+        )
+        if not col.nullable:
+            rules.append(Rule("ExpectColumnValuesToNotBeNull", {"column": col.name}, col.name, "not null"))
+    rules.append(
+        Rule(
+            "ExpectColumnValuesToBeUnique",
+            {"column": table.primary_key},
+            table.primary_key,
+            "unique primary key",
+        )
+    )
+    for (asset, column), values in _ACCEPTED.items():
+        if asset == table.asset_name:
+            rules.append(
+                Rule(
+                    "ExpectColumnValuesToBeInSet",
+                    {"column": column, "value_set": list(values)},
+                    column,
+                    f"accepted values {', '.join(values)}",
+                )
+            )
+    rules += [
+        Rule(
+            "ExpectColumnValuesToMatchRegex",
+            {"column": "currency", "regex": r"^[A-Z]{3}$"},
+            "currency",
+            "ISO 4217 currency, 3 upper-case letters",
+        ),
+        Rule(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "currency", "value_set": sorted(ISO_4217_CODES)},
+            "currency",
+            "ISO 4217 currency, a known code",
+        ),
+    ]
+    if table is ORDERS:
+        rules.append(
+            Rule(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "total_amount", "min_value": 0},
+                "total_amount",
+                "amount ≥ 0",
+            )
+        )
+    elif table is PAYMENTS:
+        rules.append(
+            Rule(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "amount", "min_value": 0, "strict_min": True},
+                "amount",
+                "amount > 0 (the sign comes from kind)",
+            )
+        )
+    for column in ("created_at", "updated_at"):
+        rules.append(
+            Rule(
+                "ExpectColumnValuesToBeBetween",
+                {"column": column, "max_value": latest_allowed},
+                column,
+                f"not in the future (more than {int(future_skew.total_seconds() // 60)} min ahead of the clock)",
+            )
+        )
+    rules.append(
+        Rule(
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": "updated_at", "column_B": "created_at", "or_equal": True},
+            "updated_at",
+            "created_at ≤ updated_at",
+        )
+    )
+    return Suite(name=f"{table.asset_name}_contract", table=table.asset_name, rules=tuple(rules))
+
+
+# --------------------------------------------------------------------------------------------------
+# Report consistency: one row of balances, each of which must be exactly zero.
+
+_BALANCES: dict[str, str] = {
+    "category_counts_minus_items": "the per-category counts of rpt_reconciliation_summary add up to the items",
+    "orders_considered_minus_order_items": "orders_considered equals the order items",
+    "breaks_minus_break_items": "breaks equals the items flagged is_break",
+    "breaks_minus_break_category_counts": "breaks equals the sum of the break categories' counts",
+    "is_break_mismatches": "is_break is true exactly for the break categories",
+    "category_summary_items_minus_items": "rpt_category_summary items add up to the items",
+    "duplicate_item_keys": "item_key is unique",
+    "unknown_categories": "every category is one of contracts §2",
+    "net_minus_expected_minus_differences": "total_net − total_expected equals the sum of differences over order items",
+    "break_amount_minus_break_differences": "break_amount equals the sum of |difference| over breaks",
+    "verdict_mismatch": "the verdict follows from breaks and in-flight items",
+    "summary_rows_minus_one": "rpt_reconciliation_summary has exactly one row",
+}
+
+
+def report_balances_sql(schema: str = "main") -> str:
+    """One row, one column per balance of `_BALANCES` plus `verdict`; computed by the warehouse."""
+    cats = ", ".join(f"'{c}'" for c in CATEGORIES)
+    breaks = ", ".join(f"'{c}'" for c in BREAK_CATEGORIES)
+    count_sum = " + ".join(f"s.count_{c}" for c in CATEGORIES)
+    break_count_sum = " + ".join(f"s.count_{c}" for c in BREAK_CATEGORIES)
+    return f"""
+with items as (
+    select
+        count(*) as n_items,
+        count(case when item_type = 'order' then 1 end) as n_order_items,
+        count(case when is_break then 1 end) as n_break_items,
+        count(case when is_break <> (category in ({breaks})) then 1 end) as is_break_mismatches,
+        count(*) - count(distinct item_key) as duplicate_item_keys,
+        count(case when category not in ({cats}) or category is null then 1 end) as unknown_categories,
+        coalesce(sum(case when item_type = 'order' then difference end), 0) as order_differences,
+        coalesce(sum(case when is_break then abs(difference) end), 0) as break_differences,
+        count(case when category = 'in_flight' then 1 end) as n_in_flight
+    from {schema}.fct_reconciliation_items
+),
+categories as (
+    select coalesce(sum(items), 0) as n_category_items from {schema}.rpt_category_summary
+),
+summary_rows as (
+    select count(*) as n_rows from {schema}.rpt_reconciliation_summary
+)
+select
+    -- coalesce(…, -1): a missing summary row must fail the balances, not make them vanish.
+    coalesce(({count_sum}) - i.n_items, -1) as category_counts_minus_items,
+    coalesce(s.orders_considered - i.n_order_items, -1) as orders_considered_minus_order_items,
+    coalesce(s.breaks - i.n_break_items, -1) as breaks_minus_break_items,
+    coalesce(s.breaks - ({break_count_sum}), -1) as breaks_minus_break_category_counts,
+    i.is_break_mismatches,
+    c.n_category_items - i.n_items as category_summary_items_minus_items,
+    i.duplicate_item_keys,
+    i.unknown_categories,
+    coalesce((s.total_net - s.total_expected) - i.order_differences, -1) as net_minus_expected_minus_differences,
+    coalesce(s.break_amount - i.break_differences, -1) as break_amount_minus_break_differences,
+    case
+        when s.verdict = (case when s.breaks > 0 then 'breaks'
+                               when i.n_in_flight > 0 then 'reconciled_with_pending'
+                               else 'reconciled' end) then 0
+        else 1
+    end as verdict_mismatch,
+    r.n_rows - 1 as summary_rows_minus_one,
+    coalesce(s.verdict, '(no summary row)') as verdict
+from summary_rows r
+cross join items i
+cross join categories c
+left join (select * from {schema}.rpt_reconciliation_summary limit 1) s on true
+"""
+
+
+def report_suite() -> Suite:
+    rules = [
+        Rule("ExpectColumnValuesToBeBetween", {"column": name, "min_value": 0, "max_value": 0}, name, text)
+        for name, text in _BALANCES.items()
+    ]
+    rules.append(
+        Rule(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "verdict", "value_set": list(VERDICTS)},
+            "verdict",
+            f"verdict is one of {', '.join(VERDICTS)}",
+        )
+    )
+    return Suite(name="report_consistency", table="reconciliation marts", rules=tuple(rules))

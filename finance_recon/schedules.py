@@ -1,0 +1,41 @@
+"""The schedule that keeps the report inside its freshness SLA whenever the daemon runs.
+
+Every 10 minutes (a third of the 30-minute SLA: one failed or skipped run still leaves time for the
+next one), `default_status=RUNNING` so a fresh deployment holds the SLA without a click in the UI.
+Runs carry the job's tag `finance_recon/pipeline=reconciliation`, which the run queue
+(`deploy/dagster/dagster.yaml`, `tag_concurrency_limits`) limits to one at a time: a tick that
+comes while a run is still going waits in the queue instead of racing it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
+
+from finance_recon.jobs import RECONCILIATION_JOB_NAME, reconciliation_job, reconciliation_run_config
+
+SCHEDULE_NAME = "finance_reconciliation_every_10_minutes"
+CRON = "*/10 * * * *"
+
+
+def build_reconciliation_schedule(settings):
+    """The schedule, with tolerance and grace from `Settings` (as the CLI passes them)."""
+
+    @schedule(
+        name=SCHEDULE_NAME,
+        job=reconciliation_job,
+        cron_schedule=CRON,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=f"Run {RECONCILIATION_JOB_NAME} every 10 minutes to hold the {settings.sla_minutes}-minute SLA.",
+    )
+    def _every_10_minutes(context: ScheduleEvaluationContext) -> RunRequest:
+        tick = context.scheduled_execution_time
+        return RunRequest(
+            # One run per tick: a re-evaluated tick never launches twice.
+            run_key=tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+            run_config=reconciliation_run_config(tolerance=settings.tolerance, grace_minutes=settings.grace_minutes),
+        )
+
+    return _every_10_minutes

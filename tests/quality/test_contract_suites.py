@@ -1,0 +1,188 @@
+"""The contract suites on small landed batches: every row below has one reason to be there.
+
+No source server is needed: the batch table is written directly, as `landing.land` would.
+GX is imported once per validation (a few seconds), so each test validates one batch.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from finance_recon.contracts import ORDERS, PAYMENTS
+from finance_recon.quality.checks import validate_source_batch
+from finance_recon.sources.landing import batch_table, ensure_landing
+from finance_recon.warehouse import WarehouseResource
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+T0 = NOW - timedelta(hours=2)
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> WarehouseResource:
+    return WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+
+
+def land_batch(warehouse: WarehouseResource, table, rows: list[tuple]) -> None:
+    with warehouse.connection() as conn:
+        ensure_landing(conn, table)
+        conn.execute(f"DELETE FROM {batch_table(table)}")
+        if rows:
+            marks = ", ".join(["?"] * len(table.columns))
+            conn.executemany(f"INSERT INTO {batch_table(table)} VALUES ({marks})", rows)
+
+
+def failures(result) -> dict[tuple[str | None, str], dict]:
+    return {(f["column"], f["rule"]): f for f in result.metadata["failed_expectations"].value}
+
+
+def order(order_id, *, status="paid", currency="USD", amount="10.00", created=T0, updated=None):
+    return (
+        order_id,
+        1000 + order_id,
+        status,
+        currency,
+        amount,
+        created,
+        updated or created + timedelta(minutes=1),
+    )
+
+
+def payment(
+    payment_id,
+    *,
+    order_id=1,
+    kind="charge",
+    status="succeeded",
+    currency="USD",
+    amount="10.00",
+    created=T0,
+    updated=None,
+):
+    return (
+        payment_id,
+        order_id,
+        "stripe",
+        kind,
+        status,
+        currency,
+        amount,
+        created,
+        updated or created + timedelta(minutes=1),
+    )
+
+
+def test_clean_orders_batch_passes(warehouse):
+    land_batch(
+        warehouse, ORDERS, [order(1), order(2, status="pending", amount="0.00"), order(3, currency="EUR")]
+    )
+    result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
+    assert result.passed, result.description
+    assert result.severity.value == "ERROR"
+    assert result.metadata["rows_validated"].value == 3
+    assert result.metadata["expectations_failed"].value == 0
+
+
+def test_empty_batch_passes(warehouse):
+    land_batch(warehouse, ORDERS, [])
+    result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
+    assert result.passed, result.description
+
+
+def test_bad_orders_are_named_by_column_and_rule(warehouse):
+    land_batch(
+        warehouse,
+        ORDERS,
+        [
+            order(1),  # the good one
+            order(2, currency="usd"),  # lower-case currency
+            order(3, currency="XYZ"),  # not an ISO 4217 code
+            order(4, amount="-5.00"),  # negative total
+            order(5, status="lost"),  # not an accepted status
+            order(6, created=NOW + timedelta(hours=1)),  # from the future (beyond the 5-min skew)
+            order(7, created=T0, updated=T0 - timedelta(minutes=3)),  # updated before created
+            order(1, status="shipped"),  # a second row for order_id 1
+        ],
+    )
+    result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
+    assert not result.passed
+    failed = failures(result)
+    lower = failed[("currency", "ISO 4217 currency, 3 upper-case letters")]
+    assert lower["unexpected_count"] == 1 and lower["sample_values"] == ["usd"]
+    assert failed[("currency", "ISO 4217 currency, a known code")]["sample_values"] == ["usd", "XYZ"]
+    assert failed[("total_amount", "amount ≥ 0")]["sample_values"] == ["-5.00"]
+    assert failed[("status", "accepted values pending, paid, shipped, delivered, cancelled, refunded")][
+        "sample_values"
+    ] == ["lost"]
+    future = [k for k in failed if k[0] == "created_at" and k[1].startswith("not in the future")]
+    assert future and failed[future[0]]["unexpected_count"] == 1
+    assert failed[("updated_at", "created_at ≤ updated_at")]["unexpected_count"] == 1
+    unique = failed[("order_id", "unique primary key")]
+    assert unique["unexpected_count"] == 2 and unique["sample_values"] == [1]
+    # The message an operator reads names table, column and rule.
+    assert "orders.currency violates 'ISO 4217 currency, 3 upper-case letters': 1 unexpected, e.g. 'usd'" in (
+        result.description
+    )
+    assert "orders.order_id violates 'unique primary key'" in result.description
+    assert "currency" in result.metadata["failed_columns"].value
+
+
+def test_payments_rules(warehouse):
+    land_batch(
+        warehouse,
+        PAYMENTS,
+        [
+            payment("p1"),  # good
+            payment("p2", order_id=None),  # an order_id may be NULL (contracts §1)
+            payment("p3", amount="0.00"),  # amounts are > 0: the sign comes from kind
+            payment("p4", kind="reversal"),  # not an accepted kind
+            payment("p5", status="settled"),  # not an accepted status
+        ],
+    )
+    result = validate_source_batch(PAYMENTS, warehouse, None, now=NOW)
+    failed = failures(result)
+    assert set(failed) == {
+        ("amount", "amount > 0 (the sign comes from kind)"),
+        ("kind", "accepted values charge, refund, chargeback"),
+        ("status", "accepted values pending, succeeded, failed"),
+    }, failed
+    assert failed[("amount", "amount > 0 (the sign comes from kind)")]["sample_values"] == ["0.00"]
+
+
+def test_not_null_and_types_on_a_frame():
+    """The landing DDL already refuses NULLs, so the not-null/type rules are shown on a frame."""
+    import pandas as pd
+
+    from finance_recon.quality.gx_runner import run_suite
+    from finance_recon.quality.suites import source_suite
+
+    frame = pd.DataFrame(
+        {
+            "order_id": pd.array([1, 2], dtype="Int64"),
+            "customer_id": pd.array([10, None], dtype="Int64"),  # NULL customer
+            "status": ["paid", "paid"],
+            "currency": ["USD", "USD"],
+            "total_amount": [1.5, 2.0],  # floats, not DECIMAL
+            "created_at": pd.to_datetime([T0, T0], utc=True),
+            "updated_at": pd.to_datetime([T0, T0], utc=True),
+        }
+    )
+    outcome = run_suite(source_suite(ORDERS, NOW), [frame])
+    labels = {r.rule.label for r in outcome.failed}
+    assert labels == {"customer_id: not null", "total_amount: type DECIMAL(18,2)"}, labels
+
+
+def test_duplicates_split_across_chunks_are_still_found(tmp_path, warehouse):
+    """Chunks are cut by hash(primary key): both rows of a duplicate fall in the same chunk."""
+    from finance_recon.quality.batches import frames, spilled_batch
+    from finance_recon.quality.gx_runner import run_suite
+    from finance_recon.quality.suites import source_suite
+
+    land_batch(warehouse, ORDERS, [order(i) for i in range(1, 40)] + [order(17, status="shipped")])
+    with spilled_batch(warehouse, ORDERS) as (path, rows):
+        chunks = list(frames(path, rows, "order_id", chunk_rows=5))
+        assert len(chunks) == 8 and sum(len(c) for c in chunks) == 40
+        outcome = run_suite(source_suite(ORDERS, NOW), chunks)
+    [dup] = outcome.failed
+    assert dup.rule.rule == "unique primary key" and dup.unexpected_count == 2 and dup.samples == [17]
