@@ -2,6 +2,7 @@
 
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
 from finance_recon.reconciliation.project import dbt_project
+from finance_recon.settings import ENV_WAREHOUSE_PATH
+from finance_recon.warehouse import WarehouseResource
 
 DBT_ASSETS_NAME = "reconciliation_dbt_models"
 ITEMS_MODEL = AssetKey("fct_reconciliation_items")
@@ -43,7 +46,12 @@ translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enab
     dagster_dbt_translator=translator,
     op_tags={"finance_recon/pipeline": "reconciliation"},
 )
-def reconciliation_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: ReconciliationConfig):
+def reconciliation_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: ReconciliationConfig
+):
     params = resolve(context, config)
+    # profiles.yml reads the DuckDB path from the environment (dagster-dbt passes os.environ to dbt);
+    # setting it from the warehouse resource keeps dbt and the other steps on the same file.
+    os.environ[ENV_WAREHOUSE_PATH] = warehouse.path
     context.log.info(f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m")
     yield from dbt.cli(["build", "--vars", json.dumps(params.dbt_vars())], context=context).stream()
