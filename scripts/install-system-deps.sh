@@ -3,6 +3,9 @@
 #   prometheus               -> prometheus, promtool   (tests/deploy, tests/metrics e2e)
 #   prometheus-alertmanager  -> prometheus-alertmanager, amtool
 #   postgresql-client        -> psql (tests/deploy/test_init_scripts.py runs the compose init script)
+#   mariadb-client           -> mariadb (the fast MySQL reader streams `mariadb --batch --quick`)
+#   libpostgresql-jdbc-java, libmariadb-java -> /usr/share/java JDBC drivers for the Spark landing path
+#   openjdk-17-jre-headless  -> java for Spark (pyspark)
 # Idempotent: when every binary is already on PATH it returns at once, without touching apt.
 # The tests start their own Prometheus/Alertmanager on 127.0.0.1, never the packaged services.
 set -euo pipefail
@@ -11,9 +14,13 @@ need=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+[ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)
+[ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-system-deps: prometheus, promtool, prometheus-alertmanager, amtool, psql already installed"
+  echo "install-system-deps: prometheus, alertmanager, psql, mariadb, JDBC drivers and java already installed"
   exit 0
 fi
 

@@ -86,8 +86,10 @@ def _first_failure(result) -> tuple[str | None, list[str]]:
                 failed_checks.append(f"{key.asset_key.to_user_string()}:{key.name}")
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            message = (error.message if error else "unknown error").strip().splitlines()
+            data = event.event_specific_data
+            # A `Failure` carries our one-line cause; after retries the error itself only says so.
+            described = data.user_failure_data.description if data.user_failure_data else None
+            message = (described or (data.error.message if data.error else "unknown error")).strip().splitlines()
             return f"step {event.step_key} failed: {message[0] if message else 'unknown error'}", failed_checks
     if failed_checks:
         return f"blocking check failed: {failed_checks[0]}", failed_checks

@@ -1,0 +1,210 @@
+"""The warehouse side of extraction: landing tables, watermarks and the per-run batch.
+
+Tables in schema `landing` of the warehouse DuckDB file:
+
+- `landing.<table>` (`orders`, `payments`): exactly the contract columns and types, one row per
+  primary key holding its latest version. No hard deletes reach it: rows deleted upstream stay
+  until a full refresh (which replaces the table with the source's current content).
+- `landing.<table>__last_batch`: exactly the rows the latest successful run extracted (same
+  columns; emptied and refilled by each run). The quality checks validate this batch.
+- `landing._watermarks`: one row per source table — the newest `updated_at` landed, and the
+  source it came from (redacted URL). A different source URL forces a full refresh.
+- `landing._extract_batches`: an append-only log of every successful extraction.
+
+A run lands in one DuckDB transaction: either all of the above change, or none.
+The warehouse has one writer at a time, so the connection is held only while landing (the source is
+read beforehand into a local spill file) and a lock held by another step is waited for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ..contracts import SourceTable
+from ..warehouse import LANDING_SCHEMA
+from .errors import WarehouseBusyError, one_line
+
+WATERMARKS = f"{LANDING_SCHEMA}._watermarks"
+BATCH_LOG = f"{LANDING_SCHEMA}._extract_batches"
+
+
+def landing_table(table: SourceTable) -> str:
+    return f"{LANDING_SCHEMA}.{table.asset_name}"
+
+
+def batch_table(table: SourceTable) -> str:
+    return f"{LANDING_SCHEMA}.{table.asset_name}__last_batch"
+
+
+def _columns_ddl(table: SourceTable) -> str:
+    return ", ".join(f"{c.name} {c.warehouse_type}{'' if c.nullable else ' NOT NULL'}" for c in table.columns)
+
+
+def ensure_landing(conn, table: SourceTable) -> None:
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {LANDING_SCHEMA}")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {landing_table(table)} ({_columns_ddl(table)})")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {batch_table(table)} ({_columns_ddl(table)})")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {WATERMARKS} ("
+        "source_table VARCHAR NOT NULL, source VARCHAR NOT NULL, max_updated_at TIMESTAMPTZ, "
+        "rows_total BIGINT NOT NULL, run_id VARCHAR, landed_at TIMESTAMPTZ NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {BATCH_LOG} ("
+        "run_id VARCHAR, source_table VARCHAR NOT NULL, source VARCHAR NOT NULL, mode VARCHAR NOT NULL, "
+        "read_since TIMESTAMPTZ, rows_extracted BIGINT NOT NULL, rows_total BIGINT NOT NULL, "
+        "watermark_before TIMESTAMPTZ, watermark_after TIMESTAMPTZ, "
+        "started_at TIMESTAMPTZ NOT NULL, landed_at TIMESTAMPTZ NOT NULL)"
+    )
+
+
+@contextmanager
+def warehouse_connection(warehouse, *, wait_s: float = 120.0) -> Iterator:
+    """A read-write connection, waiting (with backoff) while another process holds the file lock."""
+    import duckdb
+
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        cm = warehouse.connection()
+        try:
+            conn = cm.__enter__()
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseBusyError(
+                    f"warehouse {warehouse.path} is locked by another writer: {one_line(exc)}"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    try:
+        yield conn
+    finally:
+        cm.__exit__(None, None, None)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    source: str
+    max_updated_at: datetime | None
+    rows_total: int
+
+
+def _from_epoch_us(value: int | None) -> datetime | None:
+    # Timestamps cross the DuckDB boundary as epoch microseconds: fetching TIMESTAMPTZ values as Python
+    # objects makes DuckDB import pandas (seconds of start-up per step for one value).
+    return None if value is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+def _lit(value) -> str:
+    """A SQL literal. Statements here are built with literals, not bound parameters: binding a parameter
+    makes DuckDB's Python client import pandas (seconds of start-up per step)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def read_watermark(conn, table: SourceTable) -> Watermark | None:
+    row = conn.execute(
+        f"SELECT source, epoch_us(max_updated_at), rows_total FROM {WATERMARKS} "
+        f"WHERE source_table = {_lit(table.asset_name)} ORDER BY landed_at DESC LIMIT 1"
+    ).fetchone()
+    return Watermark(row[0], _from_epoch_us(row[1]), row[2]) if row else None
+
+
+@dataclass(frozen=True)
+class Landed:
+    rows_extracted: int
+    rows_total: int
+    watermark_after: datetime | None
+
+
+def land(
+    conn,
+    table: SourceTable,
+    spill: Path | None,
+    *,
+    full_refresh: bool,
+    source: str,
+    run_id: str | None,
+    read_since: datetime | None,
+    watermark_before: datetime | None,
+    started_at: datetime,
+) -> Landed:
+    """Upsert the spilled batch by primary key (or replace everything on a full refresh), move the
+    watermark and log the batch — in one transaction."""
+    target, batch, pk = landing_table(table), batch_table(table), table.primary_key
+    cols = ", ".join(table.column_names)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {batch}")
+        if spill is not None:
+            # The spill is an Arrow IPC stream with exactly the contract schema; DuckDB scans it batch by
+            # batch (no whole-table copy in Python memory).
+            import pyarrow as pa
+
+            with pa.OSFile(str(spill), "rb") as fh:
+                conn.register("_finance_recon_spill", pa.ipc.open_stream(fh))
+                try:
+                    conn.execute(f"INSERT INTO {batch} SELECT {cols} FROM _finance_recon_spill")
+                finally:
+                    conn.unregister("_finance_recon_spill")
+        rows_extracted, distinct_keys = conn.execute(
+            f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}"
+        ).fetchone()
+        if full_refresh:
+            conn.execute(f"DELETE FROM {target}")
+        elif rows_extracted:
+            conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {batch})")
+        if rows_extracted == distinct_keys:
+            conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
+        else:
+            # The source's primary key is unique by contract; should it not be, keep one (the newest)
+            # version here and leave the duplicate visible in the batch table for the quality checks.
+            conn.execute(
+                f"INSERT INTO {target} SELECT {cols} FROM {batch} "
+                f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
+            )
+        rows_total, max_us = conn.execute(
+            f"SELECT count(*), epoch_us(max(updated_at)) FROM {target}"
+        ).fetchone()
+        watermark_after = _from_epoch_us(max_us)
+        if (
+            not full_refresh
+            and watermark_before is not None
+            and (watermark_after is None or watermark_after < watermark_before)
+        ):
+            watermark_after = watermark_before  # never move backwards on an incremental run
+        conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {_lit(table.asset_name)}")
+        values = [table.asset_name, source, watermark_after, rows_total, run_id]
+        conn.execute(f"INSERT INTO {WATERMARKS} VALUES ({', '.join(map(_lit, values))}, now())")
+        mode = "full_refresh" if full_refresh else "incremental"
+        values = [
+            run_id,
+            table.asset_name,
+            source,
+            mode,
+            read_since,
+            rows_extracted,
+            rows_total,
+            watermark_before,
+            watermark_after,
+            started_at,
+        ]
+        conn.execute(f"INSERT INTO {BATCH_LOG} VALUES ({', '.join(map(_lit, values))}, now())")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=watermark_after)

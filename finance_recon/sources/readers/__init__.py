@@ -1,0 +1,31 @@
+"""Streaming readers, one per source engine, behind one small interface (`SourceReader`).
+
+Each reader checks the contract in `information_schema` before reading, then yields Arrow record
+batches of at most about `batch_rows` rows with exactly the contract schema (`SourceTable.arrow_schema`):
+money stays `decimal128(18, 2)` end to end, timestamps are UTC-aware microseconds.
+"""
+
+from __future__ import annotations
+
+from ..urls import SourceUrl
+from .base import SourceReader
+
+
+def open_reader(source: SourceUrl, *, connect_timeout_s: float = 10.0) -> SourceReader:
+    """The reader for the URL's engine (not yet connected: use it as a context manager)."""
+    if source.dialect == "duckdb":
+        from .duckdb import DuckDBReader
+
+        return DuckDBReader(source, connect_timeout_s=connect_timeout_s)
+    if source.dialect == "postgresql":
+        from .postgres import PostgresReader
+
+        return PostgresReader(source, connect_timeout_s=connect_timeout_s)
+    if source.dialect == "mysql":
+        from .mysql import MySQLReader
+
+        return MySQLReader(source, connect_timeout_s=connect_timeout_s)
+    raise ValueError(f"no reader for {source.redacted}")
+
+
+__all__ = ["SourceReader", "open_reader"]

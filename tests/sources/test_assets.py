@@ -1,0 +1,267 @@
+"""The Dagster face: asset specs, metadata, retries, one-line failures, nothing landed, no password leaks."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import pytest
+from dagster import DagsterEventType, DagsterInstance, EnvVar, RetryPolicy, materialize
+
+from finance_recon.contracts import ORDERS, PAYMENTS
+from finance_recon.demo.seed import load_table
+from finance_recon.sources import extract as extract_module
+from finance_recon.sources.assets import build_source_asset, orders, payments
+from finance_recon.sources.errors import SourceUnavailableError
+from finance_recon.sources.extract import extract_table
+from finance_recon.sources.resources import SourceDatabaseResource
+
+from .conftest import T0, orders_table, payments_table
+
+FAST_RETRY = RetryPolicy(max_retries=2, delay=0.05)
+
+
+def fast_assets():
+    return [
+        build_source_asset(ORDERS, "orders_source", retry_policy=FAST_RETRY),
+        build_source_asset(PAYMENTS, "payments_source", retry_policy=FAST_RETRY),
+    ]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resources(warehouse, orders_url, payments_url):
+    return {
+        "warehouse": warehouse,
+        "orders_source": SourceDatabaseResource(url=orders_url),
+        "payments_source": SourceDatabaseResource(url=payments_url),
+    }
+
+
+def seed_small(orders_url, payments_url):
+    load_table(
+        ORDERS,
+        orders_table([(1, "paid", "0.10", T0), (2, "paid", "0.20", T0 + timedelta(seconds=1))]),
+        orders_url,
+    )
+    load_table(PAYMENTS, payments_table([("p1", 1, "charge", "succeeded", "0.10", T0)]), payments_url)
+
+
+def all_text(instance: DagsterInstance, run_id: str) -> str:
+    """Everything Dagster stored about a run: every event (messages, metadata, errors) and the run record."""
+    from dagster_shared.serdes import serialize_value
+
+    parts = [serialize_value(record) for record in instance.all_logs(run_id)]
+    parts.append(serialize_value(instance.get_run_by_id(run_id)))
+    return "\n".join(parts)
+
+
+def landing_counts(warehouse) -> tuple[int, int, int]:
+    with warehouse.connection(read_only=True) as conn:
+        present = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return tuple(
+            conn.execute(f"SELECT count(*) FROM landing.{t}").fetchone()[0] if t in present else 0
+            for t in ("orders", "payments", "_watermarks")
+        )
+
+
+def test_asset_specs_are_stable():
+    specs = {}
+    for a in (orders, payments):
+        spec = a.specs_by_key[a.key]
+        specs[a.key.to_user_string()] = (
+            spec.group_name,
+            tuple(spec.owners),
+            tuple(sorted(spec.kinds)),
+            tuple(sorted(a.required_resource_keys - {"io_manager"})),
+            a.op.retry_policy is not None,
+            bool(spec.description),
+        )
+    assert specs == {
+        "orders": (
+            "sources",
+            ("team:data-platform",),
+            ("duckdb", "mysql"),
+            ("orders_source", "warehouse"),
+            True,
+            True,
+        ),
+        "payments": (
+            "sources",
+            ("team:data-platform",),
+            ("duckdb", "postgres"),
+            ("payments_source", "warehouse"),
+            True,
+            True,
+        ),
+    }
+
+
+def test_materialize_reports_metadata_and_is_incremental(duckdb_url, tmp_path, warehouse):
+    payments_url = f"duckdb:///{tmp_path / 'payments.duckdb'}"
+    seed_small(duckdb_url, payments_url)
+    res = resources(warehouse, duckdb_url, payments_url)
+    instance = DagsterInstance.ephemeral()
+    first = materialize([orders, payments], resources=res, instance=instance)
+    second = materialize(
+        [orders, payments],
+        resources=res,
+        instance=instance,
+        run_config={"ops": {"orders": {"config": {"full_refresh": True}}}},
+    )
+    meta = {
+        (r.run_id, e.asset_key.path[0]): {k: v.value for k, v in e.materialization.metadata.items()}
+        for r in (first, second)
+        for e in r.get_asset_materialization_events()
+    }
+    o1, o2 = meta[(first.run_id, "orders")], meta[(second.run_id, "orders")]
+    assert o1["rows_extracted"] == 2 and o1["rows_total"] == 2
+    assert o1["max_updated_at"] == (T0 + timedelta(seconds=1)).isoformat()
+    assert o1["watermark_before"] == "" and o1["watermark_after"] == o1["max_updated_at"]
+    assert o1["source"] == duckdb_url and o1["batch_table"] == "landing.orders__last_batch"
+    assert o2["mode"] == "full_refresh" and o2["mode_reason"] == "requested"
+    assert meta[(second.run_id, "payments")]["mode"] == "incremental"
+    assert {"duration_s", "rows_per_s", "read_since"} <= set(o2)
+
+
+def step_events(result, event_type):
+    return [e for e in result.all_events if e.event_type == event_type]
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgresql"])
+def test_stopped_source_is_retried_then_fails_with_one_line_and_lands_nothing(
+    engine, warehouse, tmp_path, request
+):
+    port = closed_port()
+    url = (
+        f"mysql+pymysql://root:pw-secret@127.0.0.1:{port}/oltp"
+        if engine == "mysql"
+        else f"postgresql://postgres:pw-secret@127.0.0.1:{port}/shop"
+    )
+    asset = fast_assets()[0]
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [asset], resources=resources(warehouse, url, url), instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    assert len(step_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) == 2
+    (failure,) = step_events(result, DagsterEventType.STEP_FAILURE)
+    # After the last retry Dagster's error says "Exceeded max_retries"; our line is the failure's description.
+    message = failure.step_failure_data.user_failure_data.description
+    assert "\n" not in message
+    assert f"is unavailable (host 127.0.0.1:{port}" in message
+    assert "pw-secret" not in all_text(instance, result.run_id)
+    assert landing_counts(warehouse) == (0, 0, 0)
+
+
+def test_wrong_password_is_retried_and_never_logged(mysql_url, mysql_user, warehouse, capfd, caplog):
+    user, password = mysql_user
+    good = mysql_url.replace("root@", f"{user}:{password}@")
+    seed_small(good, good)
+    wrong_password = password + "-wrong"
+    bad = mysql_url.replace("root@", f"{user}:{wrong_password}@")
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        fast_assets(), resources=resources(warehouse, bad, bad), instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    assert len(step_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) == 4  # 2 per asset
+    messages = [
+        f.step_failure_data.user_failure_data.description
+        for f in step_events(result, DagsterEventType.STEP_FAILURE)
+    ]
+    assert all("Access denied" in m and f"{user}:***@" in m for m in messages), messages
+    assert landing_counts(warehouse) == (0, 0, 0)
+
+    ok = materialize(fast_assets(), resources=resources(warehouse, good, good), instance=instance)
+    assert ok.success
+    captured = capfd.readouterr()
+    logs = "\n".join(
+        [
+            all_text(instance, result.run_id),
+            all_text(instance, ok.run_id),
+            captured.out,
+            captured.err,
+            caplog.text,
+        ]
+    )
+    assert user in logs  # the check below is meaningful: the runs were logged
+    assert password not in logs and wrong_password not in logs
+
+
+def test_postgres_password_never_logged_env_var(pg_url, pg_role, warehouse, capfd, caplog, monkeypatch):
+    role, password = pg_role
+    url = pg_url.replace("postgres@", f"{role}:{password}@")
+    seed_small(url, url)
+    monkeypatch.setenv("TEST_FINANCE_RECON_PAYMENTS_URL", url)
+    instance = DagsterInstance.ephemeral()
+    res = {
+        "warehouse": warehouse,
+        "orders_source": SourceDatabaseResource(url=url),  # a plain string must be safe too
+        "payments_source": SourceDatabaseResource(url=EnvVar("TEST_FINANCE_RECON_PAYMENTS_URL")),
+    }
+    result = materialize(fast_assets(), resources=res, instance=instance)
+    assert result.success
+    meta = {
+        e.asset_key.path[0]: e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
+    assert meta["payments"]["source"].value == url.replace(password, "***")
+    captured = capfd.readouterr()
+    logs = "\n".join([all_text(instance, result.run_id), captured.out, captured.err, caplog.text])
+    assert role in logs and password not in logs
+
+
+def test_contract_violation_is_not_retried(duckdb_url, warehouse):
+    from finance_recon.demo.seed import connect
+
+    with connect(duckdb_url) as conn:
+        conn.execute("CREATE TABLE orders (order_id BIGINT, updated_at TIMESTAMPTZ)")
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        fast_assets()[:1],
+        resources=resources(warehouse, duckdb_url, duckdb_url),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == []
+    (failure,) = step_events(result, DagsterEventType.STEP_FAILURE)
+    assert (
+        "table orders is missing column customer_id (expected BIGINT)"
+        in failure.step_failure_data.user_failure_data.description
+    )
+
+
+def test_failure_mid_stream_lands_nothing(duckdb_url, warehouse, monkeypatch):
+    load_table(ORDERS, orders_table([(i, "paid", "1.00", T0) for i in range(1, 6)]), duckdb_url)
+    extract_table(ORDERS, duckdb_url, warehouse)
+    before = landing_counts(warehouse)
+    with warehouse.connection(read_only=True) as conn:
+        landed_before = conn.execute("SELECT * FROM landing.orders ORDER BY 1").fetchall()
+        marks_before = conn.execute("SELECT * FROM landing._watermarks").fetchall()
+
+    from finance_recon.sources.readers.duckdb import DuckDBReader
+
+    real_read = DuckDBReader.read
+
+    def dying_read(self, *args, **kwargs):
+        for i, batch in enumerate(real_read(self, *args, **kwargs)):
+            if i == 1:
+                raise SourceUnavailableError("source went away mid-stream")
+            yield batch
+
+    monkeypatch.setattr(DuckDBReader, "read", dying_read)
+    from finance_recon.demo.seed import connect
+
+    with connect(duckdb_url) as conn:
+        conn.execute("UPDATE orders SET status = 'refunded', updated_at = ?", [T0 + timedelta(minutes=1)])
+    with pytest.raises(SourceUnavailableError):
+        extract_module.extract_table(ORDERS, duckdb_url, warehouse, batch_rows=2, full_refresh=True)
+    assert landing_counts(warehouse) == before
+    with warehouse.connection(read_only=True) as conn:
+        assert conn.execute("SELECT * FROM landing.orders ORDER BY 1").fetchall() == landed_before
+        assert conn.execute("SELECT * FROM landing._watermarks").fetchall() == marks_before
