@@ -9,6 +9,7 @@ exact across chunks). Results of all chunks are merged per rule.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,12 @@ class GreatExpectationsUnavailable(RuntimeError):
 def _import_gx():
     # GX sends anonymous usage events by default; this platform runs offline.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # GX probes pyspark, whose connect module takes a `__main__` without `__file__` or `__spec__`
+    # (a run worker started by the daemon, `python -c`) for a doctest run and calls sys.exit(0)
+    # when pyspark[connect]'s extras are absent. Give such a `__main__` a file name first.
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        main.__file__ = "<finance_recon>"
     try:
         import great_expectations as gx
         import great_expectations.expectations as gxe

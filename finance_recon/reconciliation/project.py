@@ -7,6 +7,7 @@ from dagster_dbt import DbtProject
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
+# The manifest is prepared once by `make prepare` (dagster-dbt project prepare-and-package), which
+# `make demo/test/dev` run first. No `prepare_if_dev()`: under `dagster dev` every process importing
+# this module (code server, run worker, each step) would re-parse into the same target/ at once.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Under `dagster dev` the manifest is re-parsed on start; installs and CI run prepare-and-package.
-dbt_project.prepare_if_dev()

@@ -1,0 +1,235 @@
+"""Root-cause tests: inject each runbook §5 cause for real and check `diagnose` names it first.
+
+| cause | how it is injected here (real, unless said) |
+|---|---|
+| source/CDC lag | every `updated_at` of a real MariaDB `orders` (or PostgreSQL `payments`) table moved 3 h back |
+| schema drift | `ALTER TABLE payments DROP COLUMN currency` in a real PostgreSQL database; then the job runs and fails |
+| store unreachable | the report store is a real S3 API (moto server on 127.0.0.1); the server is stopped |
+| credentials rejected | moto with IAM enforcement on (`/moto-api/reset-auth`): requests are signature-checked against the IAM users moto holds; we present a wrong secret key, and a read-only key |
+| job failure | the job runs with a warehouse target its dbt profile does not have: the dbt step fails |
+
+Not simulated: "store full" (no way to fill a filesystem or a MinIO quota here without root mounts);
+its classification is unit-tested in `test_causes.py` from the errno/S3 codes a full store returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from finance_recon.runbook import causes as C
+from finance_recon.runbook.diagnose import diagnose, render_table
+from finance_recon.settings import load_settings
+from tests.runbook.conftest import apply_env, clone_mysql_orders, clone_pg_payments, mysql_admin
+from tests.runbook.helpers import cli, moto_server, s3_client, set_moto_auth, upload_folder
+
+pytestmark = [pytest.mark.mysql, pytest.mark.postgres, pytest.mark.slow]
+
+
+def run_diagnose():
+    result = diagnose(load_settings())
+    print(render_table(result))  # shown by pytest when a test fails
+    return result
+
+
+def assert_no_password(text: str, baseline) -> None:
+    assert baseline.mysql_password not in text and baseline.pg_password not in text
+
+
+def test_healthy_deployment_exits_zero_and_prints_no_password(baseline, deployment):
+    proc = cli(["diagnose", "--json"], deployment, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["likely_cause"] == C.HEALTHY, report["causes"]
+    assert report["sla_breached"] is False and report["report_age_minutes"] < 30
+    assert report["latest_run"]["status"] == "SUCCESS"
+    assert report["store"]["read_ok"] and report["store"]["write_ok"]
+    assert {s["name"]: s["contract_ok"] for s in report["sources"]} == {"orders": True, "payments": True}
+    assert all(s["max_updated_at"] for s in report["sources"])
+    assert_no_password(proc.stdout + proc.stderr, baseline)
+
+    table = cli(["diagnose"], deployment, timeout=180)
+    assert table.returncode == 0
+    assert "likely cause (ranked):" in table.stdout and "1. healthy" in table.stdout
+    assert_no_password(table.stdout + table.stderr, baseline)
+
+
+@pytest.mark.parametrize("source", ["orders", "payments"])
+def test_source_lag_is_named_first(baseline, deployment, monkeypatch, source):
+    if source == "orders":  # MariaDB
+        db = clone_mysql_orders(baseline)
+        conn = mysql_admin()
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE `{db}`.orders SET updated_at = updated_at - INTERVAL 3 HOUR")
+        conn.close()
+        monkeypatch.setenv("FINANCE_RECON_ORDERS_URL", baseline.orders_url(db))
+    else:  # PostgreSQL
+        db = clone_pg_payments(baseline)
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db)
+        with conn, conn.cursor() as cur:
+            cur.execute("UPDATE payments SET updated_at = updated_at - interval '3 hours'")
+        conn.close()
+        monkeypatch.setenv("FINANCE_RECON_PAYMENTS_URL", baseline.payments_url(db))
+
+    result = run_diagnose()
+    assert result.likely_cause.code == C.SOURCE_LAG, [c.code for c in result.causes]
+    assert any(ev.startswith(f"{source}:") for ev in result.likely_cause.evidence)
+    lagging = next(s for s in result.sources if s.name == source)
+    assert lagging.lag_minutes > 170
+    # The report itself is fresh: lag is a cause to fix, not an SLA breach yet.
+    assert result.exit_code == 0
+
+
+def test_schema_drift_is_named_first_before_and_after_the_failed_run(baseline, deployment, monkeypatch):
+    db = clone_pg_payments(baseline)
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db)
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE payments DROP COLUMN currency")
+    conn.close()
+    monkeypatch.setenv("FINANCE_RECON_PAYMENTS_URL", baseline.payments_url(db))
+    deployment = dict(deployment, FINANCE_RECON_PAYMENTS_URL=baseline.payments_url(db))
+
+    before = run_diagnose()
+    assert before.likely_cause.code == C.SCHEMA_DRIFT, [c.code for c in before.causes]
+    assert "currency" in before.likely_cause.evidence[0]
+
+    run = cli(["run"], deployment, timeout=900)
+    assert run.returncode == 1, run.stdout[-2000:]
+    after = run_diagnose()
+    assert after.likely_cause.code == C.SCHEMA_DRIFT, [c.code for c in after.causes]
+    finished = after.instance.latest_finished
+    assert finished.status == "FAILURE" and finished.failed_step == "payments"
+    assert "currency" in finished.error
+    # The run failure is explained by the drift: listed as evidence of it, and as a lower-ranked symptom.
+    assert any(finished.run_id[:8] in ev for ev in after.likely_cause.evidence)
+    assert C.JOB_FAILURE in [c.code for c in after.causes[1:]]
+    assert_no_password(json.dumps(after.as_dict(), default=str), baseline)
+
+
+def _use_s3(monkeypatch, endpoint: str, bucket: str, key: str = "testing", secret: str = "testing") -> None:
+    monkeypatch.setenv("FINANCE_RECON_REPORTS_URI", f"s3://{bucket}/finance-reports")
+    monkeypatch.setenv("FINANCE_RECON_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3's default session caches the credentials it resolved first; a new process (the CLI) would not.
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+def test_object_store_unreachable_is_named_first(baseline, deployment, monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    with moto_server() as (server, endpoint):
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="finance-reports-rb")
+        assert upload_folder(
+            client, home / "object-store" / "finance-reports", "finance-reports-rb", "finance-reports"
+        )
+        _use_s3(monkeypatch, endpoint, "finance-reports-rb")
+
+        reachable = run_diagnose()  # the same deployment on S3 is healthy while the endpoint is up
+        assert reachable.likely_cause.code == C.HEALTHY, [c.code for c in reachable.causes]
+        assert reachable.store.kind == "s3" and reachable.store.write_ok
+
+        server.stop_once()  # the endpoint goes down
+        started = time.monotonic()
+        down = run_diagnose()
+        assert time.monotonic() - started < 60  # short S3 timeouts: diagnose answers while the store hangs
+    assert down.likely_cause.code == C.STORAGE_UNREACHABLE, [c.code for c in down.causes]
+    assert down.store.read_ok is False
+    assert down.sla_breached and down.exit_code == 1  # freshness cannot be shown, so it is not assumed
+
+
+def test_credentials_rejected_is_named_first(baseline, deployment, monkeypatch, tmp_path):
+    import boto3
+
+    home = tmp_path / "home"
+    with moto_server() as (server, endpoint):
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            region_name="us-east-1",
+        )
+
+        def user(name: str, actions) -> dict:
+            iam.create_user(UserName=name)
+            iam.put_user_policy(
+                UserName=name,
+                PolicyName="s3",
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+                    }
+                ),
+            )
+            return iam.create_access_key(UserName=name)["AccessKey"]
+
+        writer = user("finance-recon", "s3:*")
+        reader = user("finance-recon-readonly", ["s3:GetObject", "s3:ListBucket"])
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="finance-reports-rb")
+        upload_folder(
+            client, home / "object-store" / "finance-reports", "finance-reports-rb", "finance-reports"
+        )
+
+        set_moto_auth(endpoint, 0)  # from now on moto checks every request's signature and policy
+        try:
+            _use_s3(
+                monkeypatch, endpoint, "finance-reports-rb", writer["AccessKeyId"], writer["SecretAccessKey"]
+            )
+            valid = run_diagnose()
+            assert valid.likely_cause.code == C.HEALTHY, [c.code for c in valid.causes]
+
+            # A rotated secret: the key id exists, the signature does not match.
+            _use_s3(
+                monkeypatch,
+                endpoint,
+                "finance-reports-rb",
+                writer["AccessKeyId"],
+                "expired-" + writer["SecretAccessKey"][8:],
+            )
+            wrong = run_diagnose()
+            assert wrong.likely_cause.code == C.CREDENTIALS_REJECTED, [c.code for c in wrong.causes]
+            assert "SignatureDoesNotMatch" in wrong.store.error
+            assert wrong.exit_code == 1
+
+            # A key that may read but not write: only the write probe can see it.
+            _use_s3(
+                monkeypatch, endpoint, "finance-reports-rb", reader["AccessKeyId"], reader["SecretAccessKey"]
+            )
+            read_only = run_diagnose()
+            assert read_only.store.read_ok is True and read_only.store.write_ok is False
+            assert read_only.likely_cause.code == C.CREDENTIALS_REJECTED, [c.code for c in read_only.causes]
+            assert "AccessDenied" in read_only.store.error
+            assert read_only.exit_code == 0  # the report is still fresh; the next publish will fail
+        finally:
+            set_moto_auth(endpoint, float("inf"))
+
+
+def test_job_failure_is_named_first(baseline, deployment, monkeypatch):
+    # The dbt step cannot start: the deployment names a warehouse target its dbt profile does not have
+    # (a misdeployed FINANCE_RECON_WAREHOUSE_TARGET). Extraction and the checks run; the dbt step fails.
+    # (A Trino target on a closed port fails the same step too, but dbt-trino's connection retries make
+    # that take minutes.)
+    broken = dict(deployment, FINANCE_RECON_WAREHOUSE_TARGET="no_such_target")
+    run = cli(["run"], broken, timeout=900)
+    assert run.returncode == 1, run.stdout[-2000:]
+    apply_env(monkeypatch, deployment)
+    result = run_diagnose()
+    assert result.likely_cause.code == C.JOB_FAILURE, [c.code for c in result.causes]
+    finished = result.instance.latest_finished
+    assert finished.status == "FAILURE" and finished.failed_step == "reconciliation_dbt_models"
+    assert finished.error
+    assert any(finished.run_id[:8] in ev for ev in result.likely_cause.evidence)
+    assert result.exit_code == 0  # the previous report is still within the SLA
