@@ -35,7 +35,9 @@ def build_reconciliation_schedule(settings):
         return RunRequest(
             # One run per tick: a re-evaluated tick never launches twice.
             run_key=tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
-            run_config=reconciliation_run_config(tolerance=settings.tolerance, grace_minutes=settings.grace_minutes),
+            run_config=reconciliation_run_config(
+                tolerance=settings.tolerance, grace_minutes=settings.grace_minutes
+            ),
         )
 
     return _every_10_minutes

@@ -129,7 +129,7 @@ def load_settings() -> Settings:
     )
 
 
-def secret_or_default(env_name: str, default: str) -> "str | EnvVar":
+def secret_or_default(env_name: str, default: str) -> str | EnvVar:
     """An `EnvVar` when the variable is set (Dagster then never displays its value), else the default."""
     from dagster import EnvVar  # imported here: the exporter and the CLI read settings without dagster
 

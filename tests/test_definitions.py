@@ -60,7 +60,10 @@ def test_asset_graph_matches_the_reviewed_snapshot():
 def test_dagster_definitions_validate_accepts_the_workspace():
     result = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -70,6 +73,8 @@ def test_loading_definitions_does_not_import_heavy_optional_libraries():
         "import sys, finance_recon.definitions as d; "
         "print(','.join(m for m in ('great_expectations', 'pyspark', 'psycopg2', 'pymysql') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

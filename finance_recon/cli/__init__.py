@@ -21,13 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"finance_recon.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command whose module is not part of this build
-            if exc.name != f"finance_recon.cli.{name}":
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(f"finance_recon.cli.{name}").add_parser(subparsers)
     return parser
 
 

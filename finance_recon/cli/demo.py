@@ -31,15 +31,20 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if not (settings.orders_url_is_default and settings.payments_url_is_default):
-        print("finance-recon demo: writes only to the embedded demo sources; unset FINANCE_RECON_ORDERS_URL "
-              "and FINANCE_RECON_PAYMENTS_URL (use `finance-recon seed` for real servers)", file=sys.stderr)
+        print(
+            "finance-recon demo: writes only to the embedded demo sources; unset FINANCE_RECON_ORDERS_URL "
+            "and FINANCE_RECON_PAYMENTS_URL (use `finance-recon seed` for real servers)",
+            file=sys.stderr,
+        )
         return 2
     shop = generate_shop(args.orders, seed=args.seed)
     settings.demo_dir.mkdir(parents=True, exist_ok=True)
     seed_shop(shop, settings.orders_url, settings.payments_url, replace=True)
     pq.write_table(shop.ground_truth, settings.demo_dir / "ground_truth.parquet")
-    print(f"demo shop: {shop.orders.num_rows:,} orders, {shop.payments.num_rows:,} payments "
-          f"(seed {args.seed}, anchor {format_ts(shop.anchor)})")
+    print(
+        f"demo shop: {shop.orders.num_rows:,} orders, {shop.payments.num_rows:,} payments "
+        f"(seed {args.seed}, anchor {format_ts(shop.anchor)})"
+    )
 
     outcome = execute(RunRequestOptions(as_of=format_ts(shop.anchor), full_refresh=True), settings)
     if not outcome.success:

@@ -89,8 +89,13 @@ def _first_failure(result) -> tuple[str | None, list[str]]:
             data = event.event_specific_data
             # A `Failure` carries our one-line cause; after retries the error itself only says so.
             described = data.user_failure_data.description if data.user_failure_data else None
-            message = (described or (data.error.message if data.error else "unknown error")).strip().splitlines()
-            return f"step {event.step_key} failed: {message[0] if message else 'unknown error'}", failed_checks
+            message = (
+                (described or (data.error.message if data.error else "unknown error")).strip().splitlines()
+            )
+            return (
+                f"step {event.step_key} failed: {message[0] if message else 'unknown error'}",
+                failed_checks,
+            )
     if failed_checks:
         return f"blocking check failed: {failed_checks[0]}", failed_checks
     return None, failed_checks
@@ -110,18 +115,26 @@ def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
         # The run queue limits daemon-launched runs to one; an in-process run must respect it too.
         busy = _run_in_progress(instance)
         if busy:
-            return RunOutcome(run_id="", success=False, cause=f"reconciliation run {busy} is still in progress (if its process died, mark it failed in the UI)")
+            return RunOutcome(
+                run_id="",
+                success=False,
+                cause=f"reconciliation run {busy} is still in progress (if its process died, mark it failed in the UI)",
+            )
         result = job.execute_in_process(
             run_config=run_config(options, settings), instance=instance, raise_on_error=False
         )
     cause, failed_checks = _first_failure(result)
-    outcome = RunOutcome(run_id=result.run_id, success=result.success, cause=cause, failed_checks=failed_checks)
+    outcome = RunOutcome(
+        run_id=result.run_id, success=result.success, cause=cause, failed_checks=failed_checks
+    )
     if result.success:
         store = defs.resources["report_store"].open()
         published = latest_run(store)
         if published and published.run_id == result.run_id:
             outcome.manifest = published.manifest
-            outcome.report_url = store.url_for(published.manifest_key.replace("manifest.json", "summary.html"))
+            outcome.report_url = store.url_for(
+                published.manifest_key.replace("manifest.json", "summary.html")
+            )
         else:
             outcome.success = False
             outcome.cause = "the run succeeded but latest.json does not name it"

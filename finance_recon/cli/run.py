@@ -17,8 +17,12 @@ def add_parser(subparsers) -> None:
         "Exit 0 when the report was published (whatever its verdict), 1 with a one-line cause otherwise.",
     )
     parser.add_argument("--as-of", help="cut-off, ISO-8601 with offset (default: the run's start)")
-    parser.add_argument("--tolerance", type=_tolerance, help="τ, decimal (default FINANCE_RECON_TOLERANCE or 0.00)")
-    parser.add_argument("--grace-minutes", type=int, help="G in minutes (default FINANCE_RECON_GRACE_MINUTES or 60)")
+    parser.add_argument(
+        "--tolerance", type=_tolerance, help="τ, decimal (default FINANCE_RECON_TOLERANCE or 0.00)"
+    )
+    parser.add_argument(
+        "--grace-minutes", type=int, help="G in minutes (default FINANCE_RECON_GRACE_MINUTES or 60)"
+    )
     parser.add_argument("--full-refresh", action="store_true", help="re-read both sources entirely")
     parser.add_argument("--json", action="store_true", help="print the outcome and manifest as JSON")
     parser.set_defaults(handler=handle)
@@ -42,7 +46,10 @@ def handle(args: argparse.Namespace) -> int:
             print(f"finance-recon run: {exc}", file=sys.stderr)
             return 2
     options = RunRequestOptions(
-        as_of=args.as_of, tolerance=args.tolerance, grace_minutes=args.grace_minutes, full_refresh=args.full_refresh
+        as_of=args.as_of,
+        tolerance=args.tolerance,
+        grace_minutes=args.grace_minutes,
+        full_refresh=args.full_refresh,
     )
     outcome = execute(options, load_settings())
     if args.json:

@@ -12,7 +12,7 @@ Money is built as integer cents and handed to Arrow as decimal128(18, 2) without
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -94,13 +94,19 @@ class _Payments:
         self.parts["provider"].append(np.asarray(provider, dtype=object))
         self.parts["kind"].append(np.full(n, kind, dtype=object) if isinstance(kind, str) else kind)
         self.parts["status"].append(np.full(n, status, dtype=object) if isinstance(status, str) else status)
-        self.parts["currency"].append(np.full(n, currency, dtype=object) if isinstance(currency, str) else currency)
+        self.parts["currency"].append(
+            np.full(n, currency, dtype=object) if isinstance(currency, str) else currency
+        )
         self.parts["amount"].append(np.asarray(cents, dtype=np.int64))
         self.parts["created_at"].append(np.asarray(created, dtype=np.int64))
         self.parts["updated_at"].append(np.asarray(updated, dtype=np.int64))
 
     def table(self, rng: np.random.Generator) -> pa.Table:
-        cols = {k: np.concatenate(v) if v else np.array([], dtype=object) for k, v in self.parts.items() if k != "payment_id"}
+        cols = {
+            k: np.concatenate(v) if v else np.array([], dtype=object)
+            for k, v in self.parts.items()
+            if k != "payment_id"
+        }
         n = len(cols["amount"])
         # Provider ids are unique and unordered, like real ones.
         ids = rng.permutation(n) + 1
@@ -149,17 +155,37 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
 
     def after(base: np.ndarray, lo_min: int = 0, hi_min: int = 3) -> np.ndarray:
         """A time shortly after `base`, never after the anchor."""
-        return np.minimum(base + rng.integers(lo_min * MINUTE, hi_min * MINUTE + 1, size=len(base)), a_us - US)
+        return np.minimum(
+            base + rng.integers(lo_min * MINUTE, hi_min * MINUTE + 1, size=len(base)), a_us - US
+        )
 
-    def charge(idx: np.ndarray, cents: np.ndarray, *, status_: str = "succeeded", currency: str = SHOP_CURRENCY) -> None:
+    def charge(
+        idx: np.ndarray, cents: np.ndarray, *, status_: str = "succeeded", currency: str = SHOP_CURRENCY
+    ) -> None:
         c = after(created[idx])
-        pay.add(order_id=order_id[idx], provider=provider(len(idx)), kind="charge", status=status_, currency=currency,
-                cents=cents, created=c, updated=after(c, 0, 1))
+        pay.add(
+            order_id=order_id[idx],
+            provider=provider(len(idx)),
+            kind="charge",
+            status=status_,
+            currency=currency,
+            cents=cents,
+            created=c,
+            updated=after(c, 0, 1),
+        )
 
     def reverse(idx: np.ndarray, cents: np.ndarray, kind: str = "refund") -> None:
         c = after(created[idx], 60, 24 * 60)
-        pay.add(order_id=order_id[idx], provider=provider(len(idx)), kind=kind, status="succeeded",
-                currency=SHOP_CURRENCY, cents=cents, created=c, updated=after(c, 0, 1))
+        pay.add(
+            order_id=order_id[idx],
+            provider=provider(len(idx)),
+            kind=kind,
+            status="succeeded",
+            currency=SHOP_CURRENCY,
+            cents=cents,
+            created=c,
+            updated=after(c, 0, 1),
+        )
 
     paid_family = np.array(["paid", "shipped", "delivered"], dtype=object)
     for ki, name in enumerate(names):
@@ -174,8 +200,17 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
             truth[idx] = "in_flight"
         else:
             truth[idx] = name
-        if name in ("matched_single", "matched_split", "matched_retry", "in_flight_uncaptured", "currency_mismatch",
-                    "missing_payment", "underpaid", "overpaid", "duplicate_charge"):
+        if name in (
+            "matched_single",
+            "matched_split",
+            "matched_retry",
+            "in_flight_uncaptured",
+            "currency_mismatch",
+            "missing_payment",
+            "underpaid",
+            "overpaid",
+            "duplicate_charge",
+        ):
             status[idx] = rng.choice(paid_family, size=n)
         if name == "matched_single":
             charge(idx, t)
@@ -240,13 +275,26 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
     truth_cats = [truth]
     n_old = int(round(n_orders * ORPHAN_SHARE))
     n_new = int(round(n_orders * ORPHAN_IN_FLIGHT_SHARE))
-    for n, cat, lo, hi in ((n_old, "orphan_payment", 3 * 60 * MINUTE, 30 * DAY), (n_new, "in_flight", 5 * MINUTE, 35 * MINUTE)):
+    for n, lo, hi in (
+        (n_old, 3 * 60 * MINUTE, 30 * DAY),
+        (n_new, 5 * MINUTE, 35 * MINUTE),
+    ):  # orphan, in flight
         if n == 0:
             continue
         c = a_us - rng.integers(lo, hi, size=n)
-        oid = np.where(rng.random(n) < 0.5, None, n_orders + 1 + rng.integers(0, 1_000_000, size=n)).astype(object)
-        pay.add(order_id=oid, provider=provider(n), kind="charge", status="succeeded", currency=SHOP_CURRENCY,
-                cents=rng.integers(500, 50_000, size=n), created=c, updated=after(c, 0, 1))
+        oid = np.where(rng.random(n) < 0.5, None, n_orders + 1 + rng.integers(0, 1_000_000, size=n)).astype(
+            object
+        )
+        pay.add(
+            order_id=oid,
+            provider=provider(n),
+            kind="charge",
+            status="succeeded",
+            currency=SHOP_CURRENCY,
+            cents=rng.integers(500, 50_000, size=n),
+            created=c,
+            updated=after(c, 0, 1),
+        )
     payments = pay.table(rng)
     # The stray payments are the last rows appended; their ids give the payment ground truth.
     n_stray = n_old + n_new

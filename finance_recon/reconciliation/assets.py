@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets: staging → intermediate → marts, with dbt tests as asset checks."""
 
-
 import json
 import os
 from collections.abc import Mapping
@@ -9,6 +8,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from finance_recon.jobs import PIPELINE_TAG
 from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import ENV_WAREHOUSE_PATH
@@ -32,7 +32,11 @@ class ReconciliationTranslator(DagsterDbtTranslator):
         return ["team:data-platform"]
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
-        layer = dbt_resource_props.get("fqn", ["", ""])[1] if len(dbt_resource_props.get("fqn", [])) > 2 else "model"
+        layer = (
+            dbt_resource_props.get("fqn", ["", ""])[1]
+            if len(dbt_resource_props.get("fqn", [])) > 2
+            else "model"
+        )
         return {**super().get_tags(dbt_resource_props), "layer": layer}
 
 
@@ -44,14 +48,19 @@ translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enab
     project=dbt_project,
     name=DBT_ASSETS_NAME,
     dagster_dbt_translator=translator,
-    op_tags={"finance_recon/pipeline": "reconciliation"},
+    op_tags={PIPELINE_TAG: "reconciliation"},
 )
 def reconciliation_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: ReconciliationConfig
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: ReconciliationConfig,
 ):
     params = resolve(context, config)
     # profiles.yml reads the DuckDB path from the environment (dagster-dbt passes os.environ to dbt);
     # setting it from the warehouse resource keeps dbt and the other steps on the same file.
     os.environ[ENV_WAREHOUSE_PATH] = warehouse.path
-    context.log.info(f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m")
+    context.log.info(
+        f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
+    )
     yield from dbt.cli(["build", "--vars", json.dumps(params.dbt_vars())], context=context).stream()

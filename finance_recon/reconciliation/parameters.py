@@ -23,8 +23,12 @@ class ReconciliationConfig(Config):
         default=None,
         description="Cut-off, ISO-8601 with a UTC offset (e.g. 2026-11-28T18:00:00Z). Default: the run's start.",
     )
-    tolerance: str = Field(default=str(_defaults.tolerance), description="τ, a decimal in the order's currency.")
-    grace_minutes: int = Field(default=_defaults.grace_minutes, description="G, minutes before a gap is a break.")
+    tolerance: str = Field(
+        default=str(_defaults.tolerance), description="τ, a decimal in the order's currency."
+    )
+    grace_minutes: int = Field(
+        default=_defaults.grace_minutes, description="G, minutes before a gap is a break."
+    )
 
 
 @dataclass(frozen=True)

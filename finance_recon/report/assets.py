@@ -1,6 +1,5 @@
 """The `finance_reconciliation_report` asset: lifecycle, artifacts, publish, report-table row."""
 
-
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -8,6 +7,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from finance_recon.contracts import CATEGORIES
+from finance_recon.jobs import PIPELINE_TAG
 from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, SUMMARY_MODEL
 from finance_recon.reconciliation.parameters import ReconciliationConfig, format_ts, parse_as_of
 from finance_recon.report import render
@@ -38,7 +38,9 @@ def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | Non
     with warehouse.connection() as conn:
         summaries = _rows(conn, f"select * from main.{SUMMARY_MODEL.path[-1]}")
         if len(summaries) != 1:
-            raise Failure(f"{SUMMARY_MODEL.path[-1]} has {len(summaries)} rows, expected exactly 1", allow_retries=False)
+            raise Failure(
+                f"{SUMMARY_MODEL.path[-1]} has {len(summaries)} rows, expected exactly 1", allow_retries=False
+            )
         summary = summaries[0]
         as_of = summary["as_of"].astimezone(UTC)
         if as_of_override and as_of_override != as_of:
@@ -49,7 +51,9 @@ def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | Non
             )
         categories = _rows(conn, f"select * from main.{CATEGORY_SUMMARY_MODEL.path[-1]}")
         watermarks = {
-            f"{table}_max_updated_at": conn.execute(f"select max(updated_at) from {LANDING_SCHEMA}.{table}").fetchone()[0]
+            f"{table}_max_updated_at": conn.execute(
+                f"select max(updated_at) from {LANDING_SCHEMA}.{table}"
+            ).fetchone()[0]
             for table in ("orders", "payments")
         }
     return summary, as_of, categories, watermarks
@@ -62,7 +66,7 @@ def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | Non
     owners=["team:data-platform", "team:finance"],
     kinds={"duckdb", "s3", "parquet"},
     tags={"sla": "30m"},
-    op_tags={"finance_recon/pipeline": "reconciliation"},
+    op_tags={PIPELINE_TAG: "reconciliation"},
     description=(
         "The published reconciliation: breaks.csv/.parquet, summary.json/.html and manifest.json under "
         "finance-reports/dt=YYYY-MM-DD/run=<run_id>/, then latest.json, and one row in "
@@ -93,12 +97,20 @@ def finance_reconciliation_report(
         breaks = build_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
     lifecycle = lifecycle_counts(breaks)
     document = render.summary_document(
-        as_of=as_of, tolerance=tolerance, grace_minutes=grace_minutes, summary=summary,
-        categories=categories, lifecycle=lifecycle, breaks=breaks, watermarks=watermarks,
+        as_of=as_of,
+        tolerance=tolerance,
+        grace_minutes=grace_minutes,
+        summary=summary,
+        categories=categories,
+        lifecycle=lifecycle,
+        breaks=breaks,
+        watermarks=watermarks,
     )
     artifacts = [
         render.Artifact("breaks.csv", render.breaks_csv(breaks), "text/csv", breaks.num_rows),
-        render.Artifact("breaks.parquet", render.breaks_parquet(breaks), "application/vnd.apache.parquet", breaks.num_rows),
+        render.Artifact(
+            "breaks.parquet", render.breaks_parquet(breaks), "application/vnd.apache.parquet", breaks.num_rows
+        ),
         render.Artifact("summary.json", render.summary_json(document), "application/json"),
         render.Artifact("summary.html", render.summary_html(document), "text/html; charset=utf-8"),
     ]
@@ -119,11 +131,18 @@ def finance_reconciliation_report(
     }
     try:
         publication = publish(
-            store, run_id=context.run_id, as_of=as_of, artifacts=artifacts, manifest_fields=manifest_fields,
-            run_ended_at=run_ended_at, previous=previous,
+            store,
+            run_id=context.run_id,
+            as_of=as_of,
+            artifacts=artifacts,
+            manifest_fields=manifest_fields,
+            run_ended_at=run_ended_at,
+            previous=previous,
         )
     except StoreError as exc:
-        raise Failure(f"publishing the report failed, latest.json still names the previous run: {exc}") from exc
+        raise Failure(
+            f"publishing the report failed, latest.json still names the previous run: {exc}"
+        ) from exc
 
     with warehouse.connection() as conn:
         record_run(

@@ -37,8 +37,20 @@ BREAKS_SCHEMA = pa.schema(
     ]
 )
 
-_ITEM_COLUMNS = ("break_id", "item_key", "item_type", "order_id", "payment_id", "order_status", "created_at",
-                 "age_bucket", "currency", "expected", "net", "difference")
+_ITEM_COLUMNS = (
+    "break_id",
+    "item_key",
+    "item_type",
+    "order_id",
+    "payment_id",
+    "order_status",
+    "created_at",
+    "age_bucket",
+    "currency",
+    "expected",
+    "net",
+    "difference",
+)
 
 _LIFECYCLE_SQL = """
 with current_breaks as (

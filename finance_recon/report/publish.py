@@ -79,4 +79,6 @@ def publish(
         "verdict": manifest.get("verdict"),
     }
     store.put(LATEST_KEY, _dump(latest), "application/json")
-    return Publication(manifest_key=manifest_key, manifest=manifest, url=store.url_for(prefix + "summary.html"))
+    return Publication(
+        manifest_key=manifest_key, manifest=manifest, url=store.url_for(prefix + "summary.html")
+    )

@@ -78,9 +78,25 @@ def summary_document(
     """The content of summary.json (and the data behind summary.html)."""
     counts = {c: int(summary.get(f"count_{c}", 0) or 0) for c in CATEGORIES}
     top = [
-        {k: _jsonable(v) for k, v in row.items() if k in ("break_id", "item_key", "category", "lifecycle", "currency",
-                                                         "expected", "net", "difference", "age_bucket")}
-        for row in breaks.filter(pa.compute.not_equal(breaks["lifecycle"], "resolved")).slice(0, TOP_BREAKS).to_pylist()
+        {
+            k: _jsonable(v)
+            for k, v in row.items()
+            if k
+            in (
+                "break_id",
+                "item_key",
+                "category",
+                "lifecycle",
+                "currency",
+                "expected",
+                "net",
+                "difference",
+                "age_bucket",
+            )
+        }
+        for row in breaks.filter(pa.compute.not_equal(breaks["lifecycle"], "resolved"))
+        .slice(0, TOP_BREAKS)
+        .to_pylist()
     ]
     by_category = {
         row["category"]: {
@@ -125,8 +141,10 @@ def _chart(counts: dict[str, int]) -> str:
         return "<p>No items in this run.</p>"
     widest = max(n for _, n in rows)
     bar_h, label_w, chart_w = 22, 170, 420
-    parts = [f'<svg role="img" aria-label="Items per category" width="{label_w + chart_w + 80}" '
-             f'height="{bar_h * len(rows) + 10}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg role="img" aria-label="Items per category" width="{label_w + chart_w + 80}" '
+        f'height="{bar_h * len(rows) + 10}" xmlns="http://www.w3.org/2000/svg">'
+    ]
     for i, (category, n) in enumerate(rows):
         y = i * bar_h + 5
         width = max(1, round(chart_w * n / widest))
@@ -154,34 +172,37 @@ def summary_html(document: dict[str, Any]) -> bytes:
         f"<td class=n>{_amount(v['difference'])}</td></tr>"
         for c, v in sorted(document["by_category"].items(), key=lambda kv: rank.get(kv[0], len(rank)))
     )
-    top_rows = "".join(
-        f"<tr><td>{e(b['item_key'])}</td><td>{e(b['category'])}</td><td>{e(b['lifecycle'])}</td>"
-        f"<td>{e(b['age_bucket'] or '')}</td><td>{e(b['currency'] or '')}</td><td class=n>{_amount(b['expected'])}</td>"
-        f"<td class=n>{_amount(b['net'])}</td><td class=n>{_amount(b['difference'])}</td></tr>"
-        for b in document["top_breaks"]
-    ) or "<tr><td colspan=8>No open breaks.</td></tr>"
+    top_rows = (
+        "".join(
+            f"<tr><td>{e(b['item_key'])}</td><td>{e(b['category'])}</td><td>{e(b['lifecycle'])}</td>"
+            f"<td>{e(b['age_bucket'] or '')}</td><td>{e(b['currency'] or '')}</td><td class=n>{_amount(b['expected'])}</td>"
+            f"<td class=n>{_amount(b['net'])}</td><td class=n>{_amount(b['difference'])}</td></tr>"
+            for b in document["top_breaks"]
+        )
+        or "<tr><td colspan=8>No open breaks.</td></tr>"
+    )
     lifecycle = document["lifecycle"]
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Finance reconciliation — {e(document['as_of'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Finance reconciliation — {e(document["as_of"])}</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:2rem;color:#1a202c;max-width:70rem}}
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border-bottom:1px solid #e2e8f0;padding:.3rem .7rem;text-align:left}}
 td.n{{text-align:right;font-variant-numeric:tabular-nums}}.verdict{{color:#fff;padding:.2rem .6rem;border-radius:.3rem;
-background:{_VERDICT_COLOURS.get(verdict, '#4a5568')}}}
+background:{_VERDICT_COLOURS.get(verdict, "#4a5568")}}}
 </style></head><body>
 <h1>Finance reconciliation</h1>
-<p>Cut-off (as of): <strong>{e(document['as_of'])}</strong> · tolerance {e(document['parameters']['tolerance'])}
-· grace {document['parameters']['grace_minutes']} min · verdict <span class="verdict">{e(verdict)}</span></p>
+<p>Cut-off (as of): <strong>{e(document["as_of"])}</strong> · tolerance {e(document["parameters"]["tolerance"])}
+· grace {document["parameters"]["grace_minutes"]} min · verdict <span class="verdict">{e(verdict)}</span></p>
 <h2>Totals</h2>
-<table><tr><th>Orders considered</th><td class=n>{document['orders_considered']:,}</td></tr>
-<tr><th>Payments considered</th><td class=n>{document['payments_considered']:,}</td></tr>
-<tr><th>Expected (sum of order amounts due)</th><td class=n>{_amount(totals['total_expected'])}</td></tr>
-<tr><th>Net received (charges − refunds − chargebacks)</th><td class=n>{_amount(totals['total_net'])}</td></tr>
-<tr><th>Break amount (sum of |difference|)</th><td class=n>{_amount(totals['break_amount'])}</td></tr>
-<tr><th>Breaks: new / persisting / resolved</th><td class=n>{lifecycle['new']:,} / {lifecycle['persisting']:,} / {lifecycle['resolved']:,}</td></tr>
+<table><tr><th>Orders considered</th><td class=n>{document["orders_considered"]:,}</td></tr>
+<tr><th>Payments considered</th><td class=n>{document["payments_considered"]:,}</td></tr>
+<tr><th>Expected (sum of order amounts due)</th><td class=n>{_amount(totals["total_expected"])}</td></tr>
+<tr><th>Net received (charges − refunds − chargebacks)</th><td class=n>{_amount(totals["total_net"])}</td></tr>
+<tr><th>Break amount (sum of |difference|)</th><td class=n>{_amount(totals["break_amount"])}</td></tr>
+<tr><th>Breaks: new / persisting / resolved</th><td class=n>{lifecycle["new"]:,} / {lifecycle["persisting"]:,} / {lifecycle["resolved"]:,}</td></tr>
 </table>
 <h2>Categories</h2>
-{_chart(document['counts'])}
+{_chart(document["counts"])}
 <table><tr><th>Category</th><th>Items</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{category_rows}</table>
 <h2>Top breaks by amount</h2>
 <table><tr><th>Item</th><th>Category</th><th>Lifecycle</th><th>Age</th><th>Currency</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{top_rows}</table>

@@ -62,7 +62,11 @@ class LocalReportStore:
         base = self.root
         if not base.exists():
             return []
-        keys = [p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        keys = [
+            p.relative_to(base).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        ]
         return sorted(k for k in keys if k.startswith(prefix))
 
     def url_for(self, key: str) -> str:
@@ -87,7 +91,9 @@ class S3ReportStore:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
 
@@ -109,7 +115,9 @@ class S3ReportStore:
         keys: list[str] = []
         full_prefix = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full_prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full_prefix
+            ):
                 for obj in page.get("Contents", []):
                     k = obj["Key"]
                     keys.append(k[len(self.prefix) + 1 :] if self.prefix else k)

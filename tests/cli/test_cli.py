@@ -30,7 +30,7 @@ def _cli(args: list[str], env: dict[str, str], timeout: int = 600) -> subprocess
 def test_demo_reconciles_and_matches_its_ground_truth(tmp_path):
     result = _cli(["demo", "--orders", "400", "--seed", "3", "--json"], _env(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
-    outcome = json.loads(result.stdout[result.stdout.index("{"):])
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
     assert outcome["success"] and outcome["manifest"]["run_id"] == outcome["run_id"]
     truth = generate_shop(400, seed=3).expected_counts()
     assert {c: n for c, n in outcome["manifest"]["counts"].items() if n} == truth

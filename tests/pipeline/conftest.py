@@ -77,5 +77,3 @@ def deployment(tmp_path_factory) -> Deployment:
         deployment = Deployment(settings=settings, shop=shop, runs=runs)
         deployment.fixed_order = fixed_order  # type: ignore[attr-defined]
         yield deployment
-
-

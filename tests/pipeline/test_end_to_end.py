@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
 from finance_recon.warehouse import connect
 from tests.pipeline.conftest import ANCHOR, Deployment
+
 ARTIFACTS = ("breaks.csv", "breaks.parquet", "summary.json", "summary.html")
 
 

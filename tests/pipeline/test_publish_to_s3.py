@@ -85,8 +85,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-        upstream = requests.request(self.command, self.server.upstream + self.path, data=body, headers=headers,
-                                    timeout=10)
+        upstream = requests.request(
+            self.command, self.server.upstream + self.path, data=body, headers=headers, timeout=10
+        )
         self.send_response(upstream.status_code)
         for key, value in upstream.headers.items():
             if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
@@ -163,4 +164,6 @@ def test_a_publish_that_fails_half_way_leaves_latest_on_the_previous_run(
     failed_keys = sorted(k.rsplit("/", 1)[-1] for k in after if failed.run_id in k)
     assert failed_keys == ["breaks.csv", "breaks.parquet"], "a run without a manifest does not exist"
     # Every object of the good run is untouched.
-    assert {k: v for k, v in after.items() if good.run_id in k} == {k: v for k, v in before.items() if good.run_id in k}
+    assert {k: v for k, v in after.items() if good.run_id in k} == {
+        k: v for k, v in before.items() if good.run_id in k
+    }
