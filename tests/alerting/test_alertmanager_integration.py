@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -19,6 +18,7 @@ import requests
 from finance_recon.alerting.resources import AlertingResource
 from finance_recon.alerting.sensors import CHECK_ALERT, build_check_alert_sensor
 from tests.alerting.test_sensors import CHECK_KEY, RUNBOOK, run_pipeline, tick
+from tests.services import free_port as _free_port  # noqa: F401 (shared helpers)
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,6 @@ def _binary() -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(predicate, timeout: float, what: str):

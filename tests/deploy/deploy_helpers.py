@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.services import on_ci, require_binary  # noqa: F401 (shared helpers)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = PROJECT_ROOT / "deploy"
-
-
-def on_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def require_binary(name: str) -> str:
-    """The tool's path; a missing tool skips locally but FAILS under CI=true (never a silent green)."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found on PATH: run scripts/install-system-deps.sh"
-    if on_ci():
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def run(cmd: list[str], cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from finance_recon.contracts import CATEGORIES
+from tests.services import require_binary  # noqa: F401 (shared helpers)
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -85,14 +82,3 @@ def publish_report(
         }
         store.put("latest.json", json.dumps(latest).encode(), "application/json")
     return manifest_key
-
-
-def require_binary(name: str) -> str:
-    """The tool's path; a missing tool skips locally but FAILS under CI=true (never a silent green)."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found on PATH: run scripts/install-system-deps.sh"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,11 @@ from finance_recon.metrics.server import build_registry
 from finance_recon.report.store import LocalReportStore, StoreError
 from finance_recon.settings import load_settings
 from tests.metrics.metrics_helpers import publish_report, require_binary
+from tests.services import free_port  # noqa: F401 (shared helpers)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The one promtool lint we accept: the name is fixed by the runbook (environment.md).
 ACCEPTED_LINT = 'finance_reconciliation_age_minutes use base unit "seconds" instead of "minutes"'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_read_latest_from_a_local_store(monkeypatch, tmp_path):

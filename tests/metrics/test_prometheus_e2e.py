@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import yaml
 
 from finance_recon.report.store import LocalReportStore
 from tests.metrics.metrics_helpers import publish_report, require_binary
+from tests.services import free_port  # noqa: F401 (shared helpers)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REAL_RULES = PROJECT_ROOT / "deploy" / "prometheus" / "rules" / "finance_reconciliation.rules.yml"
@@ -33,12 +33,6 @@ TEST_BUDGET_SECONDS = 110  # the whole test, start-up included, must stay under 
 STEP_TIMEOUT_SECONDS = 45
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Webhook:

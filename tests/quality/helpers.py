@@ -3,35 +3,11 @@ deployment (sources on MariaDB/PostgreSQL, state in a tmp FINANCE_RECON_HOME) ru
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-
-def on_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def require_server(name: str, host: str, port: int, timeout: float = 5.0) -> None:
-    """Readiness wait on the port; a missing server skips locally and FAILS under CI=true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    message = f"{name} is not reachable on {host}:{port}"
-    if on_ci():
-        pytest.fail(f"{message} (CI=true: a missing server fails the test)")
-    pytest.skip(message)
+from tests.services import on_ci, require_server  # noqa: F401 (shared helpers)
 
 
 def unique(prefix: str) -> str:

@@ -8,7 +8,6 @@ exactly that afterwards. A server that is not reachable skips the test locally a
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,35 +18,12 @@ import pytest
 
 from finance_recon.contracts import ORDERS, PAYMENTS
 from finance_recon.warehouse import WarehouseResource
+from tests.services import require_server  # noqa: F401 (shared helpers)
 
 MYSQL_HOST, MYSQL_PORT = os.environ.get("FINANCE_RECON_TEST_MYSQL_HOST", "127.0.0.1"), 3306
 PG_HOST, PG_PORT = os.environ.get("FINANCE_RECON_TEST_PG_HOST", "127.0.0.1"), 5432
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def _server_up(host: str, port: int, timeout: float = 5.0) -> bool:
-    """Readiness wait: poll the port until it accepts connections or the timeout passes."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
-
-
-def require_server(name: str, host: str, port: int) -> None:
-    if _server_up(host, port):
-        return
-    message = f"{name} is not reachable on {host}:{port}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: a missing server fails the test)")
-    pytest.skip(message)
 
 
 def unique(prefix: str) -> str:
