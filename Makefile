@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-BIN := $(VENV)/bin
+BIN := $(abspath $(VENV))/bin
 PYTHON ?= python3
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
@@ -40,12 +40,12 @@ dev: prepare
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
 lint:
-	$(BIN)/ruff check finance_recon tests bench
-	$(BIN)/ruff format --check finance_recon tests bench
+	$(BIN)/ruff check finance_recon tests bench jobs
+	$(BIN)/ruff format --check finance_recon tests bench jobs
 
 format:
-	$(BIN)/ruff format finance_recon tests bench
-	$(BIN)/ruff check --fix finance_recon tests bench
+	$(BIN)/ruff format finance_recon tests bench jobs
+	$(BIN)/ruff check --fix finance_recon tests bench jobs
 
 bench: bench/extract bench/reconcile bench/e2e
 

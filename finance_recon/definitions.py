@@ -16,12 +16,14 @@ from finance_recon.report.assets import REPORT_KEY, finance_reconciliation_repor
 from finance_recon.resources import build_resources
 from finance_recon.schedules import build_reconciliation_schedule
 from finance_recon.settings import Settings, load_settings
-from finance_recon.sources.assets import orders, payments
+from finance_recon.spark.wiring import select_landing
 
 
 def build_definitions(settings: Settings) -> Definitions:
+    # The landing engine (embedded DuckDB or Spark JDBC → Parquet lake) keeps the same asset keys.
+    source_assets, landing_resources = select_landing(settings)
     assets = apply_freshness(
-        [orders, payments, reconciliation_dbt_models, finance_reconciliation_report],
+        [*source_assets, reconciliation_dbt_models, finance_reconciliation_report],
         freshness_policy(settings.sla_minutes, settings.warn_minutes),
     )
     checks = build_quality_checks(settings)
@@ -36,7 +38,7 @@ def build_definitions(settings: Settings) -> Definitions:
             job_name=RECONCILIATION_JOB_NAME,
             report_key=REPORT_KEY,
         ),
-        resources={**build_resources(settings), **build_alerting_resources(settings)},
+        resources={**build_resources(settings), **landing_resources, **build_alerting_resources(settings)},
     )
 
 

@@ -5,10 +5,10 @@
 with orders as (
 
     select
-        'order:' || cast(order_id as varchar) as item_key,
+        'order:' || cast(order_id as {{ dbt.type_string() }}) as item_key,
         'order' as item_type,
         order_id,
-        cast(null as varchar) as payment_id,
+        cast(null as {{ dbt.type_string() }}) as payment_id,
         order_status,
         currency,
         expected,
@@ -31,7 +31,7 @@ payments as (
         'payment' as item_type,
         order_id,
         payment_id,
-        cast(null as varchar) as order_status,
+        cast(null as {{ dbt.type_string() }}) as order_status,
         currency,
         expected,
         captured,

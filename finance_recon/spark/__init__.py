@@ -1,0 +1,1 @@
+"""The Spark landing path: JDBC partitioned reads into a Parquet lake, and reconciliation over it."""

@@ -1,0 +1,31 @@
+"""What `finance_recon.definitions.build_definitions` needs to select the landing engine.
+
+    source_assets, extra_resources = select_landing(settings)
+    Definitions(assets=[*source_assets, reconciliation_dbt_models, finance_reconciliation_report],
+                resources={**build_resources(settings), **extra_resources}, ...)
+
+FINANCE_RECON_LANDING_ENGINE=embedded (default) keeps the DuckDB landing; `spark` swaps in the Spark
+JDBC → Parquet lake assets under the same asset keys, plus the `pyspark` and `lake` resources.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import AssetsDefinition
+
+from finance_recon.settings import Settings
+
+from .config import load_spark_settings
+
+
+def select_landing(settings: Settings) -> tuple[list[AssetsDefinition], dict[str, Any]]:
+    spark_settings = load_spark_settings(settings)
+    if spark_settings.landing_engine == "spark":
+        from .assets import spark_source_assets
+        from .resources import build_spark_resources
+
+        return list(spark_source_assets), build_spark_resources(settings, spark_settings)
+    from finance_recon.sources.assets import source_assets
+
+    return list(source_assets), {}
