@@ -63,7 +63,7 @@ class LatestReport:
         elif isinstance(now, datetime):
             now_ts = now.timestamp()
         else:
-            now_ts = float(now)
+            now_ts = float(now)  # float ok: unix time
         # A publisher clock slightly ahead of ours must not show as a negative age.
         return max(0.0, now_ts - self.run_ended_timestamp)
 

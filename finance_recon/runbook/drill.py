@@ -225,7 +225,7 @@ def scrape_gauge(url: str, name: str) -> float | None:
     response.raise_for_status()
     for line in response.text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{}"):
-            return float(line.rsplit(" ", 1)[1])
+            return float(line.rsplit(" ", 1)[1])  # float ok: seconds on the drill timeline
     return None
 
 
