@@ -381,9 +381,8 @@ def mutate(
     def stamp() -> datetime:
         if rng.random() < late_share:
             counts["late_commits"] += 1
-            return now - timedelta(
-                minutes=float(rng.uniform(1, late_max_minutes))
-            )  # float ok: minutes of a timestamp offset
+            late = float(rng.uniform(1, late_max_minutes))  # float ok: minutes of a timestamp offset
+            return now - timedelta(minutes=late)
         return now - timedelta(microseconds=int(rng.integers(0, 1_000_000)))
 
     with connect(o_src) as oconn, connect(p_src) as pconn:

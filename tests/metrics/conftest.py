@@ -14,20 +14,6 @@ def local_store(tmp_path: Path) -> LocalReportStore:
     return LocalReportStore(tmp_path / "object-store" / "finance-reports")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A real S3-API server (moto) on 127.0.0.1, in-process, on a free port."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def s3_env(monkeypatch, moto_endpoint):
     """Standard AWS variables pointing boto3 at moto, plus a fresh bucket; returns (endpoint, bucket)."""

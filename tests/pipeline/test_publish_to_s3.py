@@ -26,19 +26,6 @@ from finance_recon.warehouse import WarehouseResource
 from tests.pipeline.conftest import Deployment
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def bucket(moto_endpoint, monkeypatch) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -10,41 +10,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from finance_recon.contracts import ORDERS, PAYMENTS
+from tests.services import missing, require_server  # noqa: F401 (shared helpers)
+from tests.sources.conftest import orders_table, payments_table  # noqa: F401 (shared data builders)
 
 MYSQL_HOST, MYSQL_PORT = os.environ.get("FINANCE_RECON_TEST_MYSQL_HOST", "127.0.0.1"), 3306
 PG_HOST, PG_PORT = os.environ.get("FINANCE_RECON_TEST_PG_HOST", "127.0.0.1"), 5432
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def missing(what: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} (CI=true: a missing prerequisite fails the test)")
-    pytest.skip(what)
-
-
-def require_server(name: str, host: str, port: int, timeout: float = 5.0) -> None:
-    """Readiness wait: poll the port until it accepts connections or the timeout passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                missing(f"{name} is not reachable on {host}:{port}")
-            time.sleep(0.2)
 
 
 def unique(prefix: str) -> str:
@@ -131,40 +109,6 @@ def pg_url() -> Iterator[str]:
 
 
 # ------------------------------------------------------------------------------------------- data
-
-
-def orders_table(rows: list[tuple]) -> pa.Table:
-    """rows: (order_id, status, total_amount: str, updated_at: datetime[, created_at])."""
-    return pa.table(
-        {
-            "order_id": [r[0] for r in rows],
-            "customer_id": [1000 + r[0] for r in rows],
-            "status": [r[1] for r in rows],
-            "currency": ["USD"] * len(rows),
-            "total_amount": [Decimal(r[2]) for r in rows],
-            "created_at": [r[4] if len(r) > 4 else T0 - timedelta(hours=1) for r in rows],
-            "updated_at": [r[3] for r in rows],
-        },
-        schema=ORDERS.arrow_schema,
-    )
-
-
-def payments_table(rows: list[tuple]) -> pa.Table:
-    """rows: (payment_id, order_id|None, kind, status, amount: str, updated_at: datetime)."""
-    return pa.table(
-        {
-            "payment_id": [r[0] for r in rows],
-            "order_id": [r[1] for r in rows],
-            "provider": ["stripe"] * len(rows),
-            "kind": [r[2] for r in rows],
-            "status": [r[3] for r in rows],
-            "currency": ["USD"] * len(rows),
-            "amount": [Decimal(r[4]) for r in rows],
-            "created_at": [T0 - timedelta(hours=1)] * len(rows),
-            "updated_at": [r[5] for r in rows],
-        },
-        schema=PAYMENTS.arrow_schema,
-    )
 
 
 def lake_rows(lake, table, order_by: str) -> list[tuple]:
