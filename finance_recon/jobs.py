@@ -37,7 +37,7 @@ def reconciliation_run_config(
         "ops": {
             "orders": {"config": {"full_refresh": full_refresh}},
             "payments": {"config": {"full_refresh": full_refresh}},
-            DBT_ASSETS_NAME: {"config": recon},
+            DBT_ASSETS_NAME: {"config": {**recon, "full_refresh": full_refresh}},
             REPORT_KEY.to_python_identifier(): {"config": recon},
         }
     }

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster_aws.s3 import S3Resource
-from dagster_dbt import DbtCliResource
 
+from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.settings import ENV_ORDERS_URL, ENV_PAYMENTS_URL, Settings, secret_or_default
@@ -34,7 +34,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             batch_rows=settings.extract_batch_rows,
         ),
         # The dbt beside this interpreter, so a venv works without being on PATH.
-        "dbt": DbtCliResource(
+        "dbt": LeanDbtCliResource(
             project_dir=dbt_project,
             target=settings.warehouse_target,
             dbt_executable=str(Path(sys.executable).parent / "dbt"),

@@ -1,18 +1,45 @@
 {#-
-  The run parameters of contracts §2 (as_of, τ, G) as SQL literals.
+  The run parameters of contracts §2 (as_of, τ, G).
 
-  Values come from dbt vars and are validated here, before they reach SQL: a malformed value
-  fails compilation with a message rather than producing a wrong (or injected) literal.
+  Two ways in, so that a production run never invalidates the prepared manifest:
+  - Production (the Dagster step): no --vars. The platform appends one row per run to
+    control.run_parameters before `dbt build`, and the models read the newest row
+    (run_parameter('as_of') …). Passing new --vars on every run would force dbt to re-parse the
+    whole project ("config vars have changed"); a table keeps the manifest and partial parse
+    valid, and keeps every run's parameters in the warehouse.
+  - Ad hoc, unit tests and engines without the table (Spark session): --vars as_of/tolerance/
+    grace_minutes, validated here before they reach SQL, so a malformed value fails compilation
+    with a message rather than producing a wrong (or injected) literal.
+  The placeholder as_of of dbt_project.yml selects the table.
 -#}
 
+{% macro params_from_table() -%}
+    {{- return((var('as_of') | string).startswith('9999-')) -}}
+{%- endmacro %}
+
+{% macro run_parameter(column) -%}
+    {#- One column of the newest row of control.run_parameters, as a scalar subquery. -#}
+    {#- Not a dbt source on purpose: the table is written by the same Dagster step that runs dbt
+        (finance_recon/reconciliation/parameters.py), so it is no upstream asset of its own.
+        Columns: seq (increasing; the newest row is the run's), run_id, as_of TIMESTAMPTZ,
+        tolerance DECIMAL(18,6), grace_minutes INTEGER, written_at. -#}
+    {%- set relation = api.Relation.create(database=target.database, schema='control', identifier='run_parameters') -%}
+    {%- if execute and flags.WHICH in ('run', 'build') -%}
+        {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+            {{ exceptions.raise_compiler_error("var 'as_of' is required for dbt " ~ flags.WHICH ~ ": pass --vars '{as_of: 2026-11-28T18:00:00+00:00}', or write the run's row into control.run_parameters first (the platform does before every run)") }}
+        {%- endif -%}
+    {%- endif -%}
+    (select {{ column }} from {{ relation }} order by seq desc limit 1)
+{%- endmacro %}
+
 {% macro as_of_ts() -%}
-    {#- The cut-off `as_of` as a UTC timestamp-with-time-zone literal (engine syntax: see _as_of_literal). -#}
+    {#- The cut-off `as_of` as a UTC timestamp with time zone (engine syntax: see _as_of_literal). -#}
+    {%- if params_from_table() -%}
+        {{- return(run_parameter('as_of')) -}}
+    {%- endif -%}
     {%- set raw = var('as_of') | string -%}
     {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$', raw) -%}
         {{ exceptions.raise_compiler_error("var 'as_of' must be an ISO-8601 timestamp with an offset, e.g. 2026-11-28T18:00:00+00:00; got '" ~ raw ~ "'") }}
-    {%- endif -%}
-    {%- if execute and raw.startswith('9999-') and flags.WHICH in ('run', 'build') -%}
-        {{ exceptions.raise_compiler_error("var 'as_of' is required for dbt " ~ flags.WHICH ~ ": pass --vars '{as_of: 2026-11-28T18:00:00+00:00}' (the default is a parse-only placeholder)") }}
     {%- endif -%}
     {{- return(adapter.dispatch('as_of_literal', 'finance_recon')(raw)) -}}
 {%- endmacro %}
@@ -35,7 +62,10 @@
 
 
 {% macro tolerance() -%}
-    {#- τ as an exact decimal literal (never a float): a non-negative decimal string. -#}
+    {#- τ as an exact decimal (never a float): a non-negative decimal string. -#}
+    {%- if params_from_table() -%}
+        {{- return(run_parameter('tolerance')) -}}
+    {%- endif -%}
     {%- set raw = var('tolerance') | string -%}
     {%- if not modules.re.match('^\d{1,12}(\.\d{1,6})?$', raw) -%}
         {{ exceptions.raise_compiler_error("var 'tolerance' must be a non-negative decimal string such as '0.01'; got '" ~ raw ~ "'") }}
@@ -45,7 +75,10 @@
 
 
 {% macro grace_minutes() -%}
-    {#- G in whole minutes, as an integer literal. -#}
+    {#- G in whole minutes, as an integer. -#}
+    {%- if params_from_table() -%}
+        {{- return(run_parameter('grace_minutes')) -}}
+    {%- endif -%}
     {%- set raw = var('grace_minutes') | string -%}
     {%- if not modules.re.match('^\d{1,9}$', raw) -%}
         {{ exceptions.raise_compiler_error("var 'grace_minutes' must be a non-negative integer; got '" ~ raw ~ "'") }}

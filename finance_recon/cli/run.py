@@ -6,7 +6,8 @@ import argparse
 import sys
 from decimal import Decimal
 
-from finance_recon.reconciliation.parameters import ParameterError, parse_as_of, parse_tolerance
+# `finance_recon.reconciliation.parameters` imports Dagster: it is imported where it is used, so
+# that building the parser (`finance-recon --help`, `finance-recon run --help`) stays light.
 
 
 def add_parser(subparsers) -> None:
@@ -29,6 +30,8 @@ def add_parser(subparsers) -> None:
 
 
 def _tolerance(text: str) -> Decimal:
+    from finance_recon.reconciliation.parameters import ParameterError, parse_tolerance
+
     try:
         return parse_tolerance(text)
     except ParameterError as exc:
@@ -37,6 +40,7 @@ def _tolerance(text: str) -> Decimal:
 
 def handle(args: argparse.Namespace) -> int:
     from finance_recon.cli.pipeline import RunRequestOptions, execute, format_summary
+    from finance_recon.reconciliation.parameters import ParameterError, parse_as_of
     from finance_recon.settings import load_settings
 
     if args.as_of:

@@ -9,9 +9,11 @@ from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from finance_recon.jobs import PIPELINE_TAG
-from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
+from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve, write_run_parameters
+from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import ENV_WAREHOUSE_PATH
+from finance_recon.sources.landing import warehouse_connection
 from finance_recon.warehouse import WarehouseResource
 
 DBT_ASSETS_NAME = "reconciliation_dbt_models"
@@ -63,4 +65,18 @@ def reconciliation_dbt_models(
     context.log.info(
         f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
     )
-    yield from dbt.cli(["build", "--vars", json.dumps(params.dbt_vars())], context=context).stream()
+    if warehouse.target == "duckdb":
+        # The parameters reach the models through a table, not --vars: new vars on every run would
+        # make dbt re-parse the project instead of using the prepared manifest (partial parse).
+        with warehouse_connection(warehouse) as conn:
+            write_run_parameters(conn, params, context.run_id)
+        params_args: list[str] = []
+    else:  # engines without the embedded warehouse's control table take the parameters as vars
+        params_args = ["--vars", json.dumps(params.dbt_vars())]
+    # Unit tests prove the SQL, once, in CI (tests/reconciliation); a production run executes the
+    # models and the data tests that guard publishing.
+    args = ["build", "--exclude-resource-type", "unit_test", *params_args]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    with run_target_path(warehouse.path, context.run_id) as target_path:
+        yield from dbt.cli(args, context=context, target_path=target_path).stream()

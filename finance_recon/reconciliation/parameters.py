@@ -29,6 +29,10 @@ class ReconciliationConfig(Config):
     grace_minutes: int = Field(
         default=_defaults.grace_minutes, description="G, minutes before a gap is a break."
     )
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the reconciliation from all history instead of re-classifying what changed.",
+    )
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,13 @@ class ReconciliationParameters:
     as_of: datetime
     tolerance: Decimal
     grace_minutes: int
+
+    def sql_values(self) -> str:
+        """as_of, τ, G as DuckDB literals (no bound parameters: binding makes DuckDB import pandas)."""
+        return (
+            f"TIMESTAMPTZ '{self.as_of.astimezone(UTC).isoformat()}', "
+            f"CAST('{self.tolerance}' AS DECIMAL(18, 6)), {int(self.grace_minutes)}"
+        )
 
     def dbt_vars(self) -> dict[str, object]:
         return {
@@ -85,4 +96,25 @@ def resolve(context: OpExecutionContext, config: ReconciliationConfig) -> Reconc
         raise ParameterError(f"grace_minutes {config.grace_minutes} must be ≥ 0")
     return ReconciliationParameters(
         as_of=as_of, tolerance=parse_tolerance(config.tolerance), grace_minutes=config.grace_minutes
+    )
+
+
+RUN_PARAMETERS_TABLE = "control.run_parameters"
+
+
+def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) -> None:
+    """Append this run's parameters for the models to read (dbt_project/macros/recon_params.sql).
+
+    The models read the newest row, so the prepared manifest stays valid across runs (no --vars).
+    """
+    conn.execute("CREATE SCHEMA IF NOT EXISTS control")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {RUN_PARAMETERS_TABLE} (seq BIGINT NOT NULL, run_id VARCHAR NOT NULL, "
+        "as_of TIMESTAMPTZ NOT NULL, tolerance DECIMAL(18, 6) NOT NULL, grace_minutes INTEGER NOT NULL, "
+        "written_at TIMESTAMPTZ NOT NULL)"
+    )
+    run_literal = "'" + run_id.replace("'", "''") + "'"
+    conn.execute(
+        f"INSERT INTO {RUN_PARAMETERS_TABLE} SELECT coalesce(max(seq), 0) + 1, {run_literal}, "
+        f"{params.sql_values()}, now() FROM {RUN_PARAMETERS_TABLE}"
     )

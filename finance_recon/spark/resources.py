@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from dagster import ConfigurableResource
-from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from finance_recon.settings import Settings
@@ -37,6 +36,9 @@ class LakeResource(ConfigurableResource):
 
 
 def build_spark_resources(settings: Settings, spark_settings: SparkSettings | None = None) -> dict[str, Any]:
+    # dagster-pyspark imports pyspark: only the Spark landing path (which calls this) may load it.
+    from dagster_pyspark import LazyPySparkResource
+
     spark_settings = spark_settings or load_spark_settings(settings)
     return {
         # Lazy: the session (10–20 s to start) is created by the first asset that needs it, and

@@ -10,16 +10,19 @@ JDBC → Parquet lake assets under the same asset keys, plus the `pyspark` and `
 
 from __future__ import annotations
 
-from typing import Any
-
-from dagster import AssetsDefinition
+from typing import TYPE_CHECKING, Any
 
 from finance_recon.settings import Settings
 
 from .config import load_spark_settings
 
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition
+
 
 def select_landing(settings: Settings) -> tuple[list[AssetsDefinition], dict[str, Any]]:
+    # The Spark modules (and through them dagster-pyspark / pyspark) are imported only when the
+    # engine is `spark`: the embedded path never loads them.
     spark_settings = load_spark_settings(settings)
     if spark_settings.landing_engine == "spark":
         from .assets import spark_source_assets

@@ -26,6 +26,7 @@ measured as (
         coalesce(payments.n_charges, 0) as n_charges,
         coalesce(payments.n_foreign_currency_payments, 0) > 0 as has_foreign_currency_payment,
         orders.created_at,
+        orders.updated_at,
         {{ whole_minutes_between('orders.created_at', as_of_ts()) }} as age_minutes,
         -- age ≤ G, compared on exact timestamps (not truncated minutes): G + 1 µs is already late.
         orders.created_at >= {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }} as is_within_grace
@@ -82,6 +83,7 @@ select
     n_charges,
     has_foreign_currency_payment,
     created_at,
+    updated_at,
     age_minutes,
     is_within_grace,
     category

@@ -37,6 +37,7 @@ measured as (
         {{ money("case when payment_kind in ('refund', 'chargeback') then amount else 0 end") }} as reversed,
         case when payment_kind = 'charge' then 1 else 0 end as n_charges,
         created_at,
+        updated_at,
         {{ whole_minutes_between('created_at', as_of_ts()) }} as age_minutes,
         created_at >= {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }} as is_within_grace
     from unmatched
@@ -56,6 +57,7 @@ select
     {{ money('captured - reversed') }} as difference,
     n_charges,
     created_at,
+    updated_at,
     age_minutes,
     is_within_grace,
     case when is_within_grace then 'in_flight' else 'orphan_payment' end as category

@@ -1,73 +1,40 @@
 -- One row per reconciliation item as of the cut-off: every considered order, plus every
 -- succeeded payment that names no considered order. Breaks are the rows whose category is not
 -- matched/open/in_flight; break_id hashes the item key only, so it survives a category change.
+-- A view over the maintained state (int_reconciliation_items): the age of an item changes with
+-- time alone, so it is derived here from created_at and this run's as_of, never stored.
 
-with orders as (
+{{ config(materialized='view') }}
 
-    select
-        'order:' || cast(order_id as {{ dbt.type_string() }}) as item_key,
-        'order' as item_type,
-        order_id,
-        cast(null as {{ dbt.type_string() }}) as payment_id,
-        order_status,
-        currency,
-        expected,
-        captured,
-        reversed,
-        net,
-        difference,
-        n_charges,
-        created_at,
-        age_minutes,
-        category
-    from {{ ref('int_orders_classified') }}
+with items as (
+
+    select * from {{ ref('int_reconciliation_items') }}
 
 ),
 
-payments as (
+aged as (
 
     select
-        'payment:' || payment_id as item_key,
-        'payment' as item_type,
-        order_id,
-        payment_id,
-        cast(null as {{ dbt.type_string() }}) as order_status,
-        currency,
-        expected,
-        captured,
-        reversed,
-        net,
-        difference,
-        n_charges,
-        created_at,
-        age_minutes,
-        category
-    from {{ ref('int_payments_unmatched') }}
-
-),
-
-items as (
-
-    select * from orders
-    union all
-    select * from payments
+        *,
+        {{ whole_minutes_between('created_at', as_of_ts()) }} as age_minutes
+    from items
 
 )
 
 select
     item_key,
     item_type,
-    {{ md5_hex('item_key') }} as break_id,
+    break_id,
     order_id,
     payment_id,
     order_status,
     currency,
-    {{ money('expected') }} as expected,
-    {{ money('captured') }} as captured,
-    {{ money('reversed') }} as reversed,
-    {{ money('net') }} as net,
-    {{ money('difference') }} as difference,
-    cast(n_charges as integer) as n_charges,
+    expected,
+    captured,
+    reversed,
+    net,
+    difference,
+    n_charges,
     created_at,
     cast(age_minutes as bigint) as age_minutes,
     -- days = floor(age / 1 day), from whole minutes: < 2 days, < 8 days, ≤ 30 days (< 31 days).
@@ -78,5 +45,5 @@ select
         else '>30d'
     end as age_bucket,
     category,
-    category not in ('matched', 'open', 'in_flight') as is_break
-from items
+    is_break
+from aged
