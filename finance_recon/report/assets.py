@@ -12,6 +12,7 @@ from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MO
 from finance_recon.reconciliation.parameters import ReconciliationConfig, format_ts, parse_as_of
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
+from finance_recon.report.continuity import Continuity
 from finance_recon.report.history import previous_breaks, previous_run
 from finance_recon.report.publish import publish
 from finance_recon.report.resources import ReportStoreResource
@@ -96,6 +97,14 @@ def finance_reconciliation_report(
     with warehouse.connection(read_only=True) as conn:
         breaks = build_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
     lifecycle = lifecycle_counts(breaks)
+    continuity = Continuity(
+        previous_open=int(previous.manifest.get("breaks", 0)) if previous else 0,
+        new=lifecycle["new"],
+        resolved=lifecycle["resolved"],
+        open_now=int(summary["breaks"]),
+    )
+    if not continuity.holds:
+        raise Failure(continuity.violation(), allow_retries=False)
     document = render.summary_document(
         as_of=as_of,
         tolerance=tolerance,
@@ -126,6 +135,7 @@ def finance_reconciliation_report(
         "counts": document["counts"],
         "breaks": document["breaks"],
         "lifecycle": lifecycle,
+        "continuity": continuity.as_dict(),
         "totals": document["totals"],
         "watermarks": document["watermarks"],
     }

@@ -122,3 +122,23 @@ def test_amounts_in_artifacts_are_decimal_strings(deployment: Deployment):
     assert all("e" not in cell.lower() for cell in first_row.split(",")[-3:])
     schema = pq.read_schema(io.BytesIO(deployment.artifact(run, "breaks.parquet")))
     assert str(schema.field("difference").type) == "decimal128(38, 2)"
+
+
+def test_every_manifest_records_the_break_continuity_identity(deployment: Deployment):
+    later = deployment.runs["later"].manifest
+    continuity = later["continuity"]
+    # open now = previous open + new − resolved, against the rerun's published breaks.
+    assert continuity["previous_open"] == deployment.runs["rerun"].manifest["breaks"]
+    assert continuity["resolved"] >= 1 and continuity["holds"] is True
+    assert continuity["open"] == later["breaks"] == (
+        continuity["previous_open"] + continuity["new"] - continuity["resolved"]
+    )
+
+
+def test_a_continuity_violation_names_the_counts():
+    from finance_recon.report.continuity import Continuity
+
+    broken = Continuity(previous_open=10, new=2, resolved=1, open_now=12)
+    assert not broken.holds
+    assert "open breaks 12 ≠ previous open 10 + new 2 − resolved 1 (= 11)" in broken.violation()
+    assert Continuity(previous_open=10, new=2, resolved=1, open_now=11).holds
