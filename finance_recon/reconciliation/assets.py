@@ -73,9 +73,10 @@ def reconciliation_dbt_models(
         params_args: list[str] = []
     else:  # engines without the embedded warehouse's control table take the parameters as vars
         params_args = ["--vars", json.dumps(params.dbt_vars())]
-    # Unit tests prove the SQL, once, in CI (tests/reconciliation); a production run executes the
-    # models and the data tests that guard publishing.
-    args = ["build", "--exclude-resource-type", "unit_test", *params_args]
+    # Unit tests and the tests of the rules' intermediate views prove the SQL, in CI
+    # (tests/reconciliation); a production run executes the models and the data tests that guard
+    # publishing: sources, the maintained state, the marts and the summary.
+    args = ["build", "--exclude-resource-type", "unit_test", "--exclude", "tag:rules_ci", *params_args]
     if config.full_refresh:
         args.append("--full-refresh")
     with run_target_path(warehouse.path, context.run_id) as target_path:
