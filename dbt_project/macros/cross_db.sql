@@ -72,3 +72,23 @@
         (both engines widen SUM to precision 38), never a float. Same syntax on both engines. -#}
     cast({{ expr }} as decimal(38, 2))
 {%- endmacro %}
+
+
+{% macro epoch_microseconds(timestamp_expr) -%}
+    {#- Microseconds since 1970-01-01 UTC as an exact integer (a change fingerprint, never a float). -#}
+    {{- return(adapter.dispatch('epoch_microseconds', 'finance_recon')(timestamp_expr)) -}}
+{%- endmacro %}
+
+{% macro default__epoch_microseconds(timestamp_expr) -%}
+    date_diff('microsecond', timestamp '1970-01-01 00:00:00 UTC', {{ timestamp_expr }})
+{%- endmacro %}
+
+{% macro duckdb__epoch_microseconds(timestamp_expr) -%}
+    {#- DuckDB: epoch_us() is exact; date_diff would count boundaries, which for microseconds is the same, but epoch_us says what it means. -#}
+    epoch_us({{ timestamp_expr }})
+{%- endmacro %}
+
+{% macro trino__epoch_microseconds(timestamp_expr) -%}
+    {#- Trino: to_unixtime() returns a double; date_diff on timestamp(6) counts exact microseconds. -#}
+    date_diff('microsecond', timestamp '1970-01-01 00:00:00 UTC', {{ timestamp_expr }})
+{%- endmacro %}

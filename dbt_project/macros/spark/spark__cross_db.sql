@@ -30,3 +30,8 @@
         (TIMESTAMP_LTZ) and a cast parses ISO-8601 with 'T', 'Z' or an offset, to microseconds. -#}
     cast('{{ iso_string }}' as timestamp)
 {%- endmacro %}
+
+{% macro spark__epoch_microseconds(timestamp_expr) -%}
+    {#- Spark: unix_micros() gives exact microseconds since the epoch as a BIGINT. -#}
+    unix_micros({{ timestamp_expr }})
+{%- endmacro %}

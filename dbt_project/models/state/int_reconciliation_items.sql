@@ -3,7 +3,8 @@
 -- reads, with what it was classified from. Incremental: a run re-classifies only the dirty items
 -- and carries every other row forward (docs/engines.md):
 --   - orders that are new, whose row changed (updated_at), or whose payments changed (the newest
---     updated_at and the count of the payments naming it, created by as_of);
+--     updated_at, the sum of all updated_at and the count of the payments naming it, created by
+--     as_of);
 --   - unmatched payments that are new or changed, and stored payment items that are no longer
 --     unmatched (their order arrived, they stopped being succeeded, …);
 --   - items whose category depends on time and may have changed since the previous as_of: those
@@ -29,7 +30,7 @@
             {'action': 'insert', 'mode': 'by_name', 'condition': 'not DBT_INTERNAL_SOURCE.is_deleted'},
         ],
     },
-    post_hook=(["delete from {{ this }} where is_deleted"] if target.type != 'duckdb' else []),
+    post_hook=(["delete from {{ this }} where is_deleted"] if target.type == 'trino' else []),
 ) }}
 
 with payment_versions as (
@@ -38,7 +39,11 @@ with payment_versions as (
     select
         order_id,
         max(updated_at) as payments_updated_at,
-        count(*) as payments_count
+        count(*) as payments_count,
+        -- Every change of a payment raises its own updated_at, but a late commit may stay below
+        -- the newest one: the sum of all of them moves with any change (newest and count alone
+        -- would miss it).
+        sum({{ epoch_microseconds('updated_at') }}) as payments_updated_at_sum
     from {{ ref('stg_payments__payments') }}
     where order_id is not null
     group by order_id
@@ -51,14 +56,15 @@ current_orders as (
         orders.order_id,
         orders.updated_at as source_updated_at,
         payment_versions.payments_updated_at,
-        coalesce(payment_versions.payments_count, 0) as payments_count
+        coalesce(payment_versions.payments_count, 0) as payments_count,
+        coalesce(payment_versions.payments_updated_at_sum, 0) as payments_updated_at_sum
     from {{ ref('stg_shop__orders') }} as orders
     left join payment_versions
         on orders.order_id = payment_versions.order_id
 
 ),
 
-{% if is_incremental() %}
+{% if state_is_incremental() %}
 
 previous as (
 
@@ -98,6 +104,7 @@ dirty_orders as (
        or previous.source_updated_at is distinct from current_orders.source_updated_at
        or previous.payments_updated_at is distinct from current_orders.payments_updated_at
        or previous.payments_count is distinct from current_orders.payments_count
+       or previous.payments_updated_at_sum is distinct from current_orders.payments_updated_at_sum
        or previous.item_key in (select item_key from grace_boundary)
 
 ),
@@ -124,11 +131,12 @@ orders as (
         classified.category,
         current_orders.source_updated_at,
         current_orders.payments_updated_at,
-        current_orders.payments_count
+        current_orders.payments_count,
+        current_orders.payments_updated_at_sum
     from {{ ref('int_orders_classified') }} as classified
     inner join current_orders
         on classified.order_id = current_orders.order_id
-    {% if is_incremental() %}
+    {% if state_is_incremental() %}
     where classified.order_id in (select order_id from dirty_orders)
     {% endif %}
 
@@ -154,7 +162,8 @@ unmatched_payments as (
         category,
         updated_at as source_updated_at,
         cast(null as {{ dbt.type_timestamp() }}) as payments_updated_at,
-        0 as payments_count
+        0 as payments_count,
+        0 as payments_updated_at_sum
     from {{ ref('int_payments_unmatched') }}
 
 ),
@@ -163,7 +172,7 @@ payments as (
 
     select unmatched_payments.*
     from unmatched_payments
-    {% if is_incremental() %}
+    {% if state_is_incremental() %}
     left join previous
         on previous.item_key = unmatched_payments.item_key
     cross join rebuild_all
@@ -206,6 +215,7 @@ items as (
         source_updated_at,
         cast(payments_updated_at as {{ dbt.type_timestamp() }}) as payments_updated_at,
         cast(payments_count as bigint) as payments_count,
+        cast(payments_updated_at_sum as decimal(38, 0)) as payments_updated_at_sum,
         {{ as_of_ts() }} as classified_as_of,
         {{ tolerance() }} as classified_tolerance,
         {{ grace_minutes() }} as classified_grace_minutes,
@@ -216,7 +226,7 @@ items as (
 
 select * from items
 
-{% if is_incremental() %}
+{% if state_is_incremental() %}
 
 union all
 
@@ -243,6 +253,7 @@ select
     previous.source_updated_at,
     previous.payments_updated_at,
     previous.payments_count,
+    previous.payments_updated_at_sum,
     previous.classified_as_of,
     previous.classified_tolerance,
     previous.classified_grace_minutes,
