@@ -8,7 +8,7 @@ PYTHON ?= python3
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 
-.PHONY: install prepare demo run test dev lint format system-deps bench bench/extract bench/reconcile bench/e2e clean
+.PHONY: install prepare demo run test dev lint format system-deps bench bench/extract bench/reconcile bench/e2e bench/smoke clean
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,10 @@ bench/reconcile: prepare
 
 bench/e2e: prepare
 	$(PY) -m bench.e2e
+
+# The e2e harness at 300 orders (real MariaDB/PostgreSQL): proves it runs, asserts no timing.
+bench/smoke: prepare
+	$(PY) -m pytest -m bench tests/bench
 
 clean:
 	rm -rf .finance_recon dbt_project/target dbt_project/logs

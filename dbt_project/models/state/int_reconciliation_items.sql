@@ -13,6 +13,8 @@
 -- A stored item that no longer exists is merged as a tombstone (is_deleted) and removed.
 -- Values that change with time alone (age_minutes, age_bucket) are not stored: the view
 -- fct_reconciliation_items derives them from created_at and the run's as_of.
+-- The stored state (this model's table) is read where it is needed, column by column, never as one CTE: DuckDB
+-- materializes a CTE referenced several times, which copied every stored row on every run.
 
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
 
@@ -66,29 +68,13 @@ current_orders as (
 
 {% if state_is_incremental() %}
 
-previous as (
-
-    select * from {{ this }}
-
-),
-
 rebuild_all as (
 
     select count(*) > 0 as yes
-    from previous
+    from {{ this }} as previous
     where classified_tolerance <> {{ tolerance() }}
        or classified_grace_minutes <> {{ grace_minutes() }}
        or classified_as_of > {{ as_of_ts() }}
-
-),
-
-grace_boundary as (
-
-    -- Classified inside the grace window, outside it now: the category may change with time.
-    select item_key
-    from previous
-    where is_within_grace
-      and created_at < {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }}
 
 ),
 
@@ -96,8 +82,10 @@ dirty_orders as (
 
     select current_orders.order_id
     from current_orders
-    left join previous
-        on previous.item_key = 'order:' || cast(current_orders.order_id as {{ dbt.type_string() }})
+    -- Joined on the integer order_id (not the item_key string): the comparison runs over every order.
+    left join {{ this }} as previous
+        on previous.item_type = 'order'
+        and previous.order_id = current_orders.order_id
     cross join rebuild_all
     where rebuild_all.yes
        or previous.item_key is null
@@ -105,7 +93,8 @@ dirty_orders as (
        or previous.payments_updated_at is distinct from current_orders.payments_updated_at
        or previous.payments_count is distinct from current_orders.payments_count
        or previous.payments_updated_at_sum is distinct from current_orders.payments_updated_at_sum
-       or previous.item_key in (select item_key from grace_boundary)
+       -- classified inside the grace window, outside it now: the category may change with time
+       or (previous.is_within_grace and previous.created_at < {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }})
 
 ),
 
@@ -173,13 +162,13 @@ payments as (
     select unmatched_payments.*
     from unmatched_payments
     {% if state_is_incremental() %}
-    left join previous
+    left join {{ this }} as previous
         on previous.item_key = unmatched_payments.item_key
     cross join rebuild_all
     where rebuild_all.yes
        or previous.item_key is null
        or previous.source_updated_at is distinct from unmatched_payments.source_updated_at
-       or previous.item_key in (select item_key from grace_boundary)
+       or (previous.is_within_grace and previous.created_at < {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }})
     {% endif %}
 
 ),
@@ -258,8 +247,18 @@ select
     previous.classified_tolerance,
     previous.classified_grace_minutes,
     true as is_deleted
-from previous
-where not exists (select 1 from current_orders where previous.item_key = 'order:' || cast(current_orders.order_id as {{ dbt.type_string() }}))
-  and not exists (select 1 from unmatched_payments where unmatched_payments.item_key = previous.item_key)
+from {{ this }} as previous
+-- The keys are found first from narrow columns, then only those rows are read in full.
+where previous.item_key in (
+    select stored.item_key
+    from {{ this }} as stored
+    where stored.item_type = 'order'
+      and not exists (select 1 from current_orders where current_orders.order_id = stored.order_id)
+    union all
+    select stored.item_key
+    from {{ this }} as stored
+    where stored.item_type = 'payment'
+      and not exists (select 1 from unmatched_payments where unmatched_payments.payment_id = stored.payment_id)
+)
 
 {% endif %}
