@@ -41,13 +41,6 @@ class ReconciliationParameters:
     tolerance: Decimal
     grace_minutes: int
 
-    def sql_values(self) -> str:
-        """as_of, τ, G as DuckDB literals (no bound parameters: binding makes DuckDB import pandas)."""
-        return (
-            f"TIMESTAMPTZ '{self.as_of.astimezone(UTC).isoformat()}', "
-            f"CAST('{self.tolerance}' AS DECIMAL(18, 6)), {int(self.grace_minutes)}"
-        )
-
     def dbt_vars(self) -> dict[str, object]:
         return {
             "as_of": format_ts(self.as_of),
@@ -113,8 +106,13 @@ def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) ->
         "as_of TIMESTAMPTZ NOT NULL, tolerance DECIMAL(18, 6) NOT NULL, grace_minutes INTEGER NOT NULL, "
         "written_at TIMESTAMPTZ NOT NULL)"
     )
-    run_literal = "'" + run_id.replace("'", "''") + "'"
+    from finance_recon.sources.landing import sql_literal
+
+    values = (
+        f"{sql_literal(run_id)}, {sql_literal(params.as_of)}, "
+        f"CAST({sql_literal(str(params.tolerance))} AS DECIMAL(18, 6)), {sql_literal(params.grace_minutes)}"
+    )
     conn.execute(
-        f"INSERT INTO {RUN_PARAMETERS_TABLE} SELECT coalesce(max(seq), 0) + 1, {run_literal}, "
-        f"{params.sql_values()}, now() FROM {RUN_PARAMETERS_TABLE}"
+        f"INSERT INTO {RUN_PARAMETERS_TABLE} SELECT coalesce(max(seq), 0) + 1, {values}, now() "
+        f"FROM {RUN_PARAMETERS_TABLE}"
     )

@@ -101,7 +101,7 @@ def _from_epoch_us(value: int | None) -> datetime | None:
     return None if value is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
 
-def _lit(value) -> str:
+def sql_literal(value) -> str:
     """A SQL literal. Statements here are built with literals, not bound parameters: binding a parameter
     makes DuckDB's Python client import pandas (seconds of start-up per step)."""
     if value is None:
@@ -118,7 +118,7 @@ def _lit(value) -> str:
 def read_watermark(conn, table: SourceTable) -> Watermark | None:
     row = conn.execute(
         f"SELECT source, epoch_us(max_updated_at), rows_total FROM {WATERMARKS} "
-        f"WHERE source_table = {_lit(table.asset_name)} ORDER BY landed_at DESC LIMIT 1"
+        f"WHERE source_table = {sql_literal(table.asset_name)} ORDER BY landed_at DESC LIMIT 1"
     ).fetchone()
     return Watermark(row[0], _from_epoch_us(row[1]), row[2]) if row else None
 
@@ -186,9 +186,9 @@ def land(
             and (watermark_after is None or watermark_after < watermark_before)
         ):
             watermark_after = watermark_before  # never move backwards on an incremental run
-        conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {_lit(table.asset_name)}")
+        conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {sql_literal(table.asset_name)}")
         values = [table.asset_name, source, watermark_after, rows_total, run_id]
-        conn.execute(f"INSERT INTO {WATERMARKS} VALUES ({', '.join(map(_lit, values))}, now())")
+        conn.execute(f"INSERT INTO {WATERMARKS} VALUES ({', '.join(map(sql_literal, values))}, now())")
         mode = "full_refresh" if full_refresh else "incremental"
         values = [
             run_id,
@@ -202,7 +202,7 @@ def land(
             watermark_after,
             started_at,
         ]
-        conn.execute(f"INSERT INTO {BATCH_LOG} VALUES ({', '.join(map(_lit, values))}, now())")
+        conn.execute(f"INSERT INTO {BATCH_LOG} VALUES ({', '.join(map(sql_literal, values))}, now())")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

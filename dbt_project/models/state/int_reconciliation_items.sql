@@ -17,6 +17,8 @@
 -- materializes a CTE referenced several times, which copied every stored row on every run.
 
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
+{#- An item created before this instant is outside the grace window as of this run. #}
+{%- set grace_cutoff = add_minutes(as_of_ts(), '-' ~ grace_minutes()) %}
 
 {{ config(
     materialized=('incremental' if incremental_engine else 'table'),
@@ -94,7 +96,7 @@ dirty_orders as (
        or previous.payments_count is distinct from current_orders.payments_count
        or previous.payments_updated_at_sum is distinct from current_orders.payments_updated_at_sum
        -- classified inside the grace window, outside it now: the category may change with time
-       or (previous.is_within_grace and previous.created_at < {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }})
+       or (previous.is_within_grace and previous.created_at < {{ grace_cutoff }})
 
 ),
 
@@ -168,7 +170,7 @@ payments as (
     where rebuild_all.yes
        or previous.item_key is null
        or previous.source_updated_at is distinct from unmatched_payments.source_updated_at
-       or (previous.is_within_grace and previous.created_at < {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }})
+       or (previous.is_within_grace and previous.created_at < {{ grace_cutoff }})
     {% endif %}
 
 ),
