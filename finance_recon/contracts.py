@@ -37,6 +37,10 @@ class SourceTable:
     table: str  # table name in the source database
     primary_key: str
     columns: tuple[Column, ...]
+    # The reconciliation keys a change of one row can affect (order_id / payment_id), recorded for
+    # both the landed and the replaced version in landing._changed_keys: the incremental state
+    # re-classifies exactly those items (dbt_project/models/state/int_reconciliation_items.sql).
+    change_keys: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -68,6 +72,7 @@ ORDERS = SourceTable(
         Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
         Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
     ),
+    change_keys=("order_id",),
 )
 
 PAYMENTS = SourceTable(
@@ -85,6 +90,7 @@ PAYMENTS = SourceTable(
         Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
         Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
     ),
+    change_keys=("payment_id", "order_id"),
 )
 
 SOURCE_TABLES = (ORDERS, PAYMENTS)

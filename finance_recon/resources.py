@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dagster_aws.s3 import S3Resource
-
 from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
@@ -41,6 +39,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         ),
         "report_store": ReportStoreResource(
             uri=settings.reports_uri,
-            s3=S3Resource(endpoint_url=settings.s3_endpoint_url, max_attempts=3),
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_max_attempts=3,
         ),
     }

@@ -74,6 +74,16 @@
 {%- endmacro %}
 
 
+{% macro stored_money(expr) -%}
+    {#- An amount of one item as the maintained state stores it: DECIMAL(18,2), the sources' own
+        precision (an item's amount is one order or the sum of its few payments). Not DECIMAL(38,2):
+        DuckDB stores 38-digit decimals as 128-bit integers, and scanning them is ~40× slower than
+        64-bit ones (1M rows: 0.64 s against 0.02 s per column, measured 2026-12-02), which every
+        run pays when it reads the state. The marts widen them back with money(). -#}
+    cast({{ expr }} as decimal(18, 2))
+{%- endmacro %}
+
+
 {% macro epoch_microseconds(timestamp_expr) -%}
     {#- Microseconds since 1970-01-01 UTC as an exact integer (a change fingerprint, never a float). -#}
     {{- return(adapter.dispatch('epoch_microseconds', 'finance_recon')(timestamp_expr)) -}}

@@ -7,3 +7,42 @@
     {%- endif -%}
     {{- return(is_incremental()) -}}
 {%- endmacro %}
+
+{% macro _change_log_relation() -%}
+    {#- landing._changed_keys: one row per key a landed batch touched (finance_recon/sources/landing.py). -#}
+    {%- set schema = var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')) -%}
+    {{- return(adapter.get_relation(target.database, schema, '_changed_keys')) -}}
+{%- endmacro %}
+
+{% macro record_state_build() -%}
+    {#- Post-hook of the maintained state, inside its transaction: which run built it, with which
+        as_of, and the last change-log batch it consumed (the next build's dirty rows come after).
+        Only when the parameters come from control.run_parameters (the platform's runs). -#}
+    {%- if not (execute and params_from_table() and flags.WHICH in ('run', 'build')) -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set change_log = _change_log_relation() -%}
+    insert into control.state_builds (seq, run_id, as_of, consumed_change_batch, built_at)
+    select
+        seq,
+        run_id,
+        as_of,
+        {% if change_log is not none %}(select coalesce(max(change_batch), 0) from {{ change_log }}){% else %}0{% endif %},
+        now()
+    from control.run_parameters
+    order by seq desc
+    limit 1
+{%- endmacro %}
+
+{% macro prune_change_log() -%}
+    {#- Post-hook after record_state_build: the consumed part of the change log is not needed again. -#}
+    {%- if not (execute and params_from_table() and flags.WHICH in ('run', 'build')) -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set change_log = _change_log_relation() -%}
+    {%- if change_log is none -%}
+        {{- return('') -}}
+    {%- endif -%}
+    delete from {{ change_log }}
+    where change_batch <= (select max(consumed_change_batch) from control.state_builds)
+{%- endmacro %}

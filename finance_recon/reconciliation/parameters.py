@@ -93,6 +93,9 @@ def resolve(context: OpExecutionContext, config: ReconciliationConfig) -> Reconc
 
 
 RUN_PARAMETERS_TABLE = "control.run_parameters"
+VERIFIED_BUILDS_TABLE = "control.verified_builds"
+# Written by the maintained state's post-hook (dbt_project/macros/state.sql): one row per build.
+STATE_BUILDS_TABLE = "control.state_builds"
 
 
 def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) -> None:
@@ -106,6 +109,14 @@ def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) ->
         "as_of TIMESTAMPTZ NOT NULL, tolerance DECIMAL(18, 6) NOT NULL, grace_minutes INTEGER NOT NULL, "
         "written_at TIMESTAMPTZ NOT NULL)"
     )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {VERIFIED_BUILDS_TABLE} (seq BIGINT NOT NULL, run_id VARCHAR NOT NULL, "
+        "verified_at TIMESTAMPTZ NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE_BUILDS_TABLE} (seq BIGINT NOT NULL, run_id VARCHAR NOT NULL, "
+        "as_of TIMESTAMPTZ NOT NULL, consumed_change_batch BIGINT NOT NULL, built_at TIMESTAMPTZ NOT NULL)"
+    )
     from finance_recon.sources.landing import sql_literal
 
     values = (
@@ -115,4 +126,19 @@ def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) ->
     conn.execute(
         f"INSERT INTO {RUN_PARAMETERS_TABLE} SELECT coalesce(max(seq), 0) + 1, {values}, now() "
         f"FROM {RUN_PARAMETERS_TABLE}"
+    )
+
+
+def record_verified_build(conn, run_id: str) -> None:
+    """Record that this run's `dbt build` passed every data test (macros/changed_rows.sql).
+
+    The production row tests then skip what this build classified: a later run tests only the items
+    classified after it. Only called once the build succeeded; a failed or killed build records
+    nothing, so its rows are tested again by the next run.
+    """
+    from finance_recon.sources.landing import sql_literal
+
+    conn.execute(
+        f"INSERT INTO {VERIFIED_BUILDS_TABLE} SELECT seq, run_id, now() FROM {RUN_PARAMETERS_TABLE} "
+        f"WHERE run_id = {sql_literal(run_id)} ORDER BY seq DESC LIMIT 1"
     )

@@ -75,7 +75,9 @@ resolved_breaks as (
            'resolved' as lifecycle,
            p.first_seen_at
     from previous_active p
-    left join {items} i on i.break_id = p.break_id
+    -- only the items of previous breaks: a join to every item would read the whole view
+    left join (select * from {items} where break_id in (select break_id from previous_active)) i
+        on i.break_id = p.break_id
     where not exists (select 1 from current_breaks c where c.break_id = p.break_id)
 )
 select {out_cols} from (select * from open_breaks union all select * from resolved_breaks)

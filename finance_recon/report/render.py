@@ -46,11 +46,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _iso_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`iso` of every value, vectorised (Python per value took ~2 s for 100k breaks): Arrow's %S
+    prints the microseconds, which `iso` drops when they are zero."""
+    import pyarrow.compute as pc
+
+    text = pc.strftime(column.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S")
+    text = pc.replace_substring_regex(text, r"\.0{6}$", "")
+    return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
+
+
 def breaks_csv(breaks: pa.Table) -> bytes:
     columns = []
     for field, column in zip(breaks.schema, breaks.columns, strict=True):
         if pa.types.is_timestamp(field.type):
-            column = pa.array([iso(v) for v in column.to_pylist()], pa.string())
+            column = _iso_column(column)
         columns.append(column)
     table = pa.table(columns, names=breaks.schema.names)
     sink = io.BytesIO()

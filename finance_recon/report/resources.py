@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dagster import ConfigurableResource
-from dagster_aws.s3 import S3Resource
 
 from finance_recon.report.store import LocalReportStore, ReportStore, S3ReportStore
 
 
 class ReportStoreResource(ConfigurableResource):
-    """`uri` is a folder or `s3://bucket/prefix`; `s3` carries endpoint and credentials (from the environment)."""
+    """`uri` is a folder or `s3://bucket/prefix`. For S3 the client comes from dagster-aws's
+    `S3Resource` (endpoint from settings, credentials from the standard AWS variables boto3 reads)."""
 
     uri: str
-    s3: S3Resource
+    s3_endpoint_url: str | None = None
+    s3_max_attempts: int = 3
 
     def open(self) -> ReportStore:
         if self.uri.startswith("s3://"):
-            return S3ReportStore(self.uri, self.s3.get_client(), endpoint_url=self.s3.endpoint_url)
+            # Imported here, not at module import: dagster-aws and boto3 take ~2 s to import and the
+            # default store is a folder, which needs neither.
+            from dagster_aws.s3 import S3Resource
+
+            s3 = S3Resource(endpoint_url=self.s3_endpoint_url, max_attempts=self.s3_max_attempts)
+            return S3ReportStore(self.uri, s3.get_client(), endpoint_url=s3.endpoint_url)
         return LocalReportStore(self.uri)

@@ -31,6 +31,13 @@ from .errors import WarehouseBusyError, one_line
 
 WATERMARKS = f"{LANDING_SCHEMA}._watermarks"
 BATCH_LOG = f"{LANDING_SCHEMA}._extract_batches"
+# The change log: per landed batch, the reconciliation keys (CHANGE_KEY_COLUMNS) of every landed row
+# and of the version it replaced, or one full_refresh row when the whole table was replaced. The
+# incremental state consumes it (dbt_project/models/state/int_reconciliation_items.sql) and prunes
+# what it consumed (macros/state.sql).
+CHANGED_KEYS = f"{LANDING_SCHEMA}._changed_keys"
+CHANGE_KEY_COLUMNS = (("order_id", "BIGINT"), ("payment_id", "VARCHAR"))
+CHANGE_BATCH_SEQUENCE = f"{LANDING_SCHEMA}._change_batch_seq"
 
 
 def landing_table(table: SourceTable) -> str:
@@ -60,6 +67,12 @@ def ensure_landing(conn, table: SourceTable) -> None:
         "read_since TIMESTAMPTZ, rows_extracted BIGINT NOT NULL, rows_total BIGINT NOT NULL, "
         "watermark_before TIMESTAMPTZ, watermark_after TIMESTAMPTZ, "
         "started_at TIMESTAMPTZ NOT NULL, landed_at TIMESTAMPTZ NOT NULL)"
+    )
+    conn.execute(f"CREATE SEQUENCE IF NOT EXISTS {CHANGE_BATCH_SEQUENCE}")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {CHANGED_KEYS} (change_batch BIGINT NOT NULL, source_table VARCHAR NOT NULL, "
+        + "".join(f"{name} {sql_type}, " for name, sql_type in CHANGE_KEY_COLUMNS)
+        + "full_refresh BOOLEAN NOT NULL, landed_at TIMESTAMPTZ NOT NULL)"
     )
 
 
@@ -130,6 +143,39 @@ class Landed:
     watermark_after: datetime | None
 
 
+def _log_changes(conn, table: SourceTable, *, full_refresh: bool, any_rows: bool) -> None:
+    """Append this batch to the change log, before the upsert replaces the old versions."""
+    if not (full_refresh or any_rows):
+        return
+    target, batch, pk = landing_table(table), batch_table(table), table.primary_key
+    # One number per batch from a sequence: increasing even after the consumer pruned the log.
+    batch_no = conn.execute(f"SELECT nextval('{CHANGE_BATCH_SEQUENCE}')").fetchone()[0]
+    name = sql_literal(table.asset_name)
+    if full_refresh:
+        nulls = ", ".join(f"CAST(NULL AS {sql_type})" for _, sql_type in CHANGE_KEY_COLUMNS)
+        conn.execute(f"INSERT INTO {CHANGED_KEYS} SELECT {batch_no}, {name}, {nulls}, TRUE, now()")
+        return
+    keys = ", ".join(
+        column if column in table.change_keys else f"CAST(NULL AS {sql_type}) AS {column}"
+        for column, sql_type in CHANGE_KEY_COLUMNS
+    )
+    # Only versions that differ from the landed one: the look-back window re-reads rows already
+    # landed, and an identical version changes nothing downstream.
+    differs = " OR ".join(f"new.{c} IS DISTINCT FROM old.{c}" for c in table.column_names)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _finance_recon_changed AS SELECT new.* FROM {batch} AS new "
+        f"LEFT JOIN {target} AS old ON old.{pk} = new.{pk} WHERE old.{pk} IS NULL OR {differs}"
+    )
+    try:
+        conn.execute(
+            f"INSERT INTO {CHANGED_KEYS} SELECT {batch_no}, {name}, *, FALSE, now() FROM ("
+            f"SELECT {keys} FROM _finance_recon_changed UNION "
+            f"SELECT {keys} FROM {target} WHERE {pk} IN (SELECT {pk} FROM _finance_recon_changed))"
+        )
+    finally:
+        conn.execute("DROP TABLE IF EXISTS _finance_recon_changed")
+
+
 def land(
     conn,
     table: SourceTable,
@@ -163,6 +209,7 @@ def land(
         rows_extracted, distinct_keys = conn.execute(
             f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}"
         ).fetchone()
+        _log_changes(conn, table, full_refresh=full_refresh, any_rows=bool(rows_extracted))
         if full_refresh:
             conn.execute(f"DELETE FROM {target}")
         elif rows_extracted:

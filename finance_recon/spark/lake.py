@@ -146,7 +146,8 @@ def duckdb_view_sql(lake: Lake, table: SourceTable) -> list[str]:
 def register_duckdb_views(conn, lake: Lake, tables: tuple[SourceTable, ...] | list[SourceTable]) -> list[str]:
     """Point the warehouse's `landing.*` at the lake. An embedded-path landing *table* of the same name
     is dropped first (the lake is now the landing; its watermark row goes too, so switching back to
-    the embedded engine starts with a full refresh). Returns what was dropped."""
+    the embedded engine starts with a full refresh), and so does the embedded change log. Returns what
+    was dropped."""
     dropped = []
     for table in tables:
         for name in (table.asset_name, f"{table.asset_name}__last_batch"):
@@ -167,6 +168,9 @@ def register_duckdb_views(conn, lake: Lake, tables: tuple[SourceTable, ...] | li
             )
         for stmt in duckdb_view_sql(lake, table):
             conn.execute(stmt)
+    # The lake records no change log, so the maintained state must not trust an old one left by the
+    # embedded landing: without it, every build classifies every item (models/state/).
+    conn.execute(f"DROP TABLE IF EXISTS {LANDING_SCHEMA}._changed_keys")
     return dropped
 
 

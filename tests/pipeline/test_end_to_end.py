@@ -130,8 +130,10 @@ def test_every_manifest_records_the_break_continuity_identity(deployment: Deploy
     # open now = previous open + new − resolved, against the rerun's published breaks.
     assert continuity["previous_open"] == deployment.runs["rerun"].manifest["breaks"]
     assert continuity["resolved"] >= 1 and continuity["holds"] is True
-    assert continuity["open"] == later["breaks"] == (
-        continuity["previous_open"] + continuity["new"] - continuity["resolved"]
+    assert (
+        continuity["open"]
+        == later["breaks"]
+        == (continuity["previous_open"] + continuity["new"] - continuity["resolved"])
     )
 
 

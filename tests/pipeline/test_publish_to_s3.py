@@ -18,7 +18,6 @@ import boto3
 import pytest
 import requests
 from dagster import DagsterInstance, materialize
-from dagster_aws.s3 import S3Resource
 
 from finance_recon.report.assets import finance_reconciliation_report
 from finance_recon.report.resources import ReportStoreResource
@@ -91,7 +90,7 @@ def _materialize_report(deployment: Deployment, endpoint: str, bucket: str):
     resources = {
         "warehouse": WarehouseResource(path=str(deployment.settings.warehouse_path)),
         "report_store": ReportStoreResource(
-            uri=f"s3://{bucket}/finance-reports", s3=S3Resource(endpoint_url=endpoint, max_attempts=1)
+            uri=f"s3://{bucket}/finance-reports", s3_endpoint_url=endpoint, s3_max_attempts=1
         ),
     }
     return materialize(

@@ -124,7 +124,7 @@ def test_build_on_empty_landing_succeeds_and_runs_the_unit_tests(empty_build: Db
     assert empty_build.count("unit_test", "pass") == empty_build.count("unit_test")
     assert empty_build.count("test") >= 50
     assert empty_build.count("test", "pass") == empty_build.count("test")
-    assert empty_build.count("model", "success") == 9  # 8 + int_reconciliation_items (the maintained state)
+    assert empty_build.count("model", "success") == 10  # 8 + the maintained state and its one-pass sum
 
 
 def test_empty_landing_gives_one_reconciled_summary_row(empty_build: DbtBuild) -> None:

@@ -29,6 +29,7 @@ MODEL_NAMES = {
     "int_orders_classified",
     "int_payments_unmatched",
     "int_reconciliation_items",
+    "int_reconciliation_items_summed",
     "fct_reconciliation_items",
     "rpt_reconciliation_summary",
     "rpt_category_summary",

@@ -2,7 +2,8 @@
 -- succeeded payment that names no considered order. Breaks are the rows whose category is not
 -- matched/open/in_flight; break_id hashes the item key only, so it survives a category change.
 -- A view over the maintained state (int_reconciliation_items): the age of an item changes with
--- time alone, so it is derived here from created_at and this run's as_of, never stored.
+-- time alone, so it is derived here from created_at and this run's as_of, never stored. Amounts
+-- leave as DECIMAL(38,2) (money); the state stores them as DECIMAL(18,2) (stored_money).
 
 {{ config(materialized='view') }}
 
@@ -29,11 +30,11 @@ select
     payment_id,
     order_status,
     currency,
-    expected,
-    captured,
-    reversed,
-    net,
-    difference,
+    {{ money('expected') }} as expected,
+    {{ money('captured') }} as captured,
+    {{ money('reversed') }} as reversed,
+    {{ money('net') }} as net,
+    {{ money('difference') }} as difference,
     n_charges,
     created_at,
     cast(age_minutes as bigint) as age_minutes,

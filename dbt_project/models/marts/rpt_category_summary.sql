@@ -3,9 +3,9 @@
 select
     category,
     is_break,
-    count(*) as items,
+    cast(sum(items) as bigint) as items,
     {{ money('sum(expected)') }} as expected,
     {{ money('sum(net)') }} as net,
     {{ money('sum(difference)') }} as difference
-from {{ ref('fct_reconciliation_items') }}
+from {{ ref('int_reconciliation_items_summed') }}
 group by category, is_break

@@ -6,9 +6,10 @@
     'underpaid', 'overpaid', 'duplicate_charge', 'refund_due', 'over_refunded', 'orphan_payment',
 ] %}
 
-with items as (
+with summed as (
 
-    select * from {{ ref('fct_reconciliation_items') }}
+    -- The maintained state summed once (int_reconciliation_items_summed), not every item again.
+    select * from {{ ref('int_reconciliation_items_summed') }}
 
 ),
 
@@ -22,15 +23,15 @@ payments as (
 totals as (
 
     select
-        count(case when item_type = 'order' then 1 end) as orders_considered,
+        cast(coalesce(sum(case when item_type = 'order' then items end), 0) as bigint) as orders_considered,
         {%- for category in categories %}
-        count(case when category = '{{ category }}' then 1 end) as count_{{ category }},
+        cast(coalesce(sum(case when category = '{{ category }}' then items end), 0) as bigint) as count_{{ category }},
         {%- endfor %}
-        count(case when is_break then 1 end) as breaks,
+        cast(coalesce(sum(case when is_break then items end), 0) as bigint) as breaks,
         {{ money("coalesce(sum(case when item_type = 'order' then expected end), 0)") }} as total_expected,
         {{ money("coalesce(sum(case when item_type = 'order' then net end), 0)") }} as total_net,
-        {{ money('coalesce(sum(case when is_break then abs(difference) end), 0)') }} as break_amount
-    from items
+        {{ money('coalesce(sum(case when is_break then abs_difference end), 0)') }} as break_amount
+    from summed
 
 )
 

@@ -1,30 +1,55 @@
 -- The maintained reconciliation state: one row per item (every considered order, plus every
--- succeeded payment that names no considered order), classified by the rules of the models it
--- reads, with what it was classified from. Incremental: a run re-classifies only the dirty items
--- and carries every other row forward (docs/engines.md):
---   - orders that are new, whose row changed (updated_at), or whose payments changed (the newest
---     updated_at, the sum of all updated_at and the count of the payments naming it, created by
---     as_of);
---   - unmatched payments that are new or changed, and stored payment items that are no longer
---     unmatched (their order arrived, they stopped being succeeded, …);
---   - items whose category depends on time and may have changed since the previous as_of: those
---     classified inside the grace window whose created_at has now left it;
---   - everything, when τ or G differ from the stored rows' or as_of went back in time.
--- A stored item that no longer exists is merged as a tombstone (is_deleted) and removed.
+-- succeeded payment that names no considered order), classified by the rules of macros/rules.sql,
+-- with what it was classified from. Incremental: a run re-classifies only the dirty items and
+-- carries every other row forward (docs/engines.md). Dirty are:
+--   - orders and payments the extraction landed since the state was last built: the landing's
+--     change log (landing._changed_keys, written by finance_recon/sources/landing.py in the same
+--     transaction as the upsert) names, for every landed row, its keys before and after, so an
+--     order is dirty when it changed, when one of its payments changed, and when a payment moved
+--     away from it;
+--   - orders and payments newly considered because as_of moved past their created_at;
+--   - the payments naming a dirty order (the order's arrival can match them);
+--   - items classified inside the grace window whose created_at has now left it (their category
+--     depends on time);
+--   - everything, when τ or G differ from the stored rows', as_of went back in time, an extraction
+--     replaced its whole table (full refresh), the stored state predates this model's columns, or
+--     the change log or the record of the last build is missing (ad hoc --vars runs).
+-- Only the dirty rows enter the rules (the same macros the intermediate models apply to all rows),
+-- so a run with nothing new reads the change log, a few narrow columns and no payments in full.
+-- A stored item that is dirty and no longer exists is merged as a tombstone (is_deleted) and removed.
 -- Values that change with time alone (age_minutes, age_bucket) are not stored: the view
 -- fct_reconciliation_items derives them from created_at and the run's as_of.
--- The stored state (this model's table) is read where it is needed, column by column, never as one CTE: DuckDB
--- materializes a CTE referenced several times, which copied every stored row on every run.
+-- classified_seq names the run that classified the row: the production data tests look only at
+-- rows classified since the last build whose tests passed (macros/changed_rows.sql).
+-- A post-hook records the build (control.state_builds: the run, its as_of, the last change
+-- consumed) and drops the consumed part of the change log, in the merge's transaction.
 
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
 {#- An item created before this instant is outside the grace window as of this run. #}
 {%- set grace_cutoff = add_minutes(as_of_ts(), '-' ~ grace_minutes()) %}
 
+{#- merging: the stored state exists, so rows no longer present need tombstones.
+    by_changes: only the dirty rows are classified (else every row is, and merged). Both need the
+    platform's control tables, so the parameters come from control.run_parameters. #}
+{%- set merging = state_is_incremental() %}
+{%- set has_change_log = false %}
+{%- if merging and params_from_table() %}
+    {%- set landing_schema = var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')) %}
+    {%- set change_log = adapter.get_relation(target.database, landing_schema, '_changed_keys') %}
+    {%- set state_builds = adapter.get_relation(target.database, 'control', 'state_builds') %}
+    {%- set has_change_log = change_log is not none and state_builds is not none %}
+{%- endif %}
+{%- set by_changes = false %}
+{%- if merging %}
+    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+    {%- set by_changes = has_change_log and 'classified_seq' in stored_columns %}
+{%- endif %}
+
 {{ config(
     materialized=('incremental' if incremental_engine else 'table'),
     unique_key='item_key',
     incremental_strategy='merge',
-    on_schema_change='fail',
+    on_schema_change='sync_all_columns',
     merge_clauses={
         'when_matched': [
             {'action': 'delete', 'condition': 'DBT_INTERNAL_SOURCE.is_deleted'},
@@ -34,106 +59,144 @@
             {'action': 'insert', 'mode': 'by_name', 'condition': 'not DBT_INTERNAL_SOURCE.is_deleted'},
         ],
     },
-    post_hook=(["delete from {{ this }} where is_deleted"] if target.type == 'trino' else []),
+    post_hook=(["delete from {{ this }} where is_deleted"] if target.type == 'trino' else [])
+        + ["{{ record_state_build() }}", "{{ prune_change_log() }}"],
 ) }}
 
-with payment_versions as (
+with
 
-    -- What an order's classification depends on from the payments side, as a fingerprint.
-    select
-        order_id,
-        max(updated_at) as payments_updated_at,
-        count(*) as payments_count,
-        -- Every change of a payment raises its own updated_at, but a late commit may stay below
-        -- the newest one: the sum of all of them moves with any change (newest and count alone
-        -- would miss it).
-        sum({{ epoch_microseconds('updated_at') }}) as payments_updated_at_sum
-    from {{ ref('stg_payments__payments') }}
-    where order_id is not null
-    group by order_id
+{% if by_changes %}
+
+last_build as (
+
+    select as_of, consumed_change_batch
+    from {{ state_builds }}
+    order by seq desc
+    limit 1
 
 ),
 
-current_orders as (
+pending_changes as (
 
-    select
-        orders.order_id,
-        orders.updated_at as source_updated_at,
-        payment_versions.payments_updated_at,
-        coalesce(payment_versions.payments_count, 0) as payments_count,
-        coalesce(payment_versions.payments_updated_at_sum, 0) as payments_updated_at_sum
-    from {{ ref('stg_shop__orders') }} as orders
-    left join payment_versions
-        on orders.order_id = payment_versions.order_id
+    select changes.order_id, changes.payment_id, changes.full_refresh
+    from {{ change_log }} as changes
+    where changes.change_batch > coalesce((select consumed_change_batch from last_build), -1)
 
 ),
-
-{% if state_is_incremental() %}
 
 rebuild_all as (
 
-    select count(*) > 0 as yes
-    from {{ this }} as previous
-    where classified_tolerance <> {{ tolerance() }}
-       or classified_grace_minutes <> {{ grace_minutes() }}
-       or classified_as_of > {{ as_of_ts() }}
+    select
+        (select count(*) from last_build) = 0
+        or exists (select 1 from pending_changes where full_refresh)
+        or (select as_of from last_build) > {{ as_of_ts() }}
+        or exists (
+            select 1 from {{ this }} as previous
+            where previous.classified_tolerance <> {{ tolerance() }}
+               or previous.classified_grace_minutes <> {{ grace_minutes() }}
+        ) as yes
 
 ),
 
-dirty_orders as (
+dirty_order_ids as (
 
-    select current_orders.order_id
-    from current_orders
-    -- Joined on the integer order_id (not the item_key string): the comparison runs over every order.
-    left join {{ this }} as previous
-        on previous.item_type = 'order'
-        and previous.order_id = current_orders.order_id
-    cross join rebuild_all
-    where rebuild_all.yes
-       or previous.item_key is null
-       or previous.source_updated_at is distinct from current_orders.source_updated_at
-       or previous.payments_updated_at is distinct from current_orders.payments_updated_at
-       or previous.payments_count is distinct from current_orders.payments_count
-       or previous.payments_updated_at_sum is distinct from current_orders.payments_updated_at_sum
-       -- classified inside the grace window, outside it now: the category may change with time
-       or (previous.is_within_grace and previous.created_at < {{ grace_cutoff }})
+    select order_id from pending_changes where order_id is not null
+    union
+    -- newly considered: created after the last build's as_of, by this one's (staging filters ≤ as_of)
+    select order_id from {{ ref('stg_shop__orders') }}
+    where created_at > (select as_of from last_build)
+    union
+    select order_id from {{ ref('stg_payments__payments') }}
+    where created_at > (select as_of from last_build) and order_id is not null
+    union
+    select previous.order_id from {{ this }} as previous
+    where previous.item_type = 'order' and previous.is_within_grace and previous.created_at < {{ grace_cutoff }}
+    union
+    select all_orders.order_id from {{ ref('stg_shop__orders') }} as all_orders
+    where (select yes from rebuild_all)
+
+),
+
+dirty_payment_ids as (
+
+    select payment_id from pending_changes where payment_id is not null
+    union
+    select payment_id from {{ ref('stg_payments__payments') }}
+    where created_at > (select as_of from last_build)
+       or order_id in (select order_id from dirty_order_ids)
+       or (select yes from rebuild_all)
+    union
+    select previous.payment_id from {{ this }} as previous
+    where previous.item_type = 'payment' and previous.is_within_grace and previous.created_at < {{ grace_cutoff }}
 
 ),
 
 {% endif %}
 
-orders as (
+-- The rules' inputs: the dirty rows only (every row when not by_changes).
+orders_input as (
 
-    select
-        'order:' || cast(classified.order_id as {{ dbt.type_string() }}) as item_key,
-        'order' as item_type,
-        classified.order_id,
-        cast(null as {{ dbt.type_string() }}) as payment_id,
-        classified.order_status,
-        classified.currency,
-        classified.expected,
-        classified.captured,
-        classified.reversed,
-        classified.net,
-        classified.difference,
-        classified.n_charges,
-        classified.created_at,
-        classified.is_within_grace,
-        classified.category,
-        current_orders.source_updated_at,
-        current_orders.payments_updated_at,
-        current_orders.payments_count,
-        current_orders.payments_updated_at_sum
-    from {{ ref('int_orders_classified') }} as classified
-    inner join current_orders
-        on classified.order_id = current_orders.order_id
-    {% if state_is_incremental() %}
-    where classified.order_id in (select order_id from dirty_orders)
-    {% endif %}
+    select * from {{ ref('stg_shop__orders') }}
+    {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
 
 ),
 
-unmatched_payments as (
+payments_of_orders_input as (
+
+    select * from {{ ref('stg_payments__payments') }}
+    {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
+
+),
+
+payments_input as (
+
+    select * from {{ ref('stg_payments__payments') }}
+    {% if by_changes %}where payment_id in (select payment_id from dirty_payment_ids){% endif %}
+
+),
+
+named_orders_input as (
+
+    -- the considered orders these payments name: enough to tell matched from unmatched
+    select * from {{ ref('stg_shop__orders') }}
+    {% if by_changes %}where order_id in (select order_id from payments_input){% endif %}
+
+),
+
+payments_by_order as (
+    {{ aggregate_payments_to_orders('orders_input', 'payments_of_orders_input') }}
+),
+
+classified_orders as (
+    {{ classify_orders('orders_input', 'payments_by_order') }}
+),
+
+classified_payments as (
+    {{ unmatched_payments('payments_input', 'named_orders_input') }}
+),
+
+fresh as (
+
+    select
+        'order:' || cast(order_id as {{ dbt.type_string() }}) as item_key,
+        'order' as item_type,
+        order_id,
+        cast(null as {{ dbt.type_string() }}) as payment_id,
+        order_status,
+        currency,
+        expected,
+        captured,
+        reversed,
+        net,
+        difference,
+        n_charges,
+        created_at,
+        is_within_grace,
+        category,
+        updated_at as source_updated_at
+    from classified_orders
+
+    union all
 
     select
         'payment:' || payment_id as item_key,
@@ -151,35 +214,8 @@ unmatched_payments as (
         created_at,
         is_within_grace,
         category,
-        updated_at as source_updated_at,
-        cast(null as {{ dbt.type_timestamp() }}) as payments_updated_at,
-        0 as payments_count,
-        0 as payments_updated_at_sum
-    from {{ ref('int_payments_unmatched') }}
-
-),
-
-payments as (
-
-    select unmatched_payments.*
-    from unmatched_payments
-    {% if state_is_incremental() %}
-    left join {{ this }} as previous
-        on previous.item_key = unmatched_payments.item_key
-    cross join rebuild_all
-    where rebuild_all.yes
-       or previous.item_key is null
-       or previous.source_updated_at is distinct from unmatched_payments.source_updated_at
-       or (previous.is_within_grace and previous.created_at < {{ grace_cutoff }})
-    {% endif %}
-
-),
-
-fresh as (
-
-    select * from orders
-    union all
-    select * from payments
+        updated_at as source_updated_at
+    from classified_payments
 
 ),
 
@@ -193,23 +229,21 @@ items as (
         payment_id,
         order_status,
         currency,
-        {{ money('expected') }} as expected,
-        {{ money('captured') }} as captured,
-        {{ money('reversed') }} as reversed,
-        {{ money('net') }} as net,
-        {{ money('difference') }} as difference,
+        {{ stored_money('expected') }} as expected,
+        {{ stored_money('captured') }} as captured,
+        {{ stored_money('reversed') }} as reversed,
+        {{ stored_money('net') }} as net,
+        {{ stored_money('difference') }} as difference,
         cast(n_charges as integer) as n_charges,
         created_at,
         category,
         category not in ('matched', 'open', 'in_flight') as is_break,
         is_within_grace,
         source_updated_at,
-        cast(payments_updated_at as {{ dbt.type_timestamp() }}) as payments_updated_at,
-        cast(payments_count as bigint) as payments_count,
-        cast(payments_updated_at_sum as decimal(38, 0)) as payments_updated_at_sum,
         {{ as_of_ts() }} as classified_as_of,
         {{ tolerance() }} as classified_tolerance,
         {{ grace_minutes() }} as classified_grace_minutes,
+        {{ run_seq() }} as classified_seq,
         false as is_deleted
     from fresh
 
@@ -217,12 +251,13 @@ items as (
 
 select * from items
 
-{% if state_is_incremental() %}
+{% if merging %}
 
 union all
 
--- Tombstones: stored items that no longer exist (an order gone from the landing, a payment item
--- whose payment is now matched, no longer succeeded or no longer considered).
+-- Tombstones: stored items that were re-examined (all of them on a rebuild) and no longer
+-- exist: an order no longer considered, a payment item whose payment is now matched, no longer
+-- succeeded or no longer considered.
 select
     previous.item_key,
     previous.item_type,
@@ -231,23 +266,21 @@ select
     previous.payment_id,
     previous.order_status,
     previous.currency,
-    previous.expected,
-    previous.captured,
-    previous.reversed,
-    previous.net,
-    previous.difference,
+    {{ stored_money('previous.expected') }} as expected,
+    {{ stored_money('previous.captured') }} as captured,
+    {{ stored_money('previous.reversed') }} as reversed,
+    {{ stored_money('previous.net') }} as net,
+    {{ stored_money('previous.difference') }} as difference,
     previous.n_charges,
     previous.created_at,
     previous.category,
     previous.is_break,
     previous.is_within_grace,
     previous.source_updated_at,
-    previous.payments_updated_at,
-    previous.payments_count,
-    previous.payments_updated_at_sum,
     previous.classified_as_of,
     previous.classified_tolerance,
     previous.classified_grace_minutes,
+    cast(null as bigint) as classified_seq,
     true as is_deleted
 from {{ this }} as previous
 -- The keys are found first from narrow columns, then only those rows are read in full.
@@ -255,12 +288,14 @@ where previous.item_key in (
     select stored.item_key
     from {{ this }} as stored
     where stored.item_type = 'order'
-      and not exists (select 1 from current_orders where current_orders.order_id = stored.order_id)
+      {% if by_changes %}and ((select yes from rebuild_all) or stored.order_id in (select order_id from dirty_order_ids)){% endif %}
+      and not exists (select 1 from classified_orders where classified_orders.order_id = stored.order_id)
     union all
     select stored.item_key
     from {{ this }} as stored
     where stored.item_type = 'payment'
-      and not exists (select 1 from unmatched_payments where unmatched_payments.payment_id = stored.payment_id)
+      {% if by_changes %}and ((select yes from rebuild_all) or stored.payment_id in (select payment_id from dirty_payment_ids)){% endif %}
+      and not exists (select 1 from classified_payments where classified_payments.payment_id = stored.payment_id)
 )
 
 {% endif %}

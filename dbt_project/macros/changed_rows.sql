@@ -1,0 +1,92 @@
+{#-
+  Production data tests evaluated on what changed (a run costs what changed, not the history).
+
+  A row that was tested by a build whose tests all passed, and has not changed since, need not be
+  tested again by a row-local test (not_null, accepted_values, an expression over one row, the
+  relationship of that row). The platform records such a build in control.verified_builds once
+  `dbt build` succeeded (finance_recon/reconciliation/parameters.py); a failed or killed build
+  records nothing, so the next run tests its rows again. Tests opt in with a placeholder in their
+  `where` config, expanded here at run time — dbt renders a test's `where` when the YAML is parsed,
+  before the run's parameters exist, and overriding get_where_subquery is dbt's documented hook for
+  run-time filters:
+
+    __changed_items__
+        items of the maintained state (int_reconciliation_items) classified after the last verified
+        build (classified_seq); a rebuild (τ/G changed, as_of went back, --full-refresh)
+        re-classifies every item, so every item is tested.
+    __orders_landed_since_verified__ / __payments_landed_since_verified__
+        landing rows that may have been written after the last verified build: updated_at at or
+        after the earliest read_since of the extraction batches landed since (landing._extract_batches);
+        every row after a full-refresh extraction. Exact because an incremental extraction reads only
+        updated_at > watermark − look-back and watermarks never move back.
+
+  Without the parameters table (--vars: unit tests, ad hoc, Spark, Trino) nothing is verified, so
+  every placeholder selects every row.
+-#}
+
+{% macro run_seq() -%}
+    {#- The run's sequence number in control.run_parameters (0 when parameters come from --vars). -#}
+    {%- if params_from_table() -%}
+        {{- return(run_parameter('seq')) -}}
+    {%- endif -%}
+    {{- return('cast(0 as bigint)') -}}
+{%- endmacro %}
+
+{% macro _verified_builds() -%}
+    {{- return(api.Relation.create(database=target.database, schema='control', identifier='verified_builds')) -}}
+{%- endmacro %}
+
+{% macro _changed_items_filter() -%}
+    {%- set state = api.Relation.create(database=target.database, schema=target.schema, identifier='int_reconciliation_items') -%}
+    item_key in (
+        select item_key from {{ state }}
+        where classified_seq > (select coalesce(max(seq), -1) from {{ _verified_builds() }})
+    )
+{%- endmacro %}
+
+{% macro _landed_since_verified_filter(source_table) -%}
+    {%- set batches = api.Relation.create(
+        database=target.database,
+        schema=var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')),
+        identifier='_extract_batches') -%}
+    updated_at >= (
+        select case
+            when count(case when batches.read_since is null then 1 end) > 0 then cast('-infinity' as timestamptz)
+            else coalesce(min(batches.read_since), cast('infinity' as timestamptz))
+        end
+        from {{ batches }} as batches
+        where batches.source_table = '{{ source_table }}'
+          and batches.landed_at > (
+              select coalesce(max(verified_at), cast('-infinity' as timestamptz)) from {{ _verified_builds() }}
+          )
+    )
+{%- endmacro %}
+
+{% macro expand_changed_placeholders(where) -%}
+    {%- set expanded = where -%}
+    {%- if params_from_table() -%}
+        {%- set expanded = expanded
+            | replace('__changed_items__', '(' ~ _changed_items_filter() ~ ')')
+            | replace('__orders_landed_since_verified__', '(' ~ _landed_since_verified_filter('orders') ~ ')')
+            | replace('__payments_landed_since_verified__', '(' ~ _landed_since_verified_filter('payments') ~ ')') -%}
+    {%- else -%}
+        {%- set expanded = expanded
+            | replace('__changed_items__', 'true')
+            | replace('__orders_landed_since_verified__', 'true')
+            | replace('__payments_landed_since_verified__', 'true') -%}
+    {%- endif -%}
+    {{- return(expanded) -}}
+{%- endmacro %}
+
+{% macro get_where_subquery(relation) -%}
+    {#- dbt's default__get_where_subquery, with the placeholders above expanded at run time. -#}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- set where = expand_changed_placeholders(where) -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{- return(filtered) -}}
+    {%- endif -%}
+    {{- return(relation) -}}
+{%- endmacro %}
