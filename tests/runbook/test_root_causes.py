@@ -48,11 +48,16 @@ def test_healthy_deployment_exits_zero_and_prints_no_password(baseline, deployme
     assert report["store"]["read_ok"] and report["store"]["write_ok"]
     assert {s["name"]: s["contract_ok"] for s in report["sources"]} == {"orders": True, "payments": True}
     assert all(s["max_updated_at"] for s in report["sources"])
+    # No Prometheus configured: the SLO budget comes from the instance's one publication, all fresh.
+    budget = report["error_budget"]
+    assert budget["source"] == "history" and budget["objective"] == 0.99
+    assert budget["remaining"] == 1 and budget["bad_minutes"] == 0 and budget["observed_minutes"] > 0
     assert_no_password(proc.stdout + proc.stderr, baseline)
 
     table = cli(["diagnose"], deployment, timeout=180)
     assert table.returncode == 0
     assert "likely cause (ranked):" in table.stdout and "1. healthy" in table.stdout
+    assert "error budget left 100.0%" in table.stdout and "from history" in table.stdout
     assert_no_password(table.stdout + table.stderr, baseline)
 
 
