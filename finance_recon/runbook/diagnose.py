@@ -217,4 +217,5 @@ def render_table(d: Diagnosis) -> str:
             lines.append(f"       · {ev}")
         if cause.code != HEALTHY:
             lines.append(f"       → {cause.action}")
+            lines.append(f"       $ {cause.next_command}")
     return "\n".join(lines)
