@@ -97,7 +97,10 @@ def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | No
         sources_f = pool.submit(probe_sources, settings, now)
         store_f = pool.submit(probe_store, settings, now, write_probe=write_probe)
         instance_f = pool.submit(read_instance, now)
-        budget_f = pool.submit(error_budget, settings.slo_objective, settings.prometheus_url, now)
+        # After the instance look: two first openings of a new SQLite instance race on its schema.
+        budget_f = pool.submit(
+            lambda: instance_f.result() and error_budget(settings.slo_objective, settings.prometheus_url, now)
+        )
         sources, store, instance = sources_f.result(), store_f.result(), instance_f.result()
         budget = budget_f.result()
     age = store.report["age_minutes"] if store.report else None
