@@ -38,6 +38,8 @@ ENV_ALERTMANAGER_URL = "FINANCE_RECON_ALERTMANAGER_URL"
 ENV_ALERT_WEBHOOK_URL = "FINANCE_RECON_ALERT_WEBHOOK_URL"
 ENV_FINANCE_WEBHOOK_URL = "FINANCE_RECON_FINANCE_WEBHOOK_URL"
 ENV_RUNBOOK_URL = "FINANCE_RECON_RUNBOOK_URL"
+ENV_SLO_OBJECTIVE = "FINANCE_RECON_SLO_OBJECTIVE"  # freshness SLO; the Prometheus rules ship 0.99 too
+ENV_PROMETHEUS_URL = "FINANCE_RECON_PROMETHEUS_URL"  # where `diagnose` reads the SLO's error budget
 
 DEFAULT_RUNBOOK_URL = (
     "https://github.com/finance-recon/finance_recon/blob/main/docs/runbooks/finance-reconciliation-delay.md"
@@ -72,6 +74,8 @@ class Settings:
     alert_webhook_url: str | None
     finance_webhook_url: str | None
     runbook_url: str
+    slo_objective: float = 0.99
+    prometheus_url: str | None = None
 
     @property
     def dagster_home(self) -> Path:
@@ -126,7 +130,20 @@ def load_settings() -> Settings:
         alert_webhook_url=os.environ.get(ENV_ALERT_WEBHOOK_URL) or None,
         finance_webhook_url=os.environ.get(ENV_FINANCE_WEBHOOK_URL) or None,
         runbook_url=_env(ENV_RUNBOOK_URL, DEFAULT_RUNBOOK_URL),
+        slo_objective=_objective(_env(ENV_SLO_OBJECTIVE, "0.99")),
+        prometheus_url=os.environ.get(ENV_PROMETHEUS_URL) or None,
     )
+
+
+def _objective(raw: str) -> float:
+    """A ratio, not money: float is fine. Must leave an error budget (0 < objective < 1)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise ValueError(f"{ENV_SLO_OBJECTIVE}={raw!r}: expected a ratio between 0 and 1, e.g. 0.99")
+    return value
 
 
 def secret_or_default(env_name: str, default: str) -> str | EnvVar:

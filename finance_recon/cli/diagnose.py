@@ -23,6 +23,11 @@ def add_parser(subparsers) -> None:
         help="do not write _probe/diagnose.txt (then a full store or a read-only credential goes unnoticed)",
     )
     parser.add_argument("--sla-minutes", type=int, help="override FINANCE_RECON_SLA_MINUTES for this check")
+    parser.add_argument(
+        "--prometheus-url",
+        help="read the freshness SLO's error budget from this Prometheus (default FINANCE_RECON_PROMETHEUS_URL; "
+        "without one it is computed from the instance's publication history)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -35,6 +40,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.sla_minutes is not None:
         settings = dataclasses.replace(settings, sla_minutes=args.sla_minutes)
+    if args.prometheus_url:
+        settings = dataclasses.replace(settings, prometheus_url=args.prometheus_url)
     result = diagnose(settings, write_probe=not args.no_write_probe)
     print(result.to_json() if args.json else render_table(result))
     return result.exit_code

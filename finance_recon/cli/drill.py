@@ -36,6 +36,20 @@ def add_parser(subparsers) -> None:
         "--recover-timeout", type=float, default=900.0, help="seconds after the restart to wait (default 900)"
     )
     parser.add_argument(
+        "--cause",
+        choices=(
+            "source_lag",
+            "schema_drift",
+            "storage_full",
+            "storage_unreachable",
+            "credentials_rejected",
+            "job_failure",
+        ),
+        help="instead of the SLA drill, provoke this runbook §5 cause for real (a copy of an embedded source, "
+        "a loopback store endpoint answering 507/403 or refusing, a bad warehouse target), run the job, wait "
+        "until diagnose names it first, remove it, rerun, wait for recovery; prints the timeline",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the result as JSON (the timeline is still streamed to stderr)",
@@ -51,6 +65,8 @@ def handle(args: argparse.Namespace) -> int:
     from finance_recon.settings import load_settings
 
     settings = load_settings()
+    if args.cause:
+        return _cause_drill(args, settings)
     options = DrillOptions(
         sla_minutes=args.sla_minutes if args.sla_minutes is not None else settings.sla_minutes,
         metrics_url=args.metrics_url,
@@ -76,4 +92,33 @@ def handle(args: argparse.Namespace) -> int:
         os.dup2(saved, 1)
         os.close(saved)
     print(result.to_json(), flush=True)
+    return 0 if result.ok else 1
+
+
+def _cause_drill(args: argparse.Namespace, settings) -> int:
+    import sys
+
+    from finance_recon.runbook.cause_drill import run_cause_drill
+
+    kwargs = {"poll_seconds": args.poll_seconds, "recover_timeout_s": args.recover_timeout}
+    if args.detect_timeout is not None:
+        kwargs["detect_timeout_s"] = args.detect_timeout
+    if args.json:  # stdout carries the JSON only; the timeline and the job's output go to stderr
+        import os
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+        try:
+            result = run_cause_drill(
+                settings, args.cause, echo=lambda line: print(line, file=sys.stderr, flush=True), **kwargs
+            )
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        print(result.to_json(), flush=True)
+    else:
+        result = run_cause_drill(settings, args.cause, echo=lambda line: print(line, flush=True), **kwargs)
+        print("\n" + result.render(), flush=True)
     return 0 if result.ok else 1

@@ -7,4 +7,7 @@
 - `causes`: the ranked likely cause (runbook §5) from those facts; pure, unit-tested.
 - `diagnose`: runbook §3 — gather the facts, rank the causes, render a table or JSON.
 - `drill`: runbook §4 — hold the job, wait for the breach to be detected, restart, wait for recovery.
+- `cause_drill`: `drill --cause C` — inject one §5 cause for real, time its detection and recovery.
+- `faults`: the loopback S3 endpoint that answers as a full (507), forbidden (403) or absent store.
+- `budget`: the freshness SLO's error budget for `diagnose` (Prometheus, else the publication history).
 """

@@ -66,6 +66,20 @@ ACTIONS = {
     HEALTHY: "nothing to do",
 }
 
+# The next command to run for each cause: the first look that confirms it (or the fix, once done).
+NEXT_COMMANDS = {
+    STORAGE_UNREACHABLE: "curl -sS -o /dev/null -w '%{http_code}\\n' \"$FINANCE_RECON_S3_ENDPOINT_URL\"  # is the endpoint up?",
+    CREDENTIALS_REJECTED: "finance-recon diagnose --json | jq .store  # after rotating AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: read and write probe ok?",
+    STORAGE_FULL: 'df -h "$FINANCE_RECON_REPORTS_URI"  # local store; MinIO: mc quota info ALIAS/BUCKET, mc admin info ALIAS',
+    SCHEMA_DRIFT: "finance-recon diagnose --json | jq '.sources[] | select(.contract_ok == false)'  # the table and column that broke",
+    SOURCE_UNREACHABLE: "finance-recon diagnose --json | jq '.sources[] | select(.reachable == false)'  # then pg_isready / mariadb-admin ping on that host",
+    JOB_FAILURE: "dagster run list --limit 1  # or the Dagster UI: Runs -> the failed run -> the failing step's logs; then finance-recon run",
+    JOB_STUCK: "dagster run list --limit 3  # or the Dagster UI: Runs -> terminate the hung run; then finance-recon run",
+    SOURCE_LAG: "finance-recon diagnose --json | jq '.sources[] | {name, max_updated_at, lag_minutes}'  # then the replication-lag runbook",
+    JOB_NOT_RUNNING: "dagster schedule list  # start finance_reconciliation_every_10_minutes (dagster schedule start) or finance-recon run now",
+    HEALTHY: "",
+}
+
 _STORE_KIND_TO_CAUSE = {
     "unreachable": STORAGE_UNREACHABLE,
     "credentials": CREDENTIALS_REJECTED,
@@ -87,8 +101,12 @@ class Cause:
     def action(self) -> str:
         return ACTIONS[self.code]
 
+    @property
+    def next_command(self) -> str:
+        return NEXT_COMMANDS[self.code]
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "title": self.title, "action": self.action}
+        return {**asdict(self), "title": self.title, "action": self.action, "next_command": self.next_command}
 
 
 @dataclass(frozen=True)

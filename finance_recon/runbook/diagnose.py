@@ -6,6 +6,8 @@
   3. the newest manifest in the report store and its age (§3.5), store reachability and permission;
   4. the latest check results and the freshness state the FreshnessDaemon recorded;
   5. the schedule state and daemon heartbeats (§3.2, "check the orchestrator");
+  6. the freshness SLO's error budget left (Prometheus when configured, else the instance's
+     publication history; `budget.error_budget`);
 then ranks the likely causes (§5, `causes.rank_causes`).
 
 The SLA is breached when the newest report is older than `settings.sla_minutes`, when there is no
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from finance_recon.metrics.slo import ErrorBudget
+from finance_recon.runbook.budget import error_budget
 from finance_recon.runbook.causes import HEALTHY, Cause, Thresholds, rank_causes
 from finance_recon.runbook.instance import InstanceFacts, read_instance
 from finance_recon.runbook.probes import SourceProbe, StoreProbe, probe_sources, probe_store
@@ -38,6 +42,7 @@ class Diagnosis:
     instance: InstanceFacts
     causes: list[Cause]
     notes: list[str] = field(default_factory=list)
+    budget: ErrorBudget | None = None
 
     @property
     def likely_cause(self) -> Cause:
@@ -55,6 +60,7 @@ class Diagnosis:
             "sla_breached": self.sla_breached,
             "likely_cause": self.likely_cause.code,
             "causes": [c.as_dict() for c in self.causes],
+            "error_budget": self.budget.as_dict() if self.budget else None,
             "report": self.store.report,
             "store": self.store.as_dict(),
             "sources": [s.as_dict() for s in self.sources],
@@ -86,12 +92,17 @@ def _dict(obj) -> dict[str, Any] | None:
 def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | None = None) -> Diagnosis:
     now = now or datetime.now(UTC)
     ensure_dagster_home(settings)
-    # The three looks are independent and each waits on the network: run them side by side.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="diagnose") as pool:
+    # The four looks are independent and each waits on the network: run them side by side.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="diagnose") as pool:
         sources_f = pool.submit(probe_sources, settings, now)
         store_f = pool.submit(probe_store, settings, now, write_probe=write_probe)
         instance_f = pool.submit(read_instance, now)
+        # After the instance look: two first openings of a new SQLite instance race on its schema.
+        budget_f = pool.submit(
+            lambda: instance_f.result() and error_budget(settings.slo_objective, settings.prometheus_url, now)
+        )
         sources, store, instance = sources_f.result(), store_f.result(), instance_f.result()
+        budget = budget_f.result()
     age = store.report["age_minutes"] if store.report else None
     breached = age is None or age > settings.sla_minutes
     notes = []
@@ -101,11 +112,15 @@ def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | No
         notes.append("write probe skipped (--no-write-probe): storage full / write permission not checked")
     if instance.error:
         notes.append(instance.error)
+    if budget.note:
+        notes.append(budget.note)
     thresholds = Thresholds(
         settings.sla_minutes, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes
     )
     causes = rank_causes(sources, store, instance, thresholds, age)
-    return Diagnosis(now, settings.sla_minutes, age, breached, sources, store, instance, causes, notes)
+    return Diagnosis(
+        now, settings.sla_minutes, age, breached, sources, store, instance, causes, notes, budget.budget
+    )
 
 
 # ------------------------------------------------------------------------------------------ render
@@ -123,6 +138,7 @@ def render_table(d: Diagnosis) -> str:
 
     sla = "BREACHED" if d.sla_breached else "ok"
     row("SLA", f"report age (SLA {d.sla_minutes} min)", f"{_fmt_min(d.report_age_minutes)}  {sla}")
+    row("SLO", "freshness error budget", d.budget.describe() if d.budget else "unknown (see notes)")
     r = d.store.report
     if r:
         row("report", "newest manifest", r["manifest_key"])
@@ -204,4 +220,5 @@ def render_table(d: Diagnosis) -> str:
             lines.append(f"       · {ev}")
         if cause.code != HEALTHY:
             lines.append(f"       → {cause.action}")
+            lines.append(f"       $ {cause.next_command}")
     return "\n".join(lines)

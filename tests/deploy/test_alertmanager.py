@@ -24,6 +24,17 @@ def test_routing_pages_critical_and_notifies_warnings():
             "severity=warning",
             "source=payments",
         ): "finance-data",
+        # The freshness SLO: the fast burn pages, the slow burn is a ticket for the team channel.
+        (
+            "alertname=FinanceReconciliationFreshnessBudgetBurnFast",
+            "severity=critical",
+            "notify=page",
+        ): "finance-oncall",
+        (
+            "alertname=FinanceReconciliationFreshnessBudgetBurnSlow",
+            "severity=warning",
+            "notify=ticket",
+        ): "finance-data",
     }
     for labels, receiver in cases.items():
         result = run([amtool, "config", "routes", "test", f"--config.file={CONFIG}", *labels])

@@ -29,6 +29,15 @@ PROMQL_WORDS = {
 }
 
 
+def recorded_series() -> set[str]:
+    """Series the repo's own Prometheus recording rules produce (the freshness SLO)."""
+    names = set()
+    for path in (DEPLOY / "prometheus" / "rules").glob("*.rules.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            names |= {r["record"] for r in group["rules"] if "record" in r}
+    return names
+
+
 def dashboard() -> dict:
     return json.loads(DASHBOARD.read_text())
 
@@ -59,7 +68,7 @@ def test_dashboard_is_valid_json_with_unique_ids_and_a_layout():
 
 
 def test_panels_query_only_metrics_the_exporter_exports():
-    exported = set(METRICS) | PROMETHEUS_BUILTINS
+    exported = set(METRICS) | PROMETHEUS_BUILTINS | recorded_series()
     used = set()
     for panel in query_panels():
         assert panel["targets"], panel["title"]
@@ -105,6 +114,28 @@ def test_the_runbook_panels_are_there():
     assert any(
         "source" in t["legendFormat"] for p in panels.values() for t in p["targets"] if "source_" in t["expr"]
     )
+
+
+def test_the_slo_panels_are_there():
+    """Issue 15: the SLI, the error budget left and the burn rates, each threshold as in the rules."""
+    panels = {p["title"]: p for p in query_panels()}
+    sli = panels["Freshness SLI (28 d)"]
+    assert sli["targets"][0]["expr"] == "finance_reconciliation:freshness_sli:ratio_28d"
+    assert {"color": "orange", "value": 0.99} in sli["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    budget = panels["Error budget left (28 d)"]
+    assert budget["targets"][0]["expr"] == "finance_reconciliation:slo_error_budget_remaining:ratio"
+    assert budget["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    over_time = panels["Error budget left over time"]
+    assert over_time["targets"][0]["expr"] == budget["targets"][0]["expr"]
+    burn = next(p for title, p in panels.items() if title.startswith("Error budget burn rate"))
+    exprs = {t["legendFormat"]: t["expr"] for t in burn["targets"]}
+    assert exprs == {w: f"finance_reconciliation:freshness_burn_rate:{w}" for w in ("1h", "5m", "6h", "30m")}
+    steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert {"color": "red", "value": 14.4} in steps and {"color": "orange", "value": 6} in steps
+    assert burn["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"].startswith("line")
+    # Every SLO panel reads a series the shipped rules really record.
+    for panel in (sli, budget, over_time, burn):
+        assert all(t["expr"] in recorded_series() for t in panel["targets"]), panel["title"]
 
 
 def test_provisioning_points_at_the_dashboard_and_the_datasource():

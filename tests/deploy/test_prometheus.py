@@ -14,18 +14,28 @@ from tests.deploy.deploy_helpers import DEPLOY, PROJECT_ROOT, require_binary, ru
 
 PROM = DEPLOY / "prometheus"
 RULES = PROM / "rules" / "finance_reconciliation.rules.yml"
+RULE_FILES = sorted((PROM / "rules").glob("*.rules.yml"))  # the glob prometheus.yml loads
 RULE_TESTS = sorted((PROM / "tests").glob("*.test.yml"))
 ALERTS = (
     "FinanceReconciliationLagHigh",
     "FinanceReconciliationMetricAbsent",
     "FinanceReconciliationSourceLagHigh",
+    "FinanceReconciliationFreshnessBudgetBurnFast",
+    "FinanceReconciliationFreshnessBudgetBurnSlow",
 )
 RUNBOOK_PATH = "docs/runbooks/finance-reconciliation-delay.md"
 
 
+def all_rules() -> list[dict]:
+    return [r for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]]
+
+
 def rules_by_alert() -> dict[str, dict]:
-    doc = yaml.safe_load(RULES.read_text())
-    return {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
+    return {r["alert"]: r for r in all_rules() if "alert" in r}
+
+
+def recorded() -> set[str]:
+    return {r["record"] for r in all_rules() if "record" in r}
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.local.yml"])
@@ -34,11 +44,13 @@ def test_promtool_check_config(config):
     result = run([promtool, "check", "config", config], cwd=PROM)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 3 rules found" in result.stdout  # the rule glob really resolves
+    assert f"SUCCESS: {len(RULE_FILES)} rule files found" in result.stdout
 
 
 def test_promtool_check_rules():
     promtool = require_binary("promtool")
-    result = run([promtool, "check", "rules", str(RULES)])
+    assert len(RULE_FILES) >= 2, RULE_FILES  # the SLA alerts and the freshness SLO
+    result = run([promtool, "check", "rules", *[str(p) for p in RULE_FILES]])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -55,6 +67,8 @@ def test_rule_tests_have_teeth(tmp_path: Path):
     promtool = require_binary("promtool")
     (tmp_path / "rules").mkdir()
     (tmp_path / "tests").mkdir()
+    for path in RULE_FILES:  # the tests load every rule file; only the SLA rules are altered
+        shutil.copy(path, tmp_path / "rules" / path.name)
     text = RULES.read_text()
     assert "for: 5m" in text
     (tmp_path / "rules" / RULES.name).write_text(text.replace("for: 5m", "for: 1m"))
@@ -93,8 +107,20 @@ def test_lag_alert_matches_the_contract():
         rule = rules[name]
         assert rule["labels"]["severity"] in ("critical", "warning")
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
-        assert rule["annotations"]["runbook_url"] == DEFAULT_RUNBOOK_URL
-        assert rule["annotations"]["runbook_url"].endswith(RUNBOOK_PATH)
+        # The SLO alerts point at their own section of the same runbook.
+        page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert page == DEFAULT_RUNBOOK_URL
+        assert page.endswith(RUNBOOK_PATH)
+        if anchor:
+            assert anchor in runbook_anchors(), f"{name}: no section #{anchor} in {RUNBOOK_PATH}"
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    import re
+
+    headings = re.findall(r"^#+ (.+)$", (PROJECT_ROOT / RUNBOOK_PATH).read_text(), flags=re.M)
+    return {re.sub(r"[^a-z0-9 _-]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 
 def test_runbook_the_alerts_point_at_exists():
@@ -102,12 +128,16 @@ def test_runbook_the_alerts_point_at_exists():
 
 
 def test_rules_only_use_metrics_the_exporter_exports():
+    """Every series a rule reads is exported by the exporter or recorded by a rule of the repo."""
     import re
 
-    exported = set(METRICS)
-    for name, rule in rules_by_alert().items():
-        used = set(re.findall(r"\bfinance_reconciliation_[a-z_]+\b", rule["expr"]))
-        assert used and used <= exported, f"{name}: {used - exported}"
+    known = set(METRICS) | recorded()
+    for rule in all_rules():
+        name = rule.get("alert") or rule["record"]
+        used = set(re.findall(r"\bfinance_reconciliation[a-z_:0-9]*[a-z0-9_]\b", rule["expr"]))
+        if name != "finance_reconciliation:slo_objective:ratio":  # the one constant
+            assert used, name
+        assert used <= known, f"{name}: {used - known}"
 
 
 def test_prometheus_config_scrapes_the_exporter_job_the_rules_expect():

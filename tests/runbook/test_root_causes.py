@@ -8,8 +8,10 @@
 | credentials rejected | moto with IAM enforcement on (`/moto-api/reset-auth`): requests are signature-checked against the IAM users moto holds; we present a wrong secret key, and a read-only key |
 | job failure | the job runs with a warehouse target its dbt profile does not have: the dbt step fails |
 
-Not simulated: "store full" (no way to fill a filesystem or a MinIO quota here without root mounts);
-its classification is unit-tested in `test_causes.py` from the errno/S3 codes a full store returns.
+| store full | the real store (moto) behind `runbook.faults.FaultyS3("full")`, a loopback S3 endpoint that forwards reads and answers every write `507 InsufficientStorage`, as a full MinIO/S3 does |
+| credentials rejected (403) | the same endpoint in `forbidden` mode: every request `403 AccessDenied` |
+
+Every cause also names the next command to run (`Cause.next_command`, printed under the action).
 """
 
 from __future__ import annotations
@@ -48,11 +50,16 @@ def test_healthy_deployment_exits_zero_and_prints_no_password(baseline, deployme
     assert report["store"]["read_ok"] and report["store"]["write_ok"]
     assert {s["name"]: s["contract_ok"] for s in report["sources"]} == {"orders": True, "payments": True}
     assert all(s["max_updated_at"] for s in report["sources"])
+    # No Prometheus configured: the SLO budget comes from the instance's one publication, all fresh.
+    budget = report["error_budget"]
+    assert budget["source"] == "history" and budget["objective"] == 0.99
+    assert budget["remaining"] == 1 and budget["bad_minutes"] == 0 and budget["observed_minutes"] > 0
     assert_no_password(proc.stdout + proc.stderr, baseline)
 
     table = cli(["diagnose"], deployment, timeout=180)
     assert table.returncode == 0
     assert "likely cause (ranked):" in table.stdout and "1. healthy" in table.stdout
+    assert "error budget left 100.0%" in table.stdout and "from history" in table.stdout
     assert_no_password(table.stdout + table.stderr, baseline)
 
 
@@ -146,6 +153,40 @@ def test_object_store_unreachable_is_named_first(baseline, deployment, monkeypat
     assert down.likely_cause.code == C.STORAGE_UNREACHABLE, [c.code for c in down.causes]
     assert down.store.read_ok is False
     assert down.sla_breached and down.exit_code == 1  # freshness cannot be shown, so it is not assumed
+
+
+def test_object_store_full_is_named_first(baseline, deployment, monkeypatch, tmp_path):
+    from finance_recon.runbook.faults import FaultyS3
+
+    home = tmp_path / "home"
+    with moto_server() as (_server, endpoint):
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="finance-reports-rb")
+        upload_folder(
+            client, home / "object-store" / "finance-reports", "finance-reports-rb", "finance-reports"
+        )
+        with FaultyS3("full", upstream=endpoint) as full:
+            _use_s3(monkeypatch, full.endpoint, "finance-reports-rb")
+            result = run_diagnose()
+            table = render_table(result)
+    assert result.likely_cause.code == C.STORAGE_FULL, [c.code for c in result.causes]
+    assert result.store.read_ok is True and result.store.write_ok is False  # reads pass, writes do not
+    assert "InsufficientStorage" in result.store.error
+    assert any(status == 507 and method == "PUT" for method, _, status in full.requests)
+    assert result.exit_code == 0  # the report is still fresh; the next publish will fail
+    assert "1. storage_full" in table and "$ df -h" in table  # the cause first, then the next command
+
+
+def test_store_answering_403_is_credentials_rejected(baseline, deployment, monkeypatch):
+    from finance_recon.runbook.faults import FaultyS3
+
+    with FaultyS3("forbidden") as forbidden:
+        _use_s3(monkeypatch, forbidden.endpoint, "finance-reports-rb")
+        result = run_diagnose()
+    assert result.likely_cause.code == C.CREDENTIALS_REJECTED, [c.code for c in result.causes]
+    assert result.store.read_ok is False and "AccessDenied" in result.store.error
+    assert result.likely_cause.next_command.startswith("finance-recon diagnose --json | jq .store")
+    assert result.exit_code == 1  # the report cannot be shown fresh
 
 
 def test_credentials_rejected_is_named_first(baseline, deployment, monkeypatch, tmp_path):
