@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from finance_recon.cli import arguments
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -12,9 +14,11 @@ def add_parser(subparsers) -> None:
         help="build a demo shop in the embedded databases, reconcile it and print the result",
         description="Generate a deterministic shop (with its ground truth) into the embedded DuckDB sources, "
         "run the whole graph with as_of = the shop's anchor, and compare every category count with the "
-        "ground truth. Exit 1 if the run fails or any count differs.",
+        "ground truth. Exit 1 if the run fails or any count differs, 2 on a bad flag, setting or missing prerequisite.",
     )
-    parser.add_argument("--orders", type=int, default=10_000, help="number of orders (default 10000)")
+    parser.add_argument(
+        "--orders", type=arguments.positive_int, default=10_000, help="number of orders ≥ 1 (default 10000)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.set_defaults(handler=handle)
@@ -24,6 +28,7 @@ def handle(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from finance_recon.cli.pipeline import RunRequestOptions, execute, format_summary
+    from finance_recon.cli.preflight import check_manifest
     from finance_recon.demo.generator import generate_shop
     from finance_recon.demo.seed import seed_shop
     from finance_recon.reconciliation.parameters import format_ts
@@ -37,6 +42,7 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    check_manifest()
     shop = generate_shop(args.orders, seed=args.seed)
     settings.demo_dir.mkdir(parents=True, exist_ok=True)
     seed_shop(shop, settings.orders_url, settings.payments_url, replace=True)
