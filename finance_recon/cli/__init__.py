@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, SettingsError | PreflightError):
             # A bad setting or a missing prerequisite: one line naming it, before any work started.
             return fail(f"finance-recon {args.command}", str(exc), EXIT_USAGE)
+        if type(exc).__name__ == "RunCrashed":  # finance_recon.cli.output (not imported for --help)
+            return fail(f"finance-recon {args.command}", str(exc), 1)
         raise
 
 

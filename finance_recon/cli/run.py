@@ -35,12 +35,20 @@ def add_parser(subparsers) -> None:
         help="G, whole minutes ≥ 0 (default FINANCE_RECON_GRACE_MINUTES or 60)",
     )
     parser.add_argument("--full-refresh", action="store_true", help="re-read both sources entirely")
-    parser.add_argument("--json", action="store_true", help="print the outcome and manifest as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print only the outcome and manifest, as one JSON document on stdout (stage lines on stderr)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show dbt's and Dagster's logs (on stderr)"
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from finance_recon.cli.pipeline import RunRequestOptions, execute, format_summary
+    from finance_recon.cli.output import print_outcome, run_with_output
+    from finance_recon.cli.pipeline import RunRequestOptions, execute
     from finance_recon.cli.preflight import check_run
     from finance_recon.settings import load_settings
 
@@ -51,14 +59,25 @@ def handle(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         grace_minutes=args.grace_minutes,
         full_refresh=args.full_refresh,
+        # Dagster's own lines go to the log file (the terminal only with -v): INFO is worth keeping.
+        log_level="DEBUG" if args.verbose else "INFO",
     )
-    outcome = execute(options, settings)
+    outcome, log_path = run_with_output(
+        "run",
+        settings,
+        verbose=args.verbose,
+        json_mode=args.json,
+        work=lambda console, reporter: execute(options, settings, on_event=reporter),
+    )
+    outcome.log_file = str(log_path)
     if args.json:
         print(outcome.as_json())
     elif outcome.success:
-        print(format_summary(outcome.manifest))
-        print(f"report           {outcome.report_url}")
+        print_outcome(outcome)
     if not outcome.success:
-        print(f"finance-recon run: FAILED ({outcome.run_id}): {outcome.cause}", file=sys.stderr)
+        print(
+            f"finance-recon run: FAILED ({outcome.run_id}): {outcome.cause} (log: {log_path})",
+            file=sys.stderr,
+        )
         return 1
     return 0
