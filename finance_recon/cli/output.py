@@ -28,9 +28,9 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -148,10 +148,13 @@ class StageReporter:
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
+                TaskProgressColumn(),
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
+                # sys.stdout/sys.stderr stay routed to the log file: Dagster's handlers write there.
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
 
     def _line(self, text: str) -> None:
