@@ -3,9 +3,16 @@ which command provides it (exit 2), instead of a traceback or retries 40 s into 
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-from finance_recon.settings import DBT_PROJECT_DIR, ENV_ORDERS_URL, ENV_PAYMENTS_URL, Settings
+from finance_recon.settings import (
+    DBT_PROJECT_DIR,
+    ENV_ORDERS_URL,
+    ENV_PAYMENTS_URL,
+    ENV_WAREHOUSE_TARGET,
+    Settings,
+)
 
 # Where `make prepare` (dagster-dbt project prepare-and-package) writes the parsed dbt project;
 # `finance_recon.reconciliation.project.dbt_project.manifest_path` names the same file.
@@ -58,6 +65,38 @@ def check_sources(settings: Settings) -> None:
         )
 
 
+# dbt target → (the module its adapter installs, the extra that installs it); see pyproject.toml.
+_TARGET_EXTRAS = {"trino": ("dbt.adapters.trino", "trino"), "spark": ("dbt.adapters.spark", "spark")}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def check_extras(settings: Settings) -> None:
+    """The configured engines are installed: they are extras, not part of the default install."""
+    from finance_recon.spark.config import ENV_LANDING_ENGINE, load_spark_settings
+
+    try:
+        landing = load_spark_settings(settings).landing_engine
+    except ValueError as exc:
+        raise PreflightError(f"environment variable {exc}") from None
+    if landing == "spark" and not _installed("pyspark"):
+        raise PreflightError(
+            f"{ENV_LANDING_ENGINE}=spark needs PySpark, an extra: pip install -e '.[spark]' (or make install-full)"
+        )
+    module, extra = _TARGET_EXTRAS.get(settings.warehouse_target, (None, None))
+    if module and not _installed(module):
+        raise PreflightError(
+            f"{ENV_WAREHOUSE_TARGET}={settings.warehouse_target} needs its dbt adapter, an extra: "
+            f"pip install -e '.[{extra}]' (or make install-full)"
+        )
+
+
 def check_run(settings: Settings) -> None:
     check_manifest()
+    check_extras(settings)
     check_sources(settings)

@@ -118,3 +118,18 @@ def test_a_missing_dbt_manifest_says_which_command_prepares_it(tmp_path, monkeyp
     assert main(["run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "manifest.json does not exist: run `make prepare`" in err[0], err
+
+
+def test_an_engine_that_is_not_installed_names_its_extra(tmp_path, monkeypatch, capsys):
+    """PySpark and dbt-trino are extras: configured but absent, the run says which one to install."""
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path))
+    installed = preflight._installed
+    monkeypatch.setattr(preflight, "_installed", lambda module: False)
+    monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "spark")
+    assert main(["run"]) == 2
+    assert "FINANCE_RECON_LANDING_ENGINE=spark needs PySpark" in capsys.readouterr().err
+    monkeypatch.delenv("FINANCE_RECON_LANDING_ENGINE")
+    monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_TARGET", "trino")
+    assert main(["run"]) == 2
+    assert "pip install -e '.[trino]'" in capsys.readouterr().err
+    assert installed("dbt.adapters.duckdb") and not installed("no_such_package.sub")
