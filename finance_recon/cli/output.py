@@ -272,6 +272,8 @@ def run_with_output(command: str, settings, *, verbose: bool, json_mode: bool, w
     """
     import traceback
 
+    from finance_recon.cli.errors import RunCrashed
+
     log_path = log_file_path(settings.home, command)
     try:
         with routed_output(log_path, verbose=verbose, json_mode=json_mode) as console:
@@ -287,10 +289,6 @@ def run_with_output(command: str, settings, *, verbose: bool, json_mode: bool, w
         from finance_recon.sources.errors import one_line
 
         raise RunCrashed(f"failed: {type(exc).__name__}: {one_line(exc)} (log: {log_path})") from None
-
-
-class RunCrashed(Exception):
-    """The run raised instead of returning an outcome; `str(exc)` is the one line to show (exit 1)."""
 
 
 def print_outcome(outcome, expected_counts: dict[str, int] | None = None) -> None:

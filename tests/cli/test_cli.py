@@ -140,3 +140,15 @@ def test_help_exits_0(command, tmp_path):
     result = _cli([command, "--help"], _env(tmp_path), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "usage: finance-recon" in result.stdout
+
+
+def test_an_unexpected_error_is_one_line_naming_the_log_file_with_the_traceback(tmp_path):
+    _seed_embedded(tmp_path, 20, seed=1)
+    not_a_folder = tmp_path / "dagster-home-is-a-file"
+    not_a_folder.write_text("")
+    result = _cli(["run"], _env(tmp_path, DAGSTER_HOME=str(not_a_folder)), timeout=300)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("finance-recon run: failed: FileExistsError: "), lines
+    log_file = Path(lines[0].rsplit("(log: ", 1)[1].rstrip(")"))
+    assert "Traceback (most recent call last)" in log_file.read_text()
