@@ -152,3 +152,19 @@ def test_an_unexpected_error_is_one_line_naming_the_log_file_with_the_traceback(
     assert len(lines) == 1 and lines[0].startswith("finance-recon run: failed: FileExistsError: "), lines
     log_file = Path(lines[0].rsplit("(log: ", 1)[1].rstrip(")"))
     assert "Traceback (most recent call last)" in log_file.read_text()
+
+
+def test_run_json_names_the_blocking_failure_when_a_contract_check_stops_the_report(tmp_path):
+    """An order with a negative total: the blocking `orders:contract` check fails, nothing publishes."""
+    _seed_embedded(tmp_path, 50, seed=6)
+    with duckdb.connect(str(tmp_path / "demo" / "oltp.duckdb")) as conn:
+        conn.execute("update orders set total_amount = -1 where order_id = 1")
+    result = _cli(["run", "--json"], _env(tmp_path), timeout=600)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    outcome = json.loads(result.stdout)
+    assert outcome["outcome"] == "failed" and outcome["success"] is False
+    assert outcome["blocking_failure"] == "orders:contract"
+    assert "orders:contract" in outcome["failed_checks"] and outcome["cause"]
+    assert outcome["manifest"] is None and outcome["report_url"] is None
+    assert result.stderr.strip().splitlines()[-1].startswith("finance-recon run: FAILED")
+    assert not (tmp_path / "object-store" / "finance-reports" / "latest.json").exists()
