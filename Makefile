@@ -8,14 +8,24 @@ PYTHON ?= python3
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 
-.PHONY: install prepare demo run test dev lint format system-deps bench bench/extract bench/reconcile bench/e2e bench/smoke clean
+.PHONY: install install-full prepare demo run test dev lint format system-deps bench bench/extract bench/reconcile bench/e2e bench/smoke clean
+
+# The default install is the embedded path (no PySpark, dbt-spark, dbt-trino, dagster-postgres);
+# `install-full` adds every extra the tests, lint and benchmarks need (`.[dev,spark,trino,deploy]`).
+FULL_EXTRAS := dev,spark,trino,deploy
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e .
+	touch $@
+
+install-full: $(VENV)/.installed-full
+
+$(VENV)/.installed-full: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[$(FULL_EXTRAS)]"
 	touch $@
 
 # Parse the dbt project into a fresh manifest (never a committed one).
@@ -31,7 +41,7 @@ run: prepare
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: prepare system-deps
+test: install-full prepare system-deps
 	$(PY) -m pytest
 
 # The Dagster UI (webserver + daemon) on 127.0.0.1:3000.
@@ -39,27 +49,27 @@ dev: prepare
 	export DAGSTER_HOME="$$($(PY) -c 'from finance_recon.settings import ensure_dagster_home, load_settings; print(ensure_dagster_home(load_settings()))')" && \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
-lint:
+lint: install-full
 	$(BIN)/ruff check finance_recon tests bench jobs
 	$(BIN)/ruff format --check finance_recon tests bench jobs
 
-format:
+format: install-full
 	$(BIN)/ruff format finance_recon tests bench jobs
 	$(BIN)/ruff check --fix finance_recon tests bench jobs
 
 bench: bench/extract bench/reconcile bench/e2e
 
-bench/extract: prepare
+bench/extract: install-full prepare
 	$(PY) -m bench.extract
 
-bench/reconcile: prepare
+bench/reconcile: install-full prepare
 	$(PY) -m bench.reconcile
 
-bench/e2e: prepare
+bench/e2e: install-full prepare
 	$(PY) -m bench.e2e
 
 # The e2e harness at 300 orders (real MariaDB/PostgreSQL): proves it runs, asserts no timing.
-bench/smoke: prepare
+bench/smoke: install-full prepare
 	$(PY) -m pytest -m bench tests/bench
 
 clean:

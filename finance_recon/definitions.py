@@ -8,7 +8,7 @@ from dagster import Definitions
 
 from finance_recon.alerting.resources import build_alerting_resources
 from finance_recon.alerting.sensors import build_alert_sensors
-from finance_recon.jobs import RECONCILIATION_JOB_NAME, reconciliation_job
+from finance_recon.jobs import RECONCILIATION_EXECUTOR, RECONCILIATION_JOB_NAME, reconciliation_job
 from finance_recon.quality.checks import build_quality_checks
 from finance_recon.quality.freshness import FRESH_ASSET_KEYS, apply_freshness, freshness_policy
 from finance_recon.reconciliation.assets import reconciliation_dbt_models
@@ -39,6 +39,8 @@ def build_definitions(settings: Settings) -> Definitions:
             report_key=REPORT_KEY,
         ),
         resources={**build_resources(settings), **landing_resources, **build_alerting_resources(settings)},
+        # Assets materialized from the UI run in an implicit job: same executor, same reason (jobs.py).
+        executor=RECONCILIATION_EXECUTOR,
     )
 
 

@@ -1,6 +1,8 @@
 """Configuration, resolved once from the environment with embedded defaults.
 
-Every environment variable the platform reads is declared here (and documented in the README).
+Every environment variable the platform reads is declared here (and documented in the README) and
+parsed by pydantic-settings: a bad value is a `SettingsError` naming the variable, the value and what
+is expected, which the CLI prints as one line (exit 2).
 Secrets (source URLs with passwords, S3 keys) are not stored in this object as plain values for
 resources: `secret_or_default` hands Dagster an `EnvVar` so the value never shows in the UI.
 """
@@ -11,7 +13,10 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from dagster import EnvVar
@@ -44,11 +49,6 @@ ENV_PROMETHEUS_URL = "FINANCE_RECON_PROMETHEUS_URL"  # where `diagnose` reads th
 DEFAULT_RUNBOOK_URL = (
     "https://github.com/finance-recon/finance_recon/blob/main/docs/runbooks/finance-reconciliation-delay.md"
 )
-
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
 
 
 @dataclass(frozen=True)
@@ -107,43 +107,143 @@ def default_payments_url(home: Path) -> str:
     return f"duckdb:///{home / 'demo' / 'payments.duckdb'}"
 
 
+class SettingsError(ValueError):
+    """A setting (environment variable) or run parameter with a bad value; `str(exc)` is one line naming it."""
+
+
+# The run parameters' limits, shared by the settings and the CLI's flags (contracts §2).
+MAX_AS_OF_SKEW_MINUTES = 5
+_TOLERANCE_QUANTUM = Decimal("0.01")
+_TOLERANCE_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2): 16 integer digits
+TOLERANCE_EXPECTED = "a decimal ≥ 0 with at most 2 decimal places and 16 integer digits, e.g. 0.01"
+GRACE_EXPECTED = "whole minutes, an integer ≥ 0, e.g. 60"
+
+
+def check_tolerance(value: Decimal) -> Decimal:
+    """τ as contracts §2 allows it: finite, ≥ 0, representable as DECIMAL(18, 2); else ValueError."""
+    if (
+        not value.is_finite()
+        or value < 0
+        or value >= _TOLERANCE_LIMIT
+        or value != value.quantize(_TOLERANCE_QUANTUM)
+    ):
+        raise ValueError(f"expected {TOLERANCE_EXPECTED}")
+    return value
+
+
+def check_grace_minutes(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected {GRACE_EXPECTED}")
+    return value
+
+
+# Every field of `_Environment` is read from FINANCE_RECON_<FIELD>; its description is what the
+# error says is expected when the value does not parse.
+_ENV_PREFIX = "FINANCE_RECON_"
+
+
+class _Environment(BaseSettings):
+    """The environment as typed values: pydantic-settings parses it and names the bad variable."""
+
+    model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, env_ignore_empty=True, extra="ignore")
+
+    home: Path = Field(default=PROJECT_ROOT / ".finance_recon", description="a folder path")
+    orders_url: str | None = Field(default=None, description="a SQLAlchemy URL")
+    payments_url: str | None = Field(default=None, description="a SQLAlchemy URL")
+    reports_uri: str | None = Field(default=None, description="a folder or s3://bucket/prefix")
+    # Any name: dbt_project/profiles.yml decides which targets exist (duckdb, trino, spark).
+    warehouse_target: str = Field(default="duckdb", description="a dbt target of dbt_project/profiles.yml")
+    warehouse_path: Path | None = Field(default=None, description="a file path")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(ENV_S3_ENDPOINT_URL, "AWS_ENDPOINT_URL"),
+        description="an http(s) URL",
+    )
+    look_back_minutes: int = Field(default=10, ge=0, description="whole minutes, an integer ≥ 0")
+    extract_batch_rows: int = Field(default=100_000, ge=1, description="an integer ≥ 1")
+    tolerance: Decimal = Field(default=Decimal("0.00"), description=TOLERANCE_EXPECTED)
+    grace_minutes: int = Field(default=60, description=GRACE_EXPECTED)
+    sla_minutes: int = Field(default=30, ge=1, description="whole minutes, an integer ≥ 1")
+    warn_minutes: int = Field(default=20, ge=1, description="whole minutes, an integer ≥ 1")
+    source_lag_warn_minutes: int = Field(default=15, ge=1, description="whole minutes, an integer ≥ 1")
+    source_lag_fail_minutes: int = Field(default=30, ge=1, description="whole minutes, an integer ≥ 1")
+    alertmanager_url: str | None = Field(default=None, description="an http(s) URL")
+    alert_webhook_url: str | None = Field(default=None, description="an http(s) URL")
+    finance_webhook_url: str | None = Field(default=None, description="an http(s) URL")
+    runbook_url: str = Field(default=DEFAULT_RUNBOOK_URL, description="a URL")
+    # A ratio, not money: float is fine. It must leave an error budget (0 < objective < 1).
+    slo_objective: float = Field(default=0.99, gt=0, lt=1, description="a ratio between 0 and 1, e.g. 0.99")
+    prometheus_url: str | None = Field(default=None, description="an http(s) URL")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance(cls, value: Decimal) -> Decimal:
+        return check_tolerance(value)
+
+    @field_validator("grace_minutes")
+    @classmethod
+    def _grace(cls, value: int) -> int:
+        return check_grace_minutes(value)
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field in _Environment.model_fields and not field.startswith(_ENV_PREFIX):
+        return _ENV_PREFIX + field.upper()
+    return field
+
+
+def _environment() -> _Environment:
+    try:
+        return _Environment()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = _variable(error["loc"])
+        field = _Environment.model_fields.get(str(error["loc"][0]) if error["loc"] else "")
+        expected = field.description if field is not None else error["msg"]
+        raise SettingsError(
+            f"environment variable {variable}={error.get('input')!r} is invalid: expected {expected}"
+        ) from None
+
+
 def load_settings() -> Settings:
-    """Read the environment. Cheap and side-effect free; call it where configuration is needed."""
-    home = Path(_env(ENV_HOME, str(PROJECT_ROOT / ".finance_recon"))).expanduser().resolve()
+    """Read the environment. Cheap and side-effect free; call it where configuration is needed.
+
+    Raises `SettingsError` (one line naming the variable, its value and what is expected).
+    """
+    env = _environment()
+    home = env.home.expanduser().resolve()
     return Settings(
         home=home,
-        orders_url=_env(ENV_ORDERS_URL, default_orders_url(home)),
-        payments_url=_env(ENV_PAYMENTS_URL, default_payments_url(home)),
-        reports_uri=_env(ENV_REPORTS_URI, str(home / "object-store" / "finance-reports")),
-        warehouse_target=_env(ENV_WAREHOUSE_TARGET, "duckdb"),
-        warehouse_path=Path(_env(ENV_WAREHOUSE_PATH, str(home / "warehouse.duckdb"))),
-        s3_endpoint_url=os.environ.get(ENV_S3_ENDPOINT_URL) or os.environ.get("AWS_ENDPOINT_URL") or None,
-        look_back_minutes=int(_env(ENV_LOOK_BACK_MINUTES, "10")),
-        extract_batch_rows=int(_env(ENV_EXTRACT_BATCH_ROWS, "100000")),
-        tolerance=Decimal(_env(ENV_TOLERANCE, "0.00")),
-        grace_minutes=int(_env(ENV_GRACE_MINUTES, "60")),
-        sla_minutes=int(_env(ENV_SLA_MINUTES, "30")),
-        warn_minutes=int(_env(ENV_WARN_MINUTES, "20")),
-        source_lag_warn_minutes=int(_env(ENV_SOURCE_LAG_WARN_MINUTES, "15")),
-        source_lag_fail_minutes=int(_env(ENV_SOURCE_LAG_FAIL_MINUTES, "30")),
-        alertmanager_url=os.environ.get(ENV_ALERTMANAGER_URL) or None,
-        alert_webhook_url=os.environ.get(ENV_ALERT_WEBHOOK_URL) or None,
-        finance_webhook_url=os.environ.get(ENV_FINANCE_WEBHOOK_URL) or None,
-        runbook_url=_env(ENV_RUNBOOK_URL, DEFAULT_RUNBOOK_URL),
-        slo_objective=_objective(_env(ENV_SLO_OBJECTIVE, "0.99")),
-        prometheus_url=os.environ.get(ENV_PROMETHEUS_URL) or None,
+        orders_url=env.orders_url or default_orders_url(home),
+        payments_url=env.payments_url or default_payments_url(home),
+        reports_uri=env.reports_uri or str(home / "object-store" / "finance-reports"),
+        warehouse_target=env.warehouse_target,
+        warehouse_path=env.warehouse_path or home / "warehouse.duckdb",
+        s3_endpoint_url=env.s3_endpoint_url,
+        look_back_minutes=env.look_back_minutes,
+        extract_batch_rows=env.extract_batch_rows,
+        tolerance=env.tolerance,
+        grace_minutes=env.grace_minutes,
+        sla_minutes=env.sla_minutes,
+        warn_minutes=env.warn_minutes,
+        source_lag_warn_minutes=env.source_lag_warn_minutes,
+        source_lag_fail_minutes=env.source_lag_fail_minutes,
+        alertmanager_url=env.alertmanager_url,
+        alert_webhook_url=env.alert_webhook_url,
+        finance_webhook_url=env.finance_webhook_url,
+        runbook_url=env.runbook_url,
+        slo_objective=env.slo_objective,
+        prometheus_url=env.prometheus_url,
     )
-
-
-def _objective(raw: str) -> float:
-    """A ratio, not money: float is fine. Must leave an error budget (0 < objective < 1)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise ValueError(f"{ENV_SLO_OBJECTIVE}={raw!r}: expected a ratio between 0 and 1, e.g. 0.99")
-    return value
 
 
 def secret_or_default(env_name: str, default: str) -> str | EnvVar:

@@ -15,11 +15,15 @@ COMMAND_MODULES = ("demo", "run", "seed", "metrics", "diagnose", "drill")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from finance_recon.cli.arguments import OneLineParser
+
+    parser = OneLineParser(
         prog="finance-recon",
         description="Reconcile shop orders against payments, publish the report, keep it inside its SLA.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
+    )
     for name in COMMAND_MODULES:
         importlib.import_module(f"finance_recon.cli.{name}").add_parser(subparsers)
     return parser
@@ -27,7 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as exc:
+        # Imported here, not at the top: `finance-recon --help` stays light.
+        from finance_recon.cli.arguments import EXIT_USAGE, fail
+        from finance_recon.cli.errors import RunCrashed
+        from finance_recon.cli.preflight import PreflightError
+        from finance_recon.settings import SettingsError
+
+        if isinstance(exc, SettingsError | PreflightError):
+            # A bad setting or a missing prerequisite: one line naming it, before any work started.
+            return fail(f"finance-recon {args.command}", str(exc), EXIT_USAGE)
+        if isinstance(exc, RunCrashed):
+            return fail(f"finance-recon {args.command}", str(exc), 1)
+        raise
 
 
 if __name__ == "__main__":

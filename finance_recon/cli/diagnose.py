@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from finance_recon.cli import arguments
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -22,7 +24,9 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="do not write _probe/diagnose.txt (then a full store or a read-only credential goes unnoticed)",
     )
-    parser.add_argument("--sla-minutes", type=int, help="override FINANCE_RECON_SLA_MINUTES for this check")
+    parser.add_argument(
+        "--sla-minutes", type=arguments.positive_int, help="override FINANCE_RECON_SLA_MINUTES for this check"
+    )
     parser.add_argument(
         "--prometheus-url",
         help="read the freshness SLO's error budget from this Prometheus (default FINANCE_RECON_PROMETHEUS_URL; "

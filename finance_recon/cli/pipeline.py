@@ -6,7 +6,9 @@ CLI runs exactly like scheduled ones.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,26 +27,35 @@ class RunRequestOptions:
 
 @dataclass
 class RunOutcome:
+    """What a run came to. `failed_checks` are the *blocking* checks that failed (they stop the report);
+    `warnings` are the non-blocking checks that did not pass (the report is published all the same)."""
+
     run_id: str
     success: bool
     cause: str | None = None
     manifest: dict[str, Any] | None = None
     report_url: str | None = None
     failed_checks: list[str] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    log_file: str | None = None
 
-    def as_json(self) -> str:
-        return json.dumps(
-            {
-                "run_id": self.run_id,
-                "success": self.success,
-                "cause": self.cause,
-                "failed_checks": self.failed_checks,
-                "report_url": self.report_url,
-                "manifest": self.manifest,
-            },
-            indent=2,
-            sort_keys=True,
-        )
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": "published" if self.success else "failed",
+            "run_id": self.run_id,
+            "success": self.success,
+            # The one-line cause of a failed run (None when published) and the blocking check behind it.
+            "cause": None if self.success else self.cause,
+            "blocking_failure": self.failed_checks[0] if self.failed_checks and not self.success else None,
+            "failed_checks": self.failed_checks,
+            "warnings": self.warnings,
+            "report_url": self.report_url,
+            "manifest": self.manifest,
+            "log_file": self.log_file,
+        }
+
+    def as_json(self, **extra: Any) -> str:
+        return json.dumps({**self.as_dict(), **extra}, indent=2, sort_keys=True)
 
 
 def run_config(options: RunRequestOptions, settings: Settings) -> dict[str, Any]:
@@ -75,13 +86,32 @@ def _run_in_progress(instance) -> str | None:
     return busy[0].run_id if busy else None
 
 
+def _warnings(result) -> list[dict[str, str]]:
+    """The non-blocking checks that did not pass (source lag, dbt tests with severity warn)."""
+    found = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed and not evaluation.blocking:
+                key = evaluation.asset_check_key
+                found.append(
+                    {
+                        "check": f"{key.asset_key.to_user_string()}:{key.name}",
+                        "severity": evaluation.severity.value,
+                        "description": evaluation.description or "",
+                    }
+                )
+    return found
+
+
 def _first_failure(result) -> tuple[str | None, list[str]]:
     """One line naming what failed first: a blocking check or a step, with its error."""
     failed_checks = []
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if not evaluation.passed:
+            # Only a blocking check stops the report; a failed non-blocking one is a warning.
+            if not evaluation.passed and evaluation.blocking:
                 key = evaluation.asset_check_key
                 failed_checks.append(f"{key.asset_key.to_user_string()}:{key.name}")
     for event in result.all_events:
@@ -101,9 +131,15 @@ def _first_failure(result) -> tuple[str | None, list[str]]:
     return None, failed_checks
 
 
-def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
+def execute(
+    options: RunRequestOptions,
+    settings: Settings,
+    on_event: Callable[[Any, Any], None] | None = None,
+) -> RunOutcome:
+    """Run the job in-process; `on_event(instance, entry)` (optional) sees each event as it is recorded."""
     ensure_dagster_home(settings)
     from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
 
     from finance_recon.definitions import build_definitions
     from finance_recon.jobs import RECONCILIATION_JOB_NAME
@@ -120,12 +156,19 @@ def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
                 success=False,
                 cause=f"reconciliation run {busy} is still in progress (if its process died, mark it failed in the UI)",
             )
+        run_id = make_new_run_id()
+        if on_event is not None:
+            instance.add_event_listener(run_id, functools.partial(on_event, instance))
         result = job.execute_in_process(
-            run_config=run_config(options, settings), instance=instance, raise_on_error=False
+            run_config=run_config(options, settings), instance=instance, raise_on_error=False, run_id=run_id
         )
     cause, failed_checks = _first_failure(result)
     outcome = RunOutcome(
-        run_id=result.run_id, success=result.success, cause=cause, failed_checks=failed_checks
+        run_id=result.run_id,
+        success=result.success,
+        cause=cause,
+        failed_checks=failed_checks,
+        warnings=_warnings(result),
     )
     if result.success:
         store = defs.resources["report_store"].open()
@@ -140,6 +183,8 @@ def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
             outcome.cause = "the run succeeded but latest.json does not name it"
     elif outcome.cause is None:
         outcome.cause = "run failed"
+    if outcome.success:
+        outcome.cause = None
     return outcome
 
 

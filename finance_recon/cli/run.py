@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal
+
+from finance_recon.cli import arguments
 
 # `finance_recon.reconciliation.parameters` imports Dagster: it is imported where it is used, so
 # that building the parser (`finance-recon --help`, `finance-recon run --help`) stays light.
@@ -15,53 +16,68 @@ def add_parser(subparsers) -> None:
         "run",
         help="run the reconciliation once (extract, check, reconcile, publish) and print the summary",
         description="Materialize orders → payments → dbt models → finance_reconciliation_report in-process. "
-        "Exit 0 when the report was published (whatever its verdict), 1 with a one-line cause otherwise.",
-    )
-    parser.add_argument("--as-of", help="cut-off, ISO-8601 with offset (default: the run's start)")
-    parser.add_argument(
-        "--tolerance", type=_tolerance, help="τ, decimal (default FINANCE_RECON_TOLERANCE or 0.00)"
+        "Exit 0 when the report was published (whatever its verdict), 1 with a one-line cause when the run "
+        "failed, 2 (before any work) on a bad flag, a bad setting or a missing prerequisite.",
     )
     parser.add_argument(
-        "--grace-minutes", type=int, help="G in minutes (default FINANCE_RECON_GRACE_MINUTES or 60)"
+        "--as-of",
+        type=arguments.as_of,
+        help="cut-off, ISO-8601 with offset, not in the future (default: the run's start)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=arguments.tolerance,
+        help="τ, decimal ≥ 0 with at most 2 places (default FINANCE_RECON_TOLERANCE or 0.00)",
+    )
+    parser.add_argument(
+        "--grace-minutes",
+        type=arguments.grace_minutes,
+        help="G, whole minutes ≥ 0 (default FINANCE_RECON_GRACE_MINUTES or 60)",
     )
     parser.add_argument("--full-refresh", action="store_true", help="re-read both sources entirely")
-    parser.add_argument("--json", action="store_true", help="print the outcome and manifest as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print only the outcome and manifest, as one JSON document on stdout (stage lines on stderr)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show dbt's and Dagster's logs (on stderr)"
+    )
     parser.set_defaults(handler=handle)
 
 
-def _tolerance(text: str) -> Decimal:
-    from finance_recon.reconciliation.parameters import ParameterError, parse_tolerance
-
-    try:
-        return parse_tolerance(text)
-    except ParameterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
 def handle(args: argparse.Namespace) -> int:
-    from finance_recon.cli.pipeline import RunRequestOptions, execute, format_summary
-    from finance_recon.reconciliation.parameters import ParameterError, parse_as_of
+    from finance_recon.cli.output import print_outcome, run_with_output
+    from finance_recon.cli.pipeline import RunRequestOptions, execute
+    from finance_recon.cli.preflight import check_run
     from finance_recon.settings import load_settings
 
-    if args.as_of:
-        try:
-            parse_as_of(args.as_of)
-        except ParameterError as exc:
-            print(f"finance-recon run: {exc}", file=sys.stderr)
-            return 2
+    settings = load_settings()
+    check_run(settings)
     options = RunRequestOptions(
         as_of=args.as_of,
         tolerance=args.tolerance,
         grace_minutes=args.grace_minutes,
         full_refresh=args.full_refresh,
+        # Dagster's own lines go to the log file (the terminal only with -v): INFO is worth keeping.
+        log_level="DEBUG" if args.verbose else "INFO",
     )
-    outcome = execute(options, load_settings())
+    outcome, log_path = run_with_output(
+        "run",
+        settings,
+        verbose=args.verbose,
+        json_mode=args.json,
+        work=lambda console, reporter: execute(options, settings, on_event=reporter),
+    )
+    outcome.log_file = str(log_path)
     if args.json:
         print(outcome.as_json())
     elif outcome.success:
-        print(format_summary(outcome.manifest))
-        print(f"report           {outcome.report_url}")
+        print_outcome(outcome)
     if not outcome.success:
-        print(f"finance-recon run: FAILED ({outcome.run_id}): {outcome.cause}", file=sys.stderr)
+        print(
+            f"finance-recon run: FAILED ({outcome.run_id}): {outcome.cause} (log: {log_path})",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from finance_recon.cli import arguments
+
 
 def add_parser(subparsers) -> None:
-    from finance_recon.settings import load_settings
-
-    settings = load_settings()
     parser = subparsers.add_parser(
         "seed",
         help="create the contract tables and bulk-load a synthetic shop into the source databases",
@@ -19,20 +18,25 @@ def add_parser(subparsers) -> None:
         "changes: status moves, refunds, chargebacks, late payments and late commits.",
     )
     parser.add_argument(
-        "--orders", type=int, default=10_000, help="orders to generate (default 10000; 0: load nothing)"
+        "--orders",
+        type=arguments.non_negative_int,
+        default=10_000,
+        help="orders to generate (default 10000; 0: load nothing)",
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument(
-        "--mutate", type=int, default=0, metavar="N", help="apply N live-looking changes after loading"
+        "--mutate",
+        type=arguments.non_negative_int,
+        default=0,
+        metavar="N",
+        help="apply N live-looking changes after loading",
     )
     parser.add_argument(
         "--orders-url",
-        default=settings.orders_url,
         help="orders source URL (default: $FINANCE_RECON_ORDERS_URL or the embedded demo file)",
     )
     parser.add_argument(
         "--payments-url",
-        default=settings.payments_url,
         help="payments source URL (default: $FINANCE_RECON_PAYMENTS_URL or the embedded demo file)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,8 +48,14 @@ def handle(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from finance_recon.demo.seed import mutate, seed_shop
+    from finance_recon.settings import load_settings
     from finance_recon.sources.errors import SourceError
     from finance_recon.sources.urls import SourceUrl
+
+    # The defaults are resolved here, not when the parser is built: `--help` reads no settings.
+    settings = load_settings()
+    args.orders_url = args.orders_url or settings.orders_url
+    args.payments_url = args.payments_url or settings.payments_url
 
     try:
         orders_src, payments_src = SourceUrl.parse(args.orders_url), SourceUrl.parse(args.payments_url)

@@ -17,7 +17,7 @@ from finance_recon.reconciliation.parameters import (
 )
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
-from finance_recon.settings import ENV_WAREHOUSE_PATH
+from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
 from finance_recon.sources.landing import warehouse_connection
 from finance_recon.warehouse import WarehouseResource
 
@@ -45,6 +45,17 @@ class ReconciliationTranslator(DagsterDbtTranslator):
             else "model"
         )
         return {**super().get_tags(dbt_resource_props), "layer": layer}
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        # dagster-dbt takes the engine kind from the manifest's adapter_type, i.e. from whichever
+        # target was prepared last (the manifest is shared): the UI shows the configured one.
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        engine = load_settings().warehouse_target
+        kinds = {"dbt", engine, *(spec.kinds & {"view"})}
+        # "dagster/storage_kind" is TableMetadataSet's key (not exported by dagster 1.13).
+        return spec.replace_attributes(kinds=kinds).merge_attributes(
+            metadata={"dagster/storage_kind": engine}
+        )
 
 
 translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -1,0 +1,102 @@
+"""What a run needs before it starts, checked in a second: each missing piece is one line saying
+which command provides it (exit 2), instead of a traceback or retries 40 s into the run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from finance_recon.settings import (
+    DBT_PROJECT_DIR,
+    ENV_ORDERS_URL,
+    ENV_PAYMENTS_URL,
+    ENV_WAREHOUSE_TARGET,
+    Settings,
+)
+
+# Where `make prepare` (dagster-dbt project prepare-and-package) writes the parsed dbt project;
+# `finance_recon.reconciliation.project.dbt_project.manifest_path` names the same file.
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+class PreflightError(Exception):
+    """A missing prerequisite; `str(exc)` is the one line to show."""
+
+
+def _duckdb_file(url: str) -> Path | None:
+    """The file of an embedded `duckdb:///path` source URL, else None (servers are checked by the run)."""
+    prefix = "duckdb:///"
+    if not url.startswith(prefix):
+        return None
+    path = url[len(prefix) :].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def check_manifest(manifest: Path | None = None) -> None:
+    manifest = manifest or MANIFEST_PATH
+    if not manifest.exists():
+        raise PreflightError(
+            f"the dbt manifest {manifest} does not exist: run `make prepare` (or `dagster-dbt project "
+            "prepare-and-package --file finance_recon/reconciliation/project.py`) first"
+        )
+
+
+def check_sources(settings: Settings) -> None:
+    """Embedded DuckDB sources must exist: a missing file is not worth retrying."""
+    missing_default = []
+    for variable, url, is_default in (
+        (ENV_ORDERS_URL, settings.orders_url, settings.orders_url_is_default),
+        (ENV_PAYMENTS_URL, settings.payments_url, settings.payments_url_is_default),
+    ):
+        path = _duckdb_file(url)
+        if path is None or path.exists():
+            continue
+        if not is_default:
+            raise PreflightError(
+                f"{variable} names the DuckDB file {path}, which does not exist: expected an existing "
+                "source database (create one with `finance-recon seed`)"
+            )
+        missing_default.append(path.name)
+    if missing_default:
+        raise PreflightError(
+            f"no embedded sources in {settings.demo_dir} ({', '.join(missing_default)} missing): run "
+            "`finance-recon demo` for a demo shop, or `finance-recon seed` to load one, or set "
+            f"{ENV_ORDERS_URL} / {ENV_PAYMENTS_URL} to your databases"
+        )
+
+
+# dbt target → (the module its adapter installs, the extra that installs it); see pyproject.toml.
+_TARGET_EXTRAS = {"trino": ("dbt.adapters.trino", "trino"), "spark": ("dbt.adapters.spark", "spark")}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def check_extras(settings: Settings) -> None:
+    """The configured engines are installed: they are extras, not part of the default install."""
+    from finance_recon.spark.config import ENV_LANDING_ENGINE, load_spark_settings
+
+    try:
+        landing = load_spark_settings(settings).landing_engine
+    except ValueError as exc:
+        raise PreflightError(f"environment variable {exc}") from None
+    if landing == "spark" and not _installed("pyspark"):
+        raise PreflightError(
+            f"{ENV_LANDING_ENGINE}=spark needs PySpark, an extra: pip install -e '.[spark]' (or make install-full)"
+        )
+    module, extra = _TARGET_EXTRAS.get(settings.warehouse_target, (None, None))
+    if module and not _installed(module):
+        raise PreflightError(
+            f"{ENV_WAREHOUSE_TARGET}={settings.warehouse_target} needs its dbt adapter, an extra: "
+            f"pip install -e '.[{extra}]' (or make install-full)"
+        )
+
+
+def check_run(settings: Settings) -> None:
+    check_manifest()
+    check_extras(settings)
+    check_sources(settings)

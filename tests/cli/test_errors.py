@@ -1,0 +1,135 @@
+"""Bad input as a user meets it: exit 2 before any work, one line on stderr naming the thing to fix."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from finance_recon.cli import arguments, main, preflight
+from finance_recon.settings import SettingsError, load_settings
+
+from .test_cli import _env
+
+CLI = [sys.executable, "-m", "finance_recon"]
+
+
+def _refused(args: list[str], home: Path, **env: str) -> str:
+    """Run the CLI; assert it refused at once with exit 2 and one line; return that line."""
+    result = subprocess.run(CLI + args, env=_env(home, **env), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert result.stdout == ""
+    # Nothing was started: no run in the Dagster instance, no warehouse.
+    assert not (home / "dagster").exists() and not (home / "warehouse.duckdb").exists()
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "names", "expected"),
+    [
+        (["run", "--grace-minutes", "-5"], "--grace-minutes", "integer ≥ 0"),
+        (["run", "--grace-minutes", "1.5"], "--grace-minutes", "integer ≥ 0"),
+        (["run", "--tolerance", "abc"], "--tolerance", "decimal ≥ 0"),
+        (["run", "--tolerance", "-0.01"], "--tolerance", "decimal ≥ 0"),
+        (["run", "--tolerance", "NaN"], "--tolerance", "decimal ≥ 0"),
+        (["run", "--tolerance", "Infinity"], "--tolerance", "decimal ≥ 0"),
+        (["run", "--tolerance", "0.001"], "--tolerance", "at most 2 decimal places"),
+        (["run", "--tolerance", "1e17"], "--tolerance", "16 integer digits"),
+        (["run", "--as-of", ""], "--as-of", "as_of is empty"),
+        (["run", "--as-of", "yesterday"], "--as-of", "not ISO-8601"),
+        (["run", "--as-of", "2026-11-28T10:00:00"], "--as-of", "no UTC offset"),
+        (["run", "--as-of", "2999-01-01T00:00:00Z"], "--as-of", "in the future"),
+        (["demo", "--orders", "0"], "--orders", "integer ≥ 1"),
+        (["seed", "--mutate", "-1"], "--mutate", "integer ≥ 0"),
+        (["diagnose", "--sla-minutes", "0"], "--sla-minutes", "integer ≥ 1"),
+    ],
+)
+def test_a_bad_flag_exits_2_naming_the_flag_and_what_is_expected(args, names, expected, tmp_path):
+    line = _refused(args, tmp_path)
+    assert line.startswith(f"finance-recon {args[0]}: argument {names}"), line
+    assert expected in line, line
+    if args[-1]:
+        assert repr(args[-1]) in line, line  # the value as given
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FINANCE_RECON_TOLERANCE", "abc", "decimal ≥ 0"),
+        ("FINANCE_RECON_TOLERANCE", "0.005", "at most 2 decimal places"),
+        ("FINANCE_RECON_GRACE_MINUTES", "-5", "integer ≥ 0"),
+        ("FINANCE_RECON_GRACE_MINUTES", "soon", "integer ≥ 0"),
+        ("FINANCE_RECON_SLA_MINUTES", "0", "integer ≥ 1"),
+        ("FINANCE_RECON_EXTRACT_BATCH_ROWS", "many", "integer ≥ 1"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "demo", "diagnose"])
+def test_a_bad_setting_exits_2_naming_the_variable(command, variable, value, expected, tmp_path):
+    line = _refused([command], tmp_path, **{variable: value})
+    assert line == (
+        f"finance-recon {command}: environment variable {variable}={value!r} is invalid: expected "
+        + line.split("expected ", 1)[1]
+    )
+    assert expected in line
+
+
+def test_settings_error_is_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("FINANCE_RECON_TOLERANCE", "abc")
+    with pytest.raises(
+        SettingsError, match=r"^environment variable FINANCE_RECON_TOLERANCE='abc' is invalid"
+    ):
+        load_settings()
+    monkeypatch.setenv("FINANCE_RECON_TOLERANCE", " 1.50 ")  # spaces are forgiven, the value kept exact
+    assert load_settings().tolerance == Decimal("1.50")
+    monkeypatch.setenv("FINANCE_RECON_TOLERANCE", "")  # empty means the default
+    assert load_settings().tolerance == Decimal("0.00")
+
+
+def test_as_of_allows_a_small_clock_skew_but_not_more():
+    now = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    assert arguments.as_of("2026-11-28T18:04:59Z", now=now) == "2026-11-28T18:04:59Z"
+    assert arguments.as_of("2026-11-28T20:00:00+02:00", now=now) == "2026-11-28T18:00:00Z"
+    with pytest.raises(argparse.ArgumentTypeError, match="in the future"):
+        arguments.as_of((now + timedelta(minutes=5, seconds=1)).isoformat(), now=now)
+
+
+def test_a_fresh_home_without_sources_says_to_run_demo_or_seed(tmp_path):
+    line = _refused(["run"], tmp_path)
+    assert "no embedded sources" in line and "`finance-recon demo`" in line and "`finance-recon seed`" in line
+
+
+def test_a_configured_duckdb_source_that_does_not_exist_is_named(tmp_path):
+    missing = tmp_path / "nowhere" / "oltp.duckdb"
+    line = _refused(["run"], tmp_path, FINANCE_RECON_ORDERS_URL=f"duckdb:///{missing}")
+    assert line.startswith("finance-recon run: FINANCE_RECON_ORDERS_URL names the DuckDB file")
+    assert str(missing) in line
+
+
+def test_a_missing_dbt_manifest_says_which_command_prepares_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path))
+    monkeypatch.setattr(preflight, "MANIFEST_PATH", tmp_path / "target" / "manifest.json")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.json does not exist: run `make prepare`" in err[0], err
+
+
+def test_an_engine_that_is_not_installed_names_its_extra(tmp_path, monkeypatch, capsys):
+    """PySpark and dbt-trino are extras: configured but absent, the run says which one to install."""
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path))
+    installed = preflight._installed
+    monkeypatch.setattr(preflight, "_installed", lambda module: False)
+    monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "spark")
+    assert main(["run"]) == 2
+    assert "FINANCE_RECON_LANDING_ENGINE=spark needs PySpark" in capsys.readouterr().err
+    monkeypatch.delenv("FINANCE_RECON_LANDING_ENGINE")
+    monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_TARGET", "trino")
+    assert main(["run"]) == 2
+    assert "pip install -e '.[trino]'" in capsys.readouterr().err
+    assert installed("dbt.adapters.duckdb") and not installed("no_such_package.sub")
