@@ -48,7 +48,6 @@ def reconciliation_run_config(
 ) -> dict[str, Any]:
     """Run config of one reconciliation, shared by the schedule and the CLI."""
     from finance_recon.reconciliation.assets import DBT_ASSETS_NAME
-    from finance_recon.report.assets import REPORT_KEY
 
     recon: dict[str, Any] = {"tolerance": str(tolerance), "grace_minutes": grace_minutes}
     if as_of:
@@ -57,8 +56,8 @@ def reconciliation_run_config(
         "ops": {
             "orders": {"config": {"full_refresh": full_refresh}},
             "payments": {"config": {"full_refresh": full_refresh}},
+            # Resolved once, by the dbt step; the report publishes what the marts were built with.
             DBT_ASSETS_NAME: {"config": {**recon, "full_refresh": full_refresh}},
-            REPORT_KEY.to_python_identifier(): {"config": recon},
         }
     }
     if log_level:

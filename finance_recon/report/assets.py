@@ -9,7 +9,6 @@ from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult,
 from finance_recon.contracts import CATEGORIES
 from finance_recon.jobs import PIPELINE_TAG
 from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, SUMMARY_MODEL
-from finance_recon.reconciliation.parameters import ReconciliationConfig, format_ts, parse_as_of
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
 from finance_recon.report.continuity import Continuity
@@ -35,7 +34,7 @@ def _display_decimal(value: Decimal) -> Decimal:
     return cents if cents == value else value.normalize()
 
 
-def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | None):
+def _read_warehouse(warehouse: WarehouseResource):
     with warehouse.connection() as conn:
         summaries = _rows(conn, f"select * from main.{SUMMARY_MODEL.path[-1]}")
         if len(summaries) != 1:
@@ -44,12 +43,6 @@ def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | Non
             )
         summary = summaries[0]
         as_of = summary["as_of"].astimezone(UTC)
-        if as_of_override and as_of_override != as_of:
-            raise Failure(
-                f"the reconciliation models were built with as_of={format_ts(as_of)} but the report was asked "
-                f"for as_of={format_ts(as_of_override)}: materialize the dbt models and the report together",
-                allow_retries=False,
-            )
         categories = _rows(conn, f"select * from main.{CATEGORY_SUMMARY_MODEL.path[-1]}")
         watermarks = {
             f"{table}_max_updated_at": conn.execute(
@@ -76,15 +69,12 @@ def _read_warehouse(warehouse: WarehouseResource, as_of_override: datetime | Non
 )
 def finance_reconciliation_report(
     context: AssetExecutionContext,
-    config: ReconciliationConfig,
     warehouse: WarehouseResource,
     report_store: ReportStoreResource,
 ) -> MaterializeResult:
-    # The marts carry the cut-off they were built with; an explicit as_of must agree with it.
-    summary, as_of, categories, watermarks = _read_warehouse(
-        warehouse, parse_as_of(config.as_of) if config.as_of else None
-    )
-    # τ and G are those the marts were built with, whatever this step's own config says.
+    # The run's parameters were resolved once, by the dbt step, and the marts carry them: the report
+    # publishes the as_of, τ and G the marts were built with (it takes no parameters of its own).
+    summary, as_of, categories, watermarks = _read_warehouse(warehouse)
     tolerance = _display_decimal(summary["tolerance"])
     grace_minutes = int(summary["grace_minutes"])
     try:
