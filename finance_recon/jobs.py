@@ -7,6 +7,8 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job
 
+from finance_recon.runs.exclusive import locked_executor
+
 PIPELINE_TAG = "finance_recon/pipeline"
 RECONCILIATION_JOB_NAME = "finance_reconciliation"
 
@@ -15,6 +17,8 @@ reconciliation_job = define_asset_job(
     selection=AssetSelection.all(),
     description="Extract orders and payments, check them, reconcile in dbt, publish the report.",
     tags={PIPELINE_TAG: "reconciliation"},
+    # Daemon and UI runs hold the run lock for their whole run (the CLI takes it itself).
+    executor_def=locked_executor,
 )
 
 

@@ -12,6 +12,10 @@
   incident `run:<job>` (one per failure streak, not per run or retry); SUCCESS → resolved. A run
   that failed because a blocking check failed is left to the check incident (it names table,
   column and rule), so one cause raises one alert.
+- `dead_run_sensor`: a reconciliation run in flight whose process is gone from this host (pid and
+  start time recorded when it took the run lock, `finance_recon/runs/`) is marked failed with the
+  cause "process died" and its leftover children (dbt) are stopped, so the queue moves on without a
+  person (Dagster's own run monitoring cannot check a DefaultRunLauncher worker's health).
 - `finance_report_ready_sensor` (`@asset_sensor`): each new report materialization → one message to
   Finance with verdict, totals, breaks and link. A failed delivery raises, so Dagster keeps the
   cursor and the next tick retries.
@@ -282,6 +286,27 @@ def build_run_failure_alert_sensor(job_name: str, name: str = "run_failure_alert
     return _run_alerts
 
 
+# ------------------------------------------------------------------------------------ dead runs
+
+
+def build_dead_run_sensor(name: str = "dead_run_sensor") -> SensorDefinition:
+    @sensor(
+        name=name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Mark a reconciliation run whose process died failed (cause: process died) and stop its children.",
+    )
+    def _dead_runs(context: SensorEvaluationContext):
+        from finance_recon.runs.liveness import reap_dead_runs
+
+        reaped = reap_dead_runs(context.instance, lock_held=False)
+        if not reaped:
+            return SkipReason("no dead reconciliation run")
+        return SkipReason("marked failed: " + "; ".join(f"run {run_id}: {cause}" for run_id, cause in reaped))
+
+    return _dead_runs
+
+
 # ------------------------------------------------------------------------------ Finance notice
 
 
@@ -355,4 +380,5 @@ def build_alert_sensors(
         build_freshness_alert_sensor(freshness_keys),
         build_run_failure_alert_sensor(job_name),
         build_report_ready_sensor(report_key),
+        build_dead_run_sensor(),
     ]

@@ -59,22 +59,6 @@ def run_config(options: RunRequestOptions, settings: Settings) -> dict[str, Any]
     )
 
 
-def _run_in_progress(instance) -> str | None:
-    """A reconciliation already queued or running (scheduled or from another CLI): its run id."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from finance_recon.jobs import PIPELINE_TAG
-
-    busy = instance.get_runs(
-        filters=RunsFilter(
-            statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED],
-            tags={PIPELINE_TAG: "reconciliation"},
-        ),
-        limit=1,
-    )
-    return busy[0].run_id if busy else None
-
-
 def _first_failure(result) -> tuple[str | None, list[str]]:
     """One line naming what failed first: a blocking check or a step, with its error."""
     failed_checks = []
@@ -104,25 +88,30 @@ def _first_failure(result) -> tuple[str | None, list[str]]:
 def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
     ensure_dagster_home(settings)
     from dagster import DagsterInstance
+    from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts
 
     from finance_recon.definitions import build_definitions
     from finance_recon.jobs import RECONCILIATION_JOB_NAME
     from finance_recon.report.history import latest_run
+    from finance_recon.runs.errors import RunSafetyError
+    from finance_recon.runs.exclusive import exclusive_cli_run, new_run_id
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
     with DagsterInstance.get() as instance:
-        # The run queue limits daemon-launched runs to one; an in-process run must respect it too.
-        busy = _run_in_progress(instance)
-        if busy:
-            return RunOutcome(
-                run_id="",
-                success=False,
-                cause=f"reconciliation run {busy} is still in progress (if its process died, mark it failed in the UI)",
-            )
-        result = job.execute_in_process(
-            run_config=run_config(options, settings), instance=instance, raise_on_error=False
-        )
+        # One run at a time (an OS lock shared with daemon runs); dead runs are marked failed first.
+        run_id = new_run_id()
+        try:
+            with exclusive_cli_run(instance, settings.home, run_id) as holder_tags, capture_interrupts():
+                result = job.execute_in_process(
+                    run_config=run_config(options, settings),
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    tags=holder_tags,
+                )
+        except RunSafetyError as exc:
+            return RunOutcome(run_id="", success=False, cause=str(exc))
     cause, failed_checks = _first_failure(result)
     outcome = RunOutcome(
         run_id=result.run_id, success=result.success, cause=cause, failed_checks=failed_checks
