@@ -30,7 +30,6 @@ from typing import Any
 from dagster import (
     AssetCheckKey,
     AssetKey,
-    DagsterEventType,
     DagsterRunStatus,
     DefaultSensorStatus,
     EventLogEntry,
@@ -206,22 +205,13 @@ def build_freshness_alert_sensor(
 
 
 def _run_failure_cause(instance, run_id: str) -> tuple[bool, str]:
-    """(covered by a failed blocking ERROR check?, first error line)."""
-    covered = False
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.blocking and _severity(evaluation.severity) == "critical":
-            covered = True
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        error = entry.dagster_event.event_specific_data.error
-        while error is not None and error.cause is not None:  # the root cause, not Dagster's wrapper
-            error = error.cause
-        message = (error.message if error else "").strip().splitlines()
-        return (
-            covered,
-            f"step {entry.dagster_event.step_key} failed: {message[0] if message else 'unknown error'}",
-        )
-    return covered, "run failed"
+    """(covered by a failed blocking ERROR check?, the first real error in one line)."""
+    from finance_recon.runs.facts import read_run_failure
+
+    failure = read_run_failure(instance, run_id)
+    if failure is None:
+        return False, "run failed"
+    return failure.covered_by_check, failure.cause
 
 
 def run_incidents(instance, job_name: str, alerting, memo: dict[str, Any]) -> tuple[list[Incident], set[str]]:

@@ -60,32 +60,27 @@ def run_config(options: RunRequestOptions, settings: Settings) -> dict[str, Any]
 
 
 def _first_failure(result) -> tuple[str | None, list[str]]:
-    """One line naming what failed first: a blocking check or a step, with its error."""
-    failed_checks = []
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                key = evaluation.asset_check_key
-                failed_checks.append(f"{key.asset_key.to_user_string()}:{key.name}")
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            data = event.event_specific_data
-            # A `Failure` carries our one-line cause; after retries the error itself only says so.
-            described = data.user_failure_data.description if data.user_failure_data else None
-            message = (
-                (described or (data.error.message if data.error else "unknown error")).strip().splitlines()
-            )
-            return (
-                f"step {event.step_key} failed: {message[0] if message else 'unknown error'}",
-                failed_checks,
-            )
-    if failed_checks:
-        return f"blocking check failed: {failed_checks[0]}", failed_checks
-    return None, failed_checks
+    """One line naming what failed first (the shared read model of run facts, `runs/facts.py`)."""
+    from finance_recon.runs.facts import run_failure
+
+    failure = run_failure(result.all_events)
+    return (failure.cause, failure.failed_checks) if failure else (None, [])
 
 
 def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
+    """Run once; a full or unwritable state folder is a one-line cause, not a traceback."""
+    from finance_recon.runs.errors import state_folder_cause
+
+    try:
+        return _execute(options, settings)
+    except Exception as exc:
+        cause = state_folder_cause(exc, settings.home)
+        if cause is None:
+            raise
+        return RunOutcome(run_id="", success=False, cause=cause)
+
+
+def _execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
     ensure_dagster_home(settings)
     from dagster import DagsterInstance
     from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts

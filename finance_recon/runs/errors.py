@@ -37,3 +37,34 @@ def state_folder_error(exc: OSError, path: Path | str) -> StateFolderError:
     else:
         what = "cannot be written"
     return StateFolderError(f"the state folder ({ENV_HOME}) {what}: {path}: {exc.strerror or exc}")
+
+
+# What SQLite (the Dagster instance under FINANCE_RECON_HOME) and DuckDB say when the disk is full.
+_DISK_MESSAGES = (
+    "disk i/o error",
+    "database or disk is full",
+    "no space left on device",
+    "attempt to write a readonly database",
+    "disk quota exceeded",
+)
+
+
+def state_folder_cause(exc: BaseException, home: Path | str) -> str | None:
+    """One line naming FINANCE_RECON_HOME when `exc` (or what caused it) is the state folder being
+    full or unwritable; None for any other error."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, StateFolderError):
+            return str(error)
+        if isinstance(error, OSError) and error.errno in (*DISK_FULL_ERRNOS, errno.EROFS):
+            where = error.filename or home
+            return str(state_folder_error(error, where))
+        text = " ".join(str(error).split()).lower()
+        for needle in _DISK_MESSAGES:
+            if needle in text:
+                what = "is not writable" if "readonly" in needle else "is full or failing"
+                return f"the state folder ({ENV_HOME}) {what}: {home}: {needle}"
+        error = error.__cause__ or error.__context__
+    return None
