@@ -82,7 +82,6 @@ def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
 
 def _execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
     ensure_dagster_home(settings)
-    from dagster import DagsterInstance
     from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts
 
     from finance_recon.definitions import build_definitions
@@ -93,20 +92,19 @@ def _execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
-    with DagsterInstance.get() as instance:
-        # One run at a time (an OS lock shared with daemon runs); dead runs are marked failed first.
-        run_id = new_run_id()
-        try:
-            with exclusive_cli_run(instance, settings.home, run_id) as holder_tags, capture_interrupts():
-                result = job.execute_in_process(
-                    run_config=run_config(options, settings),
-                    instance=instance,
-                    raise_on_error=False,
-                    run_id=run_id,
-                    tags=holder_tags,
-                )
-        except RunSafetyError as exc:
-            return RunOutcome(run_id="", success=False, cause=str(exc))
+    # One run at a time (an OS lock shared with daemon runs); dead runs are marked failed first.
+    run_id = new_run_id()
+    try:
+        with exclusive_cli_run(settings.home, run_id) as (instance, holder_tags), capture_interrupts():
+            result = job.execute_in_process(
+                run_config=run_config(options, settings),
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                tags=holder_tags,
+            )
+    except RunSafetyError as exc:
+        return RunOutcome(run_id="", success=False, cause=str(exc))
     cause, failed_checks = _first_failure(result)
     outcome = RunOutcome(
         run_id=result.run_id, success=result.success, cause=cause, failed_checks=failed_checks

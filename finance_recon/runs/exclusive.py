@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import Executor, ExecutorDefinition, multi_or_in_process_executor
+from dagster import DagsterInstance, Executor, ExecutorDefinition, multi_or_in_process_executor
 
 from finance_recon.runs.errors import RunLockHeldError
 from finance_recon.runs.liveness import dead_cause, holder_tags, mark_process, reap_dead_runs
@@ -57,18 +57,20 @@ def _busy(instance, exclude: str) -> str | None:
 
 
 @contextmanager
-def exclusive_cli_run(instance, home: Path, run_id: str) -> Iterator[dict[str, str]]:
-    """Hold the run lock around one CLI run; yields the run tags naming its holder.
+def exclusive_cli_run(home: Path, run_id: str) -> Iterator[tuple[DagsterInstance, dict[str, str]]]:
+    """Hold the run lock around one CLI run; yields the instance (opened under the lock, so that
+    two first starts never initialise its storage at once) and the run tags naming the holder.
 
     Raises `RunLockHeldError` at once when another reconciliation runs or waits to run."""
     lock = RunLock(home).acquire(run_id)
     try:
-        reap_dead_runs(instance, lock_held=True, exclude=run_id)
-        busy = _busy(instance, exclude=run_id)
-        if busy:
-            raise RunLockHeldError(busy)
-        mark_process(run_id)
-        yield holder_tags(lock.holder)
+        with DagsterInstance.get() as instance:
+            reap_dead_runs(instance, lock_held=True, exclude=run_id)
+            busy = _busy(instance, exclude=run_id)
+            if busy:
+                raise RunLockHeldError(busy)
+            mark_process(run_id)
+            yield instance, holder_tags(lock.holder)
     finally:
         lock.release()
 

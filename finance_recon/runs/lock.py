@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,7 +79,7 @@ class RunLock:
             os.close(fd)
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise state_folder_error(exc, self.path) from None
-            holder = read_holder(self.path)
+            holder = _current_holder(self.path)
             who = holder.describe() if holder else "another process (its holder record is not written yet)"
             raise RunLockHeldError(
                 f"another reconciliation is running: {who}; lock {self.path}", holder
@@ -106,6 +107,24 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _is_live(holder: Holder) -> bool:
+    if holder.host != socket.gethostname():
+        return True  # cannot tell from here
+    start = process_start_ticks(holder.pid)
+    return start is not None and (holder.pid_start is None or start == holder.pid_start)
+
+
+def _current_holder(path: Path, wait_s: float = 1.0) -> Holder | None:
+    """The record of the live holder: a new holder writes its record just after taking the lock,
+    so until then the file may still name the previous (finished) one."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        holder = read_holder(path)
+        if (holder is not None and _is_live(holder)) or time.monotonic() > deadline:
+            return holder if holder is not None and _is_live(holder) else None
+        time.sleep(0.02)
 
 
 def read_holder(path: Path) -> Holder | None:
