@@ -69,15 +69,17 @@ def _first_failure(result) -> tuple[str | None, list[str]]:
 
 def execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:
     """Run once; a full or unwritable state folder is a one-line cause, not a traceback."""
-    from finance_recon.runs.errors import state_folder_cause
+    from finance_recon.runs.errors import name_state_folder, state_folder_cause
 
     try:
-        return _execute(options, settings)
+        outcome = _execute(options, settings)
     except Exception as exc:
         cause = state_folder_cause(exc, settings.home)
         if cause is None:
             raise
         return RunOutcome(run_id="", success=False, cause=cause)
+    outcome.cause = name_state_folder(outcome.cause, settings.home)
+    return outcome
 
 
 def _execute(options: RunRequestOptions, settings: Settings) -> RunOutcome:

@@ -68,3 +68,16 @@ def state_folder_cause(exc: BaseException, home: Path | str) -> str | None:
                 return f"the state folder ({ENV_HOME}) {what}: {home}: {needle}"
         error = error.__cause__ or error.__context__
     return None
+
+
+def name_state_folder(cause: str | None, home: Path | str) -> str | None:
+    """A run's cause that is really the state folder filling up (SQLite or DuckDB failing to write
+    under FINANCE_RECON_HOME) said as such; other causes, and a full report store, unchanged."""
+    if not cause or ENV_HOME in cause:
+        return cause
+    text = cause.lower()
+    if "report" in text or "cannot write s3://" in text:
+        return cause  # the store is named by its own message
+    if any(needle in text for needle in _DISK_MESSAGES):
+        return f"the state folder ({ENV_HOME}) is full or failing: {home}: {cause}"
+    return cause

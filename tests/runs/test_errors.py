@@ -50,3 +50,15 @@ def test_sqlite_and_duckdb_wording_names_the_state_folder(tmp_path, error):
 def test_other_errors_are_not_blamed_on_the_state_folder(tmp_path):
     assert state_folder_cause(ValueError("tolerance must be finite"), tmp_path) is None
     assert state_folder_cause(FileNotFoundError(2, "No such file or directory", "/x"), tmp_path) is None
+
+
+def test_a_step_failing_on_a_full_state_folder_is_said_so(tmp_path):
+    from finance_recon.runs.errors import name_state_folder
+
+    step = "step orders failed: IO Error: Could not write file: No space left on device"
+    assert name_state_folder(step, tmp_path) == (
+        f"the state folder (FINANCE_RECON_HOME) is full or failing: {tmp_path}: {step}"
+    )
+    store = "step finance_reconciliation_report failed: publishing the report failed: No space left on device"
+    assert name_state_folder(store, tmp_path) == store
+    assert name_state_folder("step payments failed: source … is unavailable", tmp_path).startswith("step")
