@@ -27,7 +27,7 @@ TAG_HOST = "finance_recon/host"
 TAG_PID_START = "finance_recon/pid_start"
 TAG_LOCKED_AT = "finance_recon/locked_at"
 RUN_ID_MARKER = "FINANCE_RECON_RUN_ID"  # put in the run's environment, inherited by its children
-NEVER_LOCKED_GRACE_S = 120.0
+NEVER_LOCKED_GRACE_S = 180.0  # as Dagster's own run-monitoring start timeout
 PROCESS_DIED = "process died"
 
 
