@@ -61,11 +61,11 @@ def state_folder_cause(exc: BaseException, home: Path | str) -> str | None:
         if isinstance(error, OSError) and error.errno in (*DISK_FULL_ERRNOS, errno.EROFS):
             where = error.filename or home
             return str(state_folder_error(error, where))
-        text = " ".join(str(error).split()).lower()
+        text = " ".join(str(error).split()).split(" [SQL:", 1)[0]  # SQLAlchemy appends the statement
         for needle in _DISK_MESSAGES:
-            if needle in text:
+            if needle in text.lower():
                 what = "is not writable" if "readonly" in needle else "is full or failing"
-                return f"the state folder ({ENV_HOME}) {what}: {home}: {needle}"
+                return f"the state folder ({ENV_HOME}) {what}: {home}: {text[:200]}"
         error = error.__cause__ or error.__context__
     return None
 
