@@ -116,3 +116,18 @@ def test_leftover_children_of_a_dead_run_are_stopped():
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def test_the_daemon_sensor_marks_a_dead_run_failed(instance):
+    from dagster import build_sensor_context
+
+    from finance_recon.alerting.sensors import build_dead_run_sensor
+
+    pid = _dead_pid()
+    _add_run(instance, "dead-for-sensor", {TAG_PID: str(pid), TAG_HOST: socket.gethostname()})
+    sensor = build_dead_run_sensor()
+    first = sensor.evaluate_tick(build_sensor_context(instance=instance))
+    assert first.skip_message.startswith("marked failed: run dead-for-sensor: process died (pid ")
+    assert instance.get_run_by_id("dead-for-sensor").status == DagsterRunStatus.FAILURE
+    again = sensor.evaluate_tick(build_sensor_context(instance=instance))
+    assert again.skip_message == "no dead reconciliation run"
