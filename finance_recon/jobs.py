@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from dagster import AssetSelection, ExecutorDefinition, Field, define_asset_job, multi_or_in_process_executor
+from dagster import AssetSelection, define_asset_job
+
+from finance_recon.runs.exclusive import locked_executor
 
 PIPELINE_TAG = "finance_recon/pipeline"
 RECONCILIATION_JOB_NAME = "finance_reconciliation"
@@ -17,17 +19,11 @@ RECONCILIATION_JOB_NAME = "finance_reconciliation"
 # graph is a chain (extract → checks → dbt → report) and the steps share one DuckDB file, which has a
 # single writer. The in-process executor still honours the extraction's RetryPolicy; what it gives up
 # is isolation of a crashing step, which would fail the run anyway.
-# Dagster's default executor with the other default: the run config keeps both modes
-# (`execution: {config: {in_process: {}}}` or `{multiprocess: {...}}`), only the default changes.
-RECONCILIATION_EXECUTOR = ExecutorDefinition(
-    name="in_process_by_default",
-    config_schema=Field(
-        multi_or_in_process_executor.config_schema.as_field().config_type, default_value={"in_process": {}}
-    ),
-    requirements=multi_or_in_process_executor.get_requirements,
-    executor_creation_fn=multi_or_in_process_executor.executor_creation_fn,
-    description="Every step in the run worker's process unless the run config asks for multiprocess.",
-)
+# Dagster's default executor with the other default (the run config keeps both modes:
+# `execution: {config: {in_process: {}}}` or `{multiprocess: {...}}`), holding the run lock for the
+# whole run (finance_recon/runs/exclusive.py): schedule, UI and asset-job runs alike, since
+# `definitions.py` makes it the default executor of every job.
+RECONCILIATION_EXECUTOR = locked_executor
 
 reconciliation_job = define_asset_job(
     RECONCILIATION_JOB_NAME,

@@ -12,6 +12,10 @@
   incident `run:<job>` (one per failure streak, not per run or retry); SUCCESS → resolved. A run
   that failed because a blocking check failed is left to the check incident (it names table,
   column and rule), so one cause raises one alert.
+- `dead_run_sensor`: a reconciliation run in flight whose process is gone from this host (pid and
+  start time recorded when it took the run lock, `finance_recon/runs/`) is marked failed with the
+  cause "process died" and its leftover children (dbt) are stopped, so the queue moves on without a
+  person (Dagster's own run monitoring cannot check a DefaultRunLauncher worker's health).
 - `finance_report_ready_sensor` (`@asset_sensor`): each new report materialization → one message to
   Finance with verdict, totals, breaks and link. A failed delivery raises, so Dagster keeps the
   cursor and the next tick retries.
@@ -26,7 +30,6 @@ from typing import Any
 from dagster import (
     AssetCheckKey,
     AssetKey,
-    DagsterEventType,
     DagsterRunStatus,
     DefaultSensorStatus,
     EventLogEntry,
@@ -202,22 +205,13 @@ def build_freshness_alert_sensor(
 
 
 def _run_failure_cause(instance, run_id: str) -> tuple[bool, str]:
-    """(covered by a failed blocking ERROR check?, first error line)."""
-    covered = False
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.blocking and _severity(evaluation.severity) == "critical":
-            covered = True
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        error = entry.dagster_event.event_specific_data.error
-        while error is not None and error.cause is not None:  # the root cause, not Dagster's wrapper
-            error = error.cause
-        message = (error.message if error else "").strip().splitlines()
-        return (
-            covered,
-            f"step {entry.dagster_event.step_key} failed: {message[0] if message else 'unknown error'}",
-        )
-    return covered, "run failed"
+    """(covered by a failed blocking ERROR check?, the first real error in one line)."""
+    from finance_recon.runs.facts import read_run_failure
+
+    failure = read_run_failure(instance, run_id)
+    if failure is None:
+        return False, "run failed"
+    return failure.covered_by_check, failure.cause
 
 
 def run_incidents(instance, job_name: str, alerting, memo: dict[str, Any]) -> tuple[list[Incident], set[str]]:
@@ -280,6 +274,27 @@ def build_run_failure_alert_sensor(job_name: str, name: str = "run_failure_alert
         return SkipReason(delivery.summary())
 
     return _run_alerts
+
+
+# ------------------------------------------------------------------------------------ dead runs
+
+
+def build_dead_run_sensor(name: str = "dead_run_sensor") -> SensorDefinition:
+    @sensor(
+        name=name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Mark a reconciliation run whose process died failed (cause: process died) and stop its children.",
+    )
+    def _dead_runs(context: SensorEvaluationContext):
+        from finance_recon.runs.liveness import reap_dead_runs
+
+        reaped = reap_dead_runs(context.instance, lock_held=False)
+        if not reaped:
+            return SkipReason("no dead reconciliation run")
+        return SkipReason("marked failed: " + "; ".join(f"run {run_id}: {cause}" for run_id, cause in reaped))
+
+    return _dead_runs
 
 
 # ------------------------------------------------------------------------------ Finance notice
@@ -355,4 +370,5 @@ def build_alert_sensors(
         build_freshness_alert_sensor(freshness_keys),
         build_run_failure_alert_sensor(job_name),
         build_report_ready_sensor(report_key),
+        build_dead_run_sensor(),
     ]

@@ -70,22 +70,6 @@ def run_config(options: RunRequestOptions, settings: Settings) -> dict[str, Any]
     )
 
 
-def _run_in_progress(instance) -> str | None:
-    """A reconciliation already queued or running (scheduled or from another CLI): its run id."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from finance_recon.jobs import PIPELINE_TAG
-
-    busy = instance.get_runs(
-        filters=RunsFilter(
-            statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED],
-            tags={PIPELINE_TAG: "reconciliation"},
-        ),
-        limit=1,
-    )
-    return busy[0].run_id if busy else None
-
-
 def _warnings(result) -> list[dict[str, str]]:
     """The non-blocking checks that did not pass (source lag, dbt tests with severity warn)."""
     found = []
@@ -105,30 +89,11 @@ def _warnings(result) -> list[dict[str, str]]:
 
 
 def _first_failure(result) -> tuple[str | None, list[str]]:
-    """One line naming what failed first: a blocking check or a step, with its error."""
-    failed_checks = []
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            # Only a blocking check stops the report; a failed non-blocking one is a warning.
-            if not evaluation.passed and evaluation.blocking:
-                key = evaluation.asset_check_key
-                failed_checks.append(f"{key.asset_key.to_user_string()}:{key.name}")
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            data = event.event_specific_data
-            # A `Failure` carries our one-line cause; after retries the error itself only says so.
-            described = data.user_failure_data.description if data.user_failure_data else None
-            message = (
-                (described or (data.error.message if data.error else "unknown error")).strip().splitlines()
-            )
-            return (
-                f"step {event.step_key} failed: {message[0] if message else 'unknown error'}",
-                failed_checks,
-            )
-    if failed_checks:
-        return f"blocking check failed: {failed_checks[0]}", failed_checks
-    return None, failed_checks
+    """One line naming what failed first (the shared read model of run facts, `runs/facts.py`)."""
+    from finance_recon.runs.facts import run_failure
+
+    failure = run_failure(result.all_events)
+    return (failure.cause, failure.failed_checks) if failure else (None, [])
 
 
 def execute(
@@ -136,32 +101,50 @@ def execute(
     settings: Settings,
     on_event: Callable[[Any, Any], None] | None = None,
 ) -> RunOutcome:
-    """Run the job in-process; `on_event(instance, entry)` (optional) sees each event as it is recorded."""
+    """Run the job in-process, once; `on_event(instance, entry)` (optional) sees each event as it is
+    recorded. A full or unwritable state folder is a one-line cause, not a traceback."""
+    from finance_recon.runs.errors import name_state_folder, state_folder_cause
+
+    try:
+        outcome = _execute(options, settings, on_event)
+    except Exception as exc:
+        cause = state_folder_cause(exc, settings.home)
+        if cause is None:
+            raise
+        return RunOutcome(run_id="", success=False, cause=cause)
+    outcome.cause = name_state_folder(outcome.cause, settings.home)
+    return outcome
+
+
+def _execute(
+    options: RunRequestOptions, settings: Settings, on_event: Callable[[Any, Any], None] | None
+) -> RunOutcome:
     ensure_dagster_home(settings)
-    from dagster import DagsterInstance
-    from dagster._core.utils import make_new_run_id
+    from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts
 
     from finance_recon.definitions import build_definitions
     from finance_recon.jobs import RECONCILIATION_JOB_NAME
     from finance_recon.report.history import latest_run
+    from finance_recon.runs.errors import RunSafetyError
+    from finance_recon.runs.exclusive import exclusive_cli_run, new_run_id
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
-    with DagsterInstance.get() as instance:
-        # The run queue limits daemon-launched runs to one; an in-process run must respect it too.
-        busy = _run_in_progress(instance)
-        if busy:
-            return RunOutcome(
-                run_id="",
-                success=False,
-                cause=f"reconciliation run {busy} is still in progress (if its process died, mark it failed in the UI)",
+    # One run at a time (an OS lock shared with daemon runs); dead runs are marked failed first.
+    run_id = new_run_id()
+    try:
+        with exclusive_cli_run(settings.home, run_id) as (instance, holder_tags), capture_interrupts():
+            if on_event is not None:
+                instance.add_event_listener(run_id, functools.partial(on_event, instance))
+            result = job.execute_in_process(
+                run_config=run_config(options, settings),
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                tags=holder_tags,
             )
-        run_id = make_new_run_id()
-        if on_event is not None:
-            instance.add_event_listener(run_id, functools.partial(on_event, instance))
-        result = job.execute_in_process(
-            run_config=run_config(options, settings), instance=instance, raise_on_error=False, run_id=run_id
-        )
+    except RunSafetyError as exc:
+        return RunOutcome(run_id="", success=False, cause=str(exc))
     cause, failed_checks = _first_failure(result)
     outcome = RunOutcome(
         run_id=result.run_id,

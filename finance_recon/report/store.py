@@ -2,12 +2,17 @@
 
 Keys are relative to the store root (`finance-reports/`): `dt=YYYY-MM-DD/run=<id>/breaks.csv`, `latest.json`.
 Writes are whole-object (S3 PUT, or a temp file renamed into place locally), so a reader never sees
-half a file; ordering (manifest last, then latest.json) is the publisher's job.
+half a file; ordering (manifest last, then latest.json) is the publisher's job. Locally, a failed
+write removes its temporary file, the leftovers of a writer killed mid-write are swept by the next
+write to that folder (and all of them when `latest.json` is written), and files get the normal
+mode (0666 minus the umask, so 0644 by default).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +35,46 @@ class ReportStore(Protocol):
     def url_for(self, key: str) -> str: ...
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (Linux /proc), else by the classic swap."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temp_prefix(name: str) -> str:
+    # Host and pid in the name: a leftover of a dead writer is recognisable and swept (`_sweep`).
+    return f".{name}.{socket.gethostname()}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _sweep(directory: Path) -> None:
+    """Remove temporary files left in `directory` by writers of this host that died mid-write."""
+    host = socket.gethostname()
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        parts = entry.name.split(".")
+        # ".<name>.<host>.<pid>.<random>", where <name> and <host> may hold dots themselves.
+        if not entry.name.startswith(".") or len(parts) < 5 or f".{host}." not in entry.name:
+            continue
+        pid_text = entry.name.split(f".{host}.", 1)[1].split(".", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
 class LocalReportStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -40,14 +85,25 @@ class LocalReportStore:
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
+        tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            _sweep(path.parent)
+            if key == "latest.json":  # the end of a publish: also the leftovers of killed runs
+                for folder in {p.parent for p in self.root.rglob(".*") if p.is_file()}:
+                    _sweep(folder)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name))
             with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())  # a normal file (0644), not mkstemp's 0600
                 fh.write(data)
             os.replace(tmp, path)
+            tmp = None
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc}") from exc
+        finally:
+            if tmp is not None:  # a failed write (e.g. disk full) leaves no temporary file behind
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def get(self, key: str) -> bytes | None:
         path = self._path(key)

@@ -184,10 +184,12 @@ def rank_causes(
             add(JOB_FAILURE, text)
         latest = instance.latest_run
         in_flight = latest is not None and latest.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
-        if in_flight and (latest.minutes_since_update or 0) > thresholds.sla_minutes:
+        dead = getattr(latest, "dead", None) if in_flight else None
+        if in_flight and (dead or (latest.minutes_since_update or 0) > thresholds.sla_minutes):
             add(
                 JOB_STUCK,
-                f"run {latest.run_id[:8]} is {latest.status} since {latest.started_at or latest.created_at}",
+                f"run {latest.run_id[:8]} is {latest.status} since {latest.started_at or latest.created_at}"
+                + (f" but its {dead}" if dead else ""),
             )
         stale = report_age_minutes is None or report_age_minutes > thresholds.sla_minutes
         if stale and JOB_FAILURE not in found and JOB_STUCK not in found:

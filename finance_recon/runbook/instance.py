@@ -3,8 +3,9 @@ code location (loading the definitions parses the dbt manifest and costs seconds
 storage answers everything `diagnose` needs):
 
 - the latest reconciliation run (job `finance_reconciliation`, or an on-demand `__ASSET_JOB` run that
-  materialized the report), its status, and for a failed run the first failing step with its error
-  and the checks that failed in it;
+  materialized the report), its status, for a failed run its first real error (`runs/facts.py`, the
+  read model the CLI and the alerts share) and the checks that failed in it, and for a run in
+  flight whether its process died (`runs/liveness.py`);
 - the latest result of every check the platform runs (keys seen in recent runs plus the platform's
   own quality checks), failed ones with their description;
 - the freshness state the FreshnessDaemon last recorded for the report and the sources;
@@ -21,6 +22,8 @@ from typing import Any
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from finance_recon.jobs import PIPELINE_TAG, RECONCILIATION_JOB_NAME
+from finance_recon.runs.facts import read_run_failure
+from finance_recon.runs.liveness import dead_cause
 
 REPORT_KEY = AssetKey("finance_reconciliation_report")
 FRESHNESS_KEYS = (AssetKey("orders"), AssetKey("payments"), REPORT_KEY)
@@ -62,6 +65,9 @@ class RunFact:
     failed_step: str | None = None
     error: str | None = None
     failed_checks: list[str] = field(default_factory=list)
+    error_kind: str | None = None  # runs/facts.py taxonomy, e.g. "unreachable", "schema_drift"
+    retryable: bool | None = None
+    dead: str | None = None  # an in-flight run whose process is gone: "process died (…)"
 
 
 @dataclass
@@ -141,30 +147,15 @@ def run_fact(instance: DagsterInstance, record, now: float) -> RunFact:
         ),
     )
     if run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
-        wanted = {
-            DagsterEventType.STEP_FAILURE,
-            DagsterEventType.RUN_FAILURE,
-            DagsterEventType.ASSET_CHECK_EVALUATION,
-        }
-        for entry in instance.all_logs(run.run_id, of_type=wanted):
-            event = entry.dagster_event
-            if event is None:
-                continue
-            if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                evaluation = event.event_specific_data
-                if not evaluation.passed:
-                    fact.failed_checks.append(evaluation.asset_check_key.to_user_string())
-            elif event.event_type == DagsterEventType.STEP_FAILURE and fact.failed_step is None:
-                data = event.step_failure_data
-                description = data.user_failure_data.description if data.user_failure_data else None
-                fact.failed_step = event.step_key
-                fact.error = _first_line(description) or _first_line(
-                    data.error.message if data.error else None
-                )
-            elif event.event_type == DagsterEventType.RUN_FAILURE and fact.error is None:
-                fact.error = _first_line(entry.message)
-        if fact.error is None and fact.failed_checks:
-            fact.error = f"blocking check failed: {fact.failed_checks[0]}"
+        # The same first real error the CLI prints and the run-failure alert carries.
+        failure = read_run_failure(instance, run.run_id)
+        if failure is not None:
+            fact.failed_step = failure.step
+            fact.error = failure.message
+            fact.failed_checks = list(failure.failed_checks)
+            fact.error_kind, fact.retryable = failure.kind, failure.retryable
+    elif run.status in IN_FLIGHT:
+        fact.dead = dead_cause(run, lock_held=False, now=now, update_ts=record.update_timestamp.timestamp())
     return fact
 
 

@@ -7,6 +7,7 @@ postgresql://user:pw@host:5432/db        PostgreSQL, table `public.payments` (`?
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.engine import URL, make_url
@@ -14,6 +15,30 @@ from sqlalchemy.engine import URL, make_url
 from .errors import ContractViolationError
 
 DIALECTS = ("duckdb", "mysql", "postgresql")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+AMBIGUOUS_CREDENTIALS = (
+    "source URL {scheme}://… has credentials that cannot be parsed unambiguously: percent-encode "
+    "'@', ':', '/', '?' and '#' in the user name and password (%40, %3A, %2F, %3F, %23)"
+)
+
+
+def ambiguous_credentials(raw: str) -> str | None:
+    """A message (without any part of the URL after its scheme) when a network URL's user name or
+    password holds an unescaped '@', ':', '/', '?' or '#', which would move part of the secret into
+    the host, port or path; None when the URL is unambiguous. Percent-encoded characters are fine."""
+    match = _SCHEME.match(raw)
+    if not match or match.group(1).split("+")[0].lower() == "duckdb":
+        return None  # a file path, no credentials
+    rest = raw[match.end() :]
+    authority_end = next((i for i, ch in enumerate(rest) if ch in "/?#"), len(rest))
+    authority, after = rest[:authority_end], rest[authority_end:]
+    userinfo = authority.rpartition("@")[0] if "@" in authority else None
+    ambiguous = (
+        authority.count("@") > 1  # an '@' in the password
+        or "@" in after  # a '/', '?' or '#' in the password ends the host early
+        or (userinfo is not None and userinfo.count(":") > 1)  # a ':' in the password
+    )
+    return AMBIGUOUS_CREDENTIALS.format(scheme=match.group(1)) if ambiguous else None
 
 
 @dataclass(frozen=True)
@@ -22,6 +47,9 @@ class SourceUrl:
 
     @classmethod
     def parse(cls, raw: str) -> SourceUrl:
+        problem = ambiguous_credentials(raw.strip())
+        if problem:
+            raise ContractViolationError(problem)
         try:
             url = make_url(raw.strip())
         except Exception:  # the raw string may hold a password: never echo it
@@ -72,6 +100,8 @@ class SourceUrl:
 
 def redact(raw: str) -> str:
     """Best-effort redaction of a raw URL string (for messages about URLs that failed to parse)."""
+    if ambiguous_credentials(raw.strip()):
+        return "<source URL with ambiguous credentials>"
     try:
         return make_url(raw).render_as_string(hide_password=True)
     except Exception:

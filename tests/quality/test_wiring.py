@@ -59,6 +59,7 @@ def test_sensors_are_running_by_default(defs):
         "freshness_alert_sensor",
         "run_failure_alert_sensor",
         "finance_report_ready_sensor",
+        "dead_run_sensor",
     }
     for sensor in names.values():
         assert sensor.default_status == DefaultSensorStatus.RUNNING

@@ -112,7 +112,7 @@ class MySQLReader(SourceReader):
                     [table.table],
                 )
                 rows = cur.fetchall()
-        except pymysql.OperationalError as exc:
+        except (pymysql.OperationalError, pymysql.InterfaceError) as exc:
             raise self._unavailable(exc) from None
         return [
             SourceColumn(
@@ -265,5 +265,5 @@ class MySQLReader(SourceReader):
                     batch = pa.RecordBatch.from_arrays(arrays, names=table.column_names)
                     del rows, columns
                     yield conform(batch, table, where)
-        except pymysql.OperationalError as exc:
+        except (pymysql.OperationalError, pymysql.InterfaceError) as exc:  # InterfaceError: connection gone
             raise self._unavailable(exc) from None

@@ -70,9 +70,14 @@ class PostgresReader(SourceReader):
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            self.conn.rollback()
-        finally:
+        import psycopg2
+
+        # A read-only session has nothing to roll back that matters; on a dropped connection the
+        # rollback itself fails ("connection already closed") and must not replace the real error.
+        with contextlib.suppress(psycopg2.Error):
+            if not self.conn.closed:
+                self.conn.rollback()
+        with contextlib.suppress(psycopg2.Error):
             self.conn.close()
 
     def columns(self, table: SourceTable) -> list[SourceColumn]:
@@ -87,7 +92,7 @@ class PostgresReader(SourceReader):
                     [self.schema_name, table.table],
                 )
                 return [SourceColumn(*r) for r in cur.fetchall()]
-        except psycopg2.OperationalError as exc:
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             raise self._unavailable(exc) from None
 
     def select_sql(self, table: SourceTable, since: datetime | None, checked: dict[str, SourceColumn]) -> str:
