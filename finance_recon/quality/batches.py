@@ -3,6 +3,11 @@
 The batch a run extracted (`landing.<table>__last_batch`) is copied to a local Parquet file in one
 short connection, then read back in chunks by an in-memory DuckDB: chunk `i` holds the rows whose
 `hash(primary key) % n == i`, so a duplicate key is always inside one chunk.
+
+The frames stay Arrow underneath (no Python object per value): strings are pandas' pyarrow-backed
+`str`, DECIMAL columns `ArrowDtype(decimal128)`, so building a 1M-row frame costs ~0.1 s and ~100 MB
+instead of ~1 s and a Decimal object per amount. A contract row is ~100 bytes in Arrow, so a chunk of
+`CHUNK_ROWS` holds ≤ ~200 MB of data; GX's intermediate masks add ~1 byte a row per rule.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from finance_recon.contracts import SourceTable
 from finance_recon.sources.landing import batch_table, warehouse_connection
 
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 2_000_000
 
 
 @contextmanager
@@ -32,11 +37,21 @@ def spilled_batch(warehouse, table: SourceTable) -> Iterator[tuple[Path, int]]:
         yield path, int(rows)
 
 
-def frames(path: Path, rows: int, primary_key: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[Any]:
-    """pandas frames of the spilled batch: integers as nullable Int64, money as Decimal, UTC timestamps."""
-    import duckdb
+def _pandas_type(arrow_type):
+    """Arrow → pandas for a contract column (None: pandas' default, `str` and datetime64[us, UTC])."""
     import pandas as pd
     import pyarrow as pa
+
+    if pa.types.is_int64(arrow_type):
+        return pd.Int64Dtype()  # nullable; `.type` is numpy.int64, what the type rule names
+    if pa.types.is_decimal(arrow_type):
+        return pd.ArrowDtype(arrow_type)  # exact; `.type` is decimal.Decimal, without a Decimal per value
+    return None
+
+
+def frames(path: Path, rows: int, primary_key: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[Any]:
+    """pandas frames of the spilled batch: integers as nullable Int64, money as Arrow decimals, UTC timestamps."""
+    import duckdb
 
     n = max(1, math.ceil(rows / chunk_rows))
     literal = str(path).replace("'", "''")
@@ -46,7 +61,7 @@ def frames(path: Path, rows: int, primary_key: str, chunk_rows: int = CHUNK_ROWS
         for i in range(n):
             where = f" WHERE hash({primary_key}) % {n} = {i}" if n > 1 else ""
             arrow = conn.execute(f"SELECT * FROM read_parquet('{literal}'){where}").fetch_arrow_table()
-            yield arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+            yield arrow.to_pandas(types_mapper=_pandas_type)
     finally:
         conn.close()
 
