@@ -253,6 +253,7 @@ def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
                         )
                     )
                 _merge(outcomes, batch.validate(rule_suites[index], result_format="SUMMARY"))
+            del frame, batch, validation  # one chunk in memory at a time (the next is read on `next`)
     if not validated_any:
         raise ValueError(f"{suite.name}: no frame to validate (pass an empty frame for an empty batch)")
     return SuiteOutcome(suite=suite, rules=outcomes, rows=rows, gx_version=gx.__version__)
