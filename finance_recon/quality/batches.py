@@ -19,24 +19,50 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from finance_recon.contracts import SourceTable
-from finance_recon.sources.landing import batch_table, warehouse_connection
+from finance_recon.sources.landing import BATCH_LOG, batch_table, warehouse_connection
 
 CHUNK_ROWS = 1_000_000
 
 
+class Spilled(NamedTuple):
+    path: Path  # the batch as Parquet
+    rows: int
+    full_read: bool  # the extraction read the whole source table (no `read_since`), per the batch log
+
+
 @contextmanager
-def spilled_batch(warehouse, table: SourceTable) -> Iterator[tuple[Path, int]]:
-    """(parquet path, row count) of the latest extracted batch; the file is removed afterwards."""
+def spilled_batch(warehouse, table: SourceTable) -> Iterator[Spilled]:
+    """The latest extracted batch, spilled; the file is removed afterwards.
+
+    `full_read` comes from the batch's own entry in `landing._extract_batches` (written in the same
+    transaction as the batch, read here in the same connection); a batch without one (written by
+    hand, as tests do) counts as not a full read.
+    """
     with tempfile.TemporaryDirectory(prefix=f"finance_recon_check_{table.asset_name}_") as tmp:
         path = Path(tmp) / "batch.parquet"
         with warehouse_connection(warehouse) as conn:
             (rows,) = conn.execute(f"SELECT count(*) FROM {batch_table(table)}").fetchone()
             literal = str(path).replace("'", "''")
             conn.execute(f"COPY (SELECT * FROM {batch_table(table)}) TO '{literal}' (FORMAT parquet)")
-        yield path, int(rows)
+            full_read = _latest_read_was_full(conn, table)
+        yield Spilled(path, int(rows), full_read)
+
+
+def _latest_read_was_full(conn, table: SourceTable) -> bool:
+    exists = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+        BATCH_LOG.split("."),
+    ).fetchone()[0]
+    if not exists:
+        return False
+    row = conn.execute(
+        f"SELECT read_since IS NULL FROM {BATCH_LOG} WHERE source_table = ? ORDER BY landed_at DESC LIMIT 1",
+        [table.asset_name],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _pandas_type(arrow_type):
