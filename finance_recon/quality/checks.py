@@ -1,8 +1,8 @@
 """The asset checks: blocking contract suites on the sources and the marts, and source-lag signals.
 
 - `orders:contract`, `payments:contract` — blocking, ERROR. Validate the batch the run extracted
-  (`landing.<table>__last_batch`) against contracts §1 with GX, plus a duplicate-key probe in the
-  source for the batch's keys (`source_keys`). A failure stops `reconciliation_dbt_models` and the
+  (`landing.<table>__last_batch`) against contracts §1 with GX, plus, for an incremental batch, a
+  duplicate-key probe in the source for the batch's keys (`source_keys`). A failure stops `reconciliation_dbt_models` and the
   report in the same run, so the previous report and `latest.json` stay.
 - `rpt_reconciliation_summary:report_consistency` — blocking, ERROR. The marts the report is built
   from must balance (counts add up, total_net − total_expected = Σ differences, …); checked before
