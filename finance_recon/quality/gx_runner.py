@@ -13,10 +13,19 @@ results after returning the connection to the pool (a DuckDB connection holds on
 it comes back empty: `table.row_count` fails with "list index out of range") and column reflection
 queries `pg_catalog.pg_collation`, which DuckDB lacks (so every type rule errors). Working around
 both means patching GX and the dialect (GX issues #10738, #11579), so the checks stay on GX's pandas engine.
+
+Where the time went on a 1M-row batch (profiled, `docs/benchmarks.md` "GX contract checks"), and what
+keeps it down: the GX import (~3 s, half of it scipy.stats, which only distribution expectations use:
+deferred, `_defer_scipy_stats`); Decimal objects built per amount and GX evaluating every type rule
+per value on `object` columns (the frames are Arrow-backed instead, see `batches`); GX evaluating a
+range on a DECIMAL column one Python call per value (screened by the column's min, `suites.Screen`);
+GX's per-validation overhead, paid per chunk (chunks are large). An empty batch imports nothing
+(`empty_outcome`): there is no row to validate.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -50,6 +59,7 @@ def _import_gx():
     # `except ImportError` / `except (ImportError, AttributeError)`) take for "not installed". GX keeps
     # its NotImported placeholders afterwards, so GX's Spark engine is unavailable in this process —
     # nothing here uses it — while the project's own later `import pyspark` works normally.
+    _defer_scipy_stats()
     hide_pyspark = "pyspark" not in sys.modules
     if hide_pyspark:
         sys.modules["pyspark"] = None  # type: ignore[assignment]
@@ -64,6 +74,31 @@ def _import_gx():
         if hide_pyspark and sys.modules.get("pyspark", ...) is None:
             del sys.modules["pyspark"]
     return gx, gxe
+
+
+def _defer_scipy_stats() -> None:
+    """Make `scipy.stats` load on first use instead of during `import great_expectations`.
+
+    Three GX modules (the KL-divergence expectation, two KS-test metrics) run `from scipy import stats`
+    at import time and use it only inside functions: about half of GX's import time, for expectations
+    these suites never use. `importlib.util.LazyLoader` registers the module without executing it and
+    executes it on the first attribute access, so any later user (GX or not) gets the real module,
+    transparently. Set as the `scipy` package's attribute too, which is what `from scipy import stats`
+    reads first. Nothing is done when scipy.stats is already loaded or scipy is not installed.
+    """
+    if "scipy.stats" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec("scipy.stats")
+    except ImportError:
+        return
+    if spec is None or spec.loader is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scipy.stats"] = module
+    spec.loader.exec_module(module)
+    sys.modules["scipy"].stats = module
 
 
 @dataclass
@@ -109,6 +144,7 @@ class SuiteOutcome:
     rules: list[RuleOutcome]
     rows: int
     gx_version: str
+    evaluated: bool = True  # False: an empty batch, no expectation had a row to look at
 
     @property
     def success(self) -> bool:
@@ -119,6 +155,11 @@ class SuiteOutcome:
         return [r for r in self.rules if not r.success]
 
     def description(self) -> str:
+        if not self.evaluated:
+            return (
+                f"{self.suite.table}: empty batch, 0 rows validated "
+                f"({len(self.suite.rules)} expectations not evaluated: nothing was extracted)"
+            )
         if self.success:
             return f"{self.suite.table}: {len(self.rules)} expectations passed on {self.rows} rows"
         return "; ".join(r.message(self.suite.table) for r in self.failed)
@@ -146,8 +187,23 @@ def _jsonable(value: Any) -> Any:
     return None if text in ("<NA>", "NaT", "nan") else text
 
 
+def empty_outcome(suite: Suite) -> SuiteOutcome:
+    """The outcome for a batch with no rows, without importing GX (~1.5 s for nothing to validate)."""
+    from importlib.metadata import version
+
+    return SuiteOutcome(
+        suite=suite, rules=[], rows=0, gx_version=version("great_expectations"), evaluated=False
+    )
+
+
 def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
-    """Validate every frame of `frames` (pandas DataFrames) against `suite`; merge per rule."""
+    """Validate every frame of `frames` (pandas DataFrames) against `suite`; merge per rule.
+
+    A rule with a `screen` is first evaluated through the screen (a GX aggregate expectation that
+    passes exactly when the rule does); on a frame where the screen does not pass, GX then evaluates
+    the rule itself on that frame, whose result (unexpected count, samples, or its error) is what is
+    reported. The screen never fails a rule on its own.
+    """
     gx, gxe = _import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -158,11 +214,19 @@ def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
         .add_dataframe_asset(suite.name)
         .add_batch_definition_whole_dataframe("batch")
     )
-    expectations = []
-    for index, rule in enumerate(suite.rules):
-        cls = getattr(gxe, rule.expectation)
-        expectations.append(cls(**rule.kwargs, meta={"rule_index": index, "rule": rule.rule}))
-    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=expectations))
+
+    def expectation(index: int, rule: Rule, *, screened: bool):
+        name, kwargs = (
+            (rule.screen.expectation, rule.screen.kwargs) if screened else (rule.expectation, rule.kwargs)
+        )
+        meta = {"rule_index": index, "rule": rule.rule, "screen": screened}
+        return getattr(gxe, name)(**kwargs, meta=meta)
+
+    first_pass = [
+        expectation(i, rule, screened=rule.screen is not None) for i, rule in enumerate(suite.rules)
+    ]
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=first_pass))
+    rule_suites: dict[int, Any] = {}  # rule index → a one-rule suite, built when a screen first misses
 
     outcomes = [RuleOutcome(rule) for rule in suite.rules]
     rows = 0
@@ -171,18 +235,35 @@ def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
         for frame in frames:
             validated_any = True
             rows += len(frame)
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
             # SUMMARY carries everything `_merge` reads (unexpected_count, the first 20 unexpected
             # values, observed_value, details). COMPLETE would also build the list of every unexpected
             # value and its index: on a bad 1M-row batch that is millions of Python objects, unbounded.
-            _merge(
-                outcomes,
-                batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-                    gx_suite, result_format="SUMMARY"
-                ),
-            )
+            validation = batch.validate(gx_suite, result_format="SUMMARY")
+            missed = [
+                r.expectation_config.meta["rule_index"] for r in validation.results if _screen_missed(r)
+            ]
+            _merge(outcomes, validation)
+            for index in missed:
+                if index not in rule_suites:
+                    rule_suites[index] = context.suites.add(
+                        gx.ExpectationSuite(
+                            name=f"{suite.name}__rule_{index}",
+                            expectations=[expectation(index, suite.rules[index], screened=False)],
+                        )
+                    )
+                _merge(outcomes, batch.validate(rule_suites[index], result_format="SUMMARY"))
+            del frame, batch, validation  # one chunk in memory at a time (the next is read on `next`)
     if not validated_any:
         raise ValueError(f"{suite.name}: no frame to validate (pass an empty frame for an empty batch)")
     return SuiteOutcome(suite=suite, rules=outcomes, rows=rows, gx_version=gx.__version__)
+
+
+def _screen_missed(result) -> bool:
+    """A screen's result that does not clear its rule: failed, or raised (the rule then reports why)."""
+    return bool(result.expectation_config.meta.get("screen")) and not (
+        result.success and _exception_message(result.exception_info or {}) is None
+    )
 
 
 @contextmanager
@@ -220,6 +301,8 @@ def _exception_message(info: dict) -> str | None:
 
 def _merge(outcomes: list[RuleOutcome], validation) -> None:
     for result in validation.results:
+        if result.expectation_config.meta.get("screen"):
+            continue  # a screen only decides whether its rule is evaluated (`run_suite`)
         index = result.expectation_config.meta["rule_index"]
         out = outcomes[index]
         error = _exception_message(result.exception_info or {})

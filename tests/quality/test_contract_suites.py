@@ -180,9 +180,72 @@ def test_duplicates_split_across_chunks_are_still_found(tmp_path, warehouse):
     from finance_recon.quality.suites import source_suite
 
     land_batch(warehouse, ORDERS, [order(i) for i in range(1, 40)] + [order(17, status="shipped")])
-    with spilled_batch(warehouse, ORDERS) as (path, rows):
+    with spilled_batch(warehouse, ORDERS) as (path, rows, _full_read):
         chunks = list(frames(path, rows, "order_id", chunk_rows=5))
         assert len(chunks) == 8 and sum(len(c) for c in chunks) == 40
         outcome = run_suite(source_suite(ORDERS, NOW), chunks)
     [dup] = outcome.failed
     assert dup.rule.rule == "unique primary key" and dup.unexpected_count == 2 and dup.samples == [17]
+
+
+def _log_batch(warehouse: WarehouseResource, table, read_since) -> None:
+    """The batch's entry in landing._extract_batches, as `landing.land` writes it."""
+    from finance_recon.sources.landing import BATCH_LOG
+
+    with warehouse.connection() as conn:
+        conn.execute(
+            f"INSERT INTO {BATCH_LOG} VALUES ('r1', ?, 'src', ?, ?, 1, 1, NULL, NULL, now(), now())",
+            [table.asset_name, "incremental" if read_since else "full_refresh", read_since],
+        )
+
+
+@pytest.fixture
+def source_with_duplicate(tmp_path) -> str:
+    """A DuckDB source whose orders table lost its primary key: order 1 is there twice."""
+    import duckdb
+
+    path = tmp_path / "oltp.duckdb"
+    conn = duckdb.connect(str(path))
+    try:
+        conn.execute(
+            "CREATE TABLE orders (order_id BIGINT, customer_id BIGINT, status VARCHAR, currency VARCHAR, "
+            "total_amount DECIMAL(18,2), created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ)"
+        )
+        conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)", [order(1), order(1), order(2)])
+    finally:
+        conn.close()
+    return f"duckdb:///{path}"
+
+
+def test_an_incremental_batch_is_probed_in_the_source(warehouse, source_with_duplicate):
+    """Only the newer row of order 1 is in the incremental batch: the source probe sees the duplicate."""
+    land_batch(warehouse, ORDERS, [order(1)])
+    _log_batch(warehouse, ORDERS, T0)
+    result = validate_source_batch(ORDERS, warehouse, source_with_duplicate, now=NOW)
+    assert not result.passed
+    probe = failures(result)[("order_id", "unique primary key (in the source table)")]
+    assert probe["unexpected_count"] == 1 and probe["sample_values"] == [1]
+    assert result.metadata["source_keys_probed"].value == 1
+
+
+def test_a_full_read_is_not_probed_and_its_uniqueness_rule_sees_the_duplicate(
+    warehouse, source_with_duplicate
+):
+    """A full read holds both rows of order 1: GX's uniqueness rule on the batch fails, no probe needed."""
+    land_batch(warehouse, ORDERS, [order(1), order(1), order(2)])
+    _log_batch(warehouse, ORDERS, None)
+    result = validate_source_batch(ORDERS, warehouse, source_with_duplicate, now=NOW)
+    assert not result.passed
+    failed = failures(result)
+    assert failed[("order_id", "unique primary key")]["unexpected_count"] == 2
+    assert ("order_id", "unique primary key (in the source table)") not in failed
+    assert result.metadata["source_keys_probed"].value == 0
+    assert result.metadata["source_probe"].value.startswith("skipped: a full read")
+
+
+def test_a_batch_without_a_log_entry_is_probed(warehouse, source_with_duplicate):
+    """No entry in the batch log (not landed by `land`): not known to be a full read, so probed."""
+    land_batch(warehouse, ORDERS, [order(2)])
+    result = validate_source_batch(ORDERS, warehouse, source_with_duplicate, now=NOW)
+    assert result.passed, result.description
+    assert result.metadata["source_keys_probed"].value == 1
