@@ -55,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
     outcome.log_file = str(log_path)
     if not outcome.success:
         print(
-            f"finance-recon demo: FAILED ({outcome.run_id}): {outcome.cause} (log: {log_path})",
+            f"finance-recon demo: FAILED{f' ({outcome.run_id})' if outcome.run_id else ''}: {outcome.cause} (log: {log_path})",
             file=sys.stderr,
         )
         return 1

@@ -64,15 +64,34 @@ class _Tee(threading.Thread):
     def __init__(self, read_fd: int, log: IO[bytes], echo_fd: int | None):
         super().__init__(name="finance-recon-log", daemon=True)
         self._read_fd, self._log, self._echo_fd = read_fd, log, echo_fd
+        self._finish = threading.Event()
+
+    def stop(self) -> None:
+        """Finish once what is already in the pipe is copied. Processes that inherited the pipe and
+        outlive the run (multiprocessing's resource tracker, started by a library, lives as long as
+        this process) keep it open, so end-of-file may never come before exit."""
+        self._finish.set()
 
     def run(self) -> None:
-        while chunk := os.read(self._read_fd, 65536):
-            self._log.write(chunk)
-            self._log.flush()
-            if self._echo_fd is not None:
-                with contextlib.suppress(OSError):
-                    os.write(self._echo_fd, chunk)
-        os.close(self._read_fd)
+        import select
+
+        try:
+            while True:
+                readable, _, _ = select.select([self._read_fd], [], [], 0.05)
+                if not readable:
+                    if self._finish.is_set():
+                        break
+                    continue
+                chunk = os.read(self._read_fd, 65536)
+                if not chunk:
+                    break
+                self._log.write(chunk)
+                self._log.flush()
+                if self._echo_fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.write(self._echo_fd, chunk)
+        finally:
+            os.close(self._read_fd)
 
 
 @contextlib.contextmanager
@@ -108,7 +127,7 @@ def routed_output(log_path: Path, *, verbose: bool, json_mode: bool) -> Iterator
             os.dup2(saved_err, 2)
             os.close(saved_out)
             os.close(saved_err)
-            # A subprocess that outlived the run (none should) would keep the pipe open: don't hang.
+            tee.stop()
             tee.join(timeout=10)
             people.close()
 

@@ -76,7 +76,7 @@ def handle(args: argparse.Namespace) -> int:
         print_outcome(outcome)
     if not outcome.success:
         print(
-            f"finance-recon run: FAILED ({outcome.run_id}): {outcome.cause} (log: {log_path})",
+            f"finance-recon run: FAILED{f' ({outcome.run_id})' if outcome.run_id else ''}: {outcome.cause} (log: {log_path})",
             file=sys.stderr,
         )
         return 1
