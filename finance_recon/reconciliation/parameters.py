@@ -7,7 +7,7 @@ set, both resolve it to the run's creation time, so every step of one run sees t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from dagster import Config, OpExecutionContext
@@ -69,18 +69,31 @@ def parse_as_of(text: str) -> datetime:
 
 
 def parse_tolerance(text: str) -> Decimal:
+    from finance_recon.settings import TOLERANCE_EXPECTED, check_tolerance
+
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise ParameterError(f"tolerance {text!r} is not a decimal number") from exc
-    if not value.is_finite() or value < 0:
-        raise ParameterError(f"tolerance {text!r} must be a finite decimal ≥ 0")
-    return value
+        raise ParameterError(
+            f"tolerance {text!r} is not a decimal number: expected {TOLERANCE_EXPECTED}"
+        ) from exc
+    try:
+        return check_tolerance(value)
+    except ValueError as exc:
+        raise ParameterError(f"tolerance {text!r}: {exc}") from None
 
 
 def resolve(context: OpExecutionContext, config: ReconciliationConfig) -> ReconciliationParameters:
     if config.as_of:
         as_of = parse_as_of(config.as_of)
+        # The same limit as the CLI's flag (cli/arguments.py), for runs launched from the UI.
+        from finance_recon.settings import MAX_AS_OF_SKEW_MINUTES
+
+        if as_of > datetime.now(UTC) + timedelta(minutes=MAX_AS_OF_SKEW_MINUTES):
+            raise ParameterError(
+                f"as_of {config.as_of!r} is in the future: expected a cut-off at most "
+                f"{MAX_AS_OF_SKEW_MINUTES} minutes ahead of the clock"
+            )
     else:
         record = context.instance.get_run_record_by_id(context.run_id)
         created = record.create_timestamp if record else datetime.now(UTC)

@@ -134,6 +134,7 @@ def probe_source(
     from finance_recon.sources.errors import (
         ContractViolationError,
         SourceError,
+        SourceRejectedError,
         SourceUnavailableError,
         one_line,
     )
@@ -163,6 +164,8 @@ def probe_source(
                         f"source {source.redacted}: {one_line(exc)}",
                         "unavailable",
                     )
+    except SourceRejectedError as exc:  # up, but refused these credentials or this database
+        probe.error, probe.error_kind = str(exc), "credentials"
     except SourceUnavailableError as exc:
         probe.error = str(exc)
         lowered = probe.error.lower()

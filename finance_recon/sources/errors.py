@@ -13,9 +13,28 @@ class SourceError(Exception):
 
 
 class SourceUnavailableError(SourceError):
-    """The source cannot be reached or refused the login: worth retrying with backoff."""
+    """The source cannot be reached (down, restarting, a timeout): worth retrying with backoff."""
 
     retryable = True
+
+
+class SourceRejectedError(SourceError):
+    """The source answered and refused: wrong password, unknown user or database. Retrying cannot
+    help; the run fails at once and says what to fix."""
+
+    retryable = False
+
+
+# What a server says when it is up but refuses these credentials or this database (PostgreSQL's
+# messages, MySQL/MariaDB's error codes): permanent, not worth a retry.
+POSTGRES_REJECTIONS = (
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",  # role "x" / database "x" does not exist
+    "no pg_hba.conf entry",
+    "permission denied for database",
+)
+MYSQL_REJECTION_CODES = (1044, 1045, 1049, 1698)  # db access denied, access denied, unknown db, no password
 
 
 class ContractViolationError(SourceError):

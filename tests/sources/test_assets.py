@@ -158,7 +158,7 @@ def test_stopped_source_is_retried_then_fails_with_one_line_and_lands_nothing(
     assert landing_counts(warehouse) == (0, 0, 0)
 
 
-def test_wrong_password_is_retried_and_never_logged(mysql_url, mysql_user, warehouse, capfd, caplog):
+def test_wrong_password_fails_at_once_and_is_never_logged(mysql_url, mysql_user, warehouse, capfd, caplog):
     user, password = mysql_user
     good = mysql_url.replace("root@", f"{user}:{password}@")
     seed_small(good, good)
@@ -169,12 +169,16 @@ def test_wrong_password_is_retried_and_never_logged(mysql_url, mysql_user, wareh
         fast_assets(), resources=resources(warehouse, bad, bad), instance=instance, raise_on_error=False
     )
     assert not result.success
-    assert len(step_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) == 4  # 2 per asset
+    # A refused login is permanent (issue 12): no retry, one line naming what to fix.
+    assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == []
     messages = [
         f.step_failure_data.user_failure_data.description
         for f in step_events(result, DagsterEventType.STEP_FAILURE)
     ]
-    assert all("Access denied" in m and f"{user}:***@" in m for m in messages), messages
+    assert len(messages) == 2, messages
+    assert all(
+        "Access denied" in m and f"{user}:***@" in m and "refused the connection" in m for m in messages
+    )
     assert landing_counts(warehouse) == (0, 0, 0)
 
     ok = materialize(fast_assets(), resources=resources(warehouse, good, good), instance=instance)
@@ -265,3 +269,23 @@ def test_failure_mid_stream_lands_nothing(duckdb_url, warehouse, monkeypatch):
     with warehouse.connection(read_only=True) as conn:
         assert conn.execute("SELECT * FROM landing.orders ORDER BY 1").fetchall() == landed_before
         assert conn.execute("SELECT * FROM landing._watermarks").fetchall() == marks_before
+
+
+def test_unknown_postgres_role_fails_at_once_naming_what_to_fix(pg_url, mysql_url, warehouse):
+    seed_small(mysql_url, pg_url)
+    unknown = pg_url.replace("postgres@", "fr_no_such_role:pw-unknown-7781@")
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        fast_assets(),
+        resources=resources(warehouse, mysql_url, unknown),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == []  # permanent: no retry
+    (failure,) = step_events(result, DagsterEventType.STEP_FAILURE)
+    message = failure.step_failure_data.user_failure_data.description
+    assert failure.step_key == "payments"
+    assert "refused the connection" in message and "fr_no_such_role" in message, message
+    assert "check the user, password and database" in message
+    assert "pw-unknown-7781" not in message

@@ -35,7 +35,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ...contracts import SourceTable
-from ..errors import ContractViolationError, SourceUnavailableError, one_line
+from ..errors import (
+    MYSQL_REJECTION_CODES,
+    ContractViolationError,
+    SourceRejectedError,
+    SourceUnavailableError,
+    one_line,
+)
 from .base import SourceColumn, SourceReader, conform
 
 ENV_READER = "FINANCE_RECON_MYSQL_READER"  # "client" (default when available) or "pymysql"
@@ -93,6 +99,12 @@ class MySQLReader(SourceReader):
                 cursorclass=pymysql.cursors.SSCursor,
             )
         except pymysql.Error as exc:
+            if exc.args and exc.args[0] in MYSQL_REJECTION_CODES:
+                raise SourceRejectedError(
+                    f"source {self.source.redacted} refused the connection (host {u.host}:{u.port or 3306}, "
+                    f"database {u.database}): {one_line(exc)} — check the user, password and database "
+                    "in the source URL"
+                ) from None
             raise self._unavailable(exc) from None
         return self
 

@@ -21,7 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ...contracts import SourceTable
-from ..errors import ContractViolationError, SourceUnavailableError, one_line
+from ..errors import (
+    POSTGRES_REJECTIONS,
+    ContractViolationError,
+    SourceRejectedError,
+    SourceUnavailableError,
+    one_line,
+)
 from .base import SourceColumn, SourceReader, conform
 
 BYTES_PER_ROW_ESTIMATE = 96
@@ -66,6 +72,12 @@ class PostgresReader(SourceReader):
             with self.conn.cursor() as cur:
                 cur.execute("SET TIME ZONE 'UTC'")
         except psycopg2.Error as exc:
+            if any(text in str(exc) for text in POSTGRES_REJECTIONS):
+                raise SourceRejectedError(
+                    f"source {self.source.redacted} refused the connection (host {u.host}:{u.port or 5432}, "
+                    f"database {u.database}): {one_line(exc)} — check the user, password and database "
+                    "in the source URL"
+                ) from None
             raise self._unavailable(exc) from None
         return self
 
