@@ -15,7 +15,6 @@ import boto3
 import pytest
 import requests
 from dagster import DagsterInstance, materialize
-from dagster_aws.s3 import S3Resource
 
 from finance_recon.cli.pipeline import RunRequestOptions, execute
 from finance_recon.report.assets import finance_reconciliation_report
@@ -146,7 +145,7 @@ def _publish(settings, bucket: str, endpoint: str):
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "report_store": ReportStoreResource(
-                uri=f"s3://{bucket}/{PREFIX}", s3=S3Resource(endpoint_url=endpoint, max_attempts=1)
+                uri=f"s3://{bucket}/{PREFIX}", s3_endpoint_url=endpoint, s3_max_attempts=1
             ),
         },
         instance=DagsterInstance.ephemeral(),
