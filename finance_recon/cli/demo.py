@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from finance_recon.cli.output import print_outcome, run_with_output
+    from finance_recon.cli.output import print_failure, print_outcome, run_with_output
     from finance_recon.cli.preflight import check_manifest
     from finance_recon.settings import load_settings
 
@@ -54,10 +54,7 @@ def handle(args: argparse.Namespace) -> int:
     )
     outcome.log_file = str(log_path)
     if not outcome.success:
-        print(
-            f"finance-recon demo: FAILED{f' ({outcome.run_id})' if outcome.run_id else ''}: {outcome.cause} (log: {log_path})",
-            file=sys.stderr,
-        )
+        print_failure("demo", outcome, log_path)
         return 1
     expected = shop.expected_counts()
     matches = all(outcome.manifest["counts"].get(c, 0) == n for c, n in expected.items()) and all(

@@ -318,3 +318,9 @@ def print_outcome(outcome, expected_counts: dict[str, int] | None = None) -> Non
     for warning in outcome.warnings:
         print(f"warning          {warning['check']} ({warning['severity']}): {warning['description']}")
     print(f"report           {outcome.report_url}")
+
+
+def print_failure(command: str, outcome, log_path: Path) -> None:
+    """A failed run in one line on stderr: its run id (none when no run started), cause and log file."""
+    run = f" ({outcome.run_id})" if outcome.run_id else ""
+    print(f"finance-recon {command}: FAILED{run}: {outcome.cause} (log: {log_path})", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from finance_recon.cli import arguments
 
@@ -47,7 +46,7 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from finance_recon.cli.output import print_outcome, run_with_output
+    from finance_recon.cli.output import print_failure, print_outcome, run_with_output
     from finance_recon.cli.pipeline import RunRequestOptions, execute
     from finance_recon.cli.preflight import check_run
     from finance_recon.settings import load_settings
@@ -75,9 +74,6 @@ def handle(args: argparse.Namespace) -> int:
     elif outcome.success:
         print_outcome(outcome)
     if not outcome.success:
-        print(
-            f"finance-recon run: FAILED{f' ({outcome.run_id})' if outcome.run_id else ''}: {outcome.cause} (log: {log_path})",
-            file=sys.stderr,
-        )
+        print_failure("run", outcome, log_path)
         return 1
     return 0
