@@ -47,7 +47,7 @@
 {% macro _landed_since_verified_filter(source_table) -%}
     {%- set batches = api.Relation.create(
         database=target.database,
-        schema=var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')),
+        schema=landing_schema(),
         identifier='_extract_batches') -%}
     updated_at >= (
         select case

@@ -8,10 +8,15 @@
     {{- return(is_incremental()) -}}
 {%- endmacro %}
 
-{% macro _change_log_relation() -%}
-    {#- landing._changed_keys: one row per key a landed batch touched (finance_recon/sources/landing.py). -#}
-    {%- set schema = var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')) -%}
-    {{- return(adapter.get_relation(target.database, schema, '_changed_keys')) -}}
+{% macro landing_schema() -%}
+    {#- Where the extraction lands (the `landing` source's schema, _landing__sources.yml). -#}
+    {{- return(var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing'))) -}}
+{%- endmacro %}
+
+{% macro change_log_relation() -%}
+    {#- landing._changed_keys, one row per key a landed batch touched (finance_recon/sources/landing.py);
+        none when the table does not exist. -#}
+    {{- return(adapter.get_relation(target.database, landing_schema(), '_changed_keys')) -}}
 {%- endmacro %}
 
 {% macro record_state_build() -%}
@@ -21,7 +26,7 @@
     {%- if not (execute and params_from_table() and flags.WHICH in ('run', 'build')) -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set change_log = _change_log_relation() -%}
+    {%- set change_log = change_log_relation() -%}
     insert into control.state_builds (seq, run_id, as_of, consumed_change_batch, built_at)
     select
         seq,
@@ -39,7 +44,7 @@
     {%- if not (execute and params_from_table() and flags.WHICH in ('run', 'build')) -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set change_log = _change_log_relation() -%}
+    {%- set change_log = change_log_relation() -%}
     {%- if change_log is none -%}
         {{- return('') -}}
     {%- endif -%}

@@ -25,7 +25,7 @@
         same session is re-read with the current snapshot's files; dropping an external table
         never deletes its files. REFRESH drops cached file listings. -#}
     {%- set lake_dir = var('landing_lake_dir', env_var('FINANCE_RECON_LAKE_DIR', '')) | string -%}
-    {%- set schema = var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')) -%}
+    {%- set schema = landing_schema() -%}
     {%- if execute and lake_dir | length > 0 -%}
         {%- if "'" in lake_dir -%}
             {{ exceptions.raise_compiler_error("landing_lake_dir must not contain a quote: " ~ lake_dir) }}

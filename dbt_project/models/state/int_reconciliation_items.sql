@@ -34,8 +34,7 @@
 {%- set merging = state_is_incremental() %}
 {%- set has_change_log = false %}
 {%- if merging and params_from_table() %}
-    {%- set landing_schema = var('landing_schema', env_var('FINANCE_RECON_LANDING_SCHEMA', 'landing')) %}
-    {%- set change_log = adapter.get_relation(target.database, landing_schema, '_changed_keys') %}
+    {%- set change_log = change_log_relation() %}
     {%- set state_builds = adapter.get_relation(target.database, 'control', 'state_builds') %}
     {%- set has_change_log = change_log is not none and state_builds is not none %}
 {%- endif %}
