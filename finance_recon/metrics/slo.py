@@ -150,7 +150,7 @@ def _instant(url: str, query: str, timeout_s: float) -> dict[tuple, float]:
     out = {}
     for item in body["data"]["result"]:
         labels = tuple(sorted((k, v) for k, v in item["metric"].items() if k != "__name__"))
-        out[labels] = float(item["value"][1])  # a ratio, not money
+        out[labels] = float(item["value"][1])  # float ok: a ratio, not money
     return out
 
 
@@ -164,5 +164,5 @@ def rules_objective(path: Path) -> float:
                 match = re.fullmatch(r"\s*vector\(([0-9.]+)\)\s*", rule["expr"])
                 if not match:
                     raise ValueError(f"{path}: {OBJECTIVE_RECORD} is not a vector(<ratio>): {rule['expr']!r}")
-                return float(match.group(1))
+                return float(match.group(1))  # float ok: the SLO objective, a ratio
     raise ValueError(f"{path}: no {OBJECTIVE_RECORD} recording rule")
