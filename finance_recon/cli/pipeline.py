@@ -123,7 +123,7 @@ def _execute(
     from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts
 
     from finance_recon.definitions import build_definitions
-    from finance_recon.jobs import RECONCILIATION_JOB_NAME
+    from finance_recon.names import RECONCILIATION_JOB_NAME
     from finance_recon.report.history import latest_run
     from finance_recon.runs.errors import RunSafetyError
     from finance_recon.runs.exclusive import exclusive_cli_run, new_run_id

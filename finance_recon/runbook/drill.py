@@ -32,11 +32,10 @@ from typing import Any
 
 import requests
 
+from finance_recon.names import LAG_ALERT, REPORT_KEY, SCHEDULE_NAME
 from finance_recon.settings import Settings, ensure_dagster_home
 
-ALERT_NAME = "FinanceReconciliationLagHigh"
 AGE_METRIC = "finance_reconciliation_age_minutes"
-DEFAULT_SCHEDULE = "finance_reconciliation_every_10_minutes"
 LOCATION = "finance_recon"
 REPOSITORY = "__repository__"
 
@@ -183,12 +182,10 @@ class FreshnessFail(Detector):
         return "freshness: the FreshnessDaemon recorded FAIL for finance_reconciliation_report"
 
     def state(self) -> str | None:
-        from dagster import AssetKey, DagsterInstance
+        from dagster import DagsterInstance
 
         with DagsterInstance.get() as instance:
-            record = instance.get_freshness_state_records([AssetKey("finance_reconciliation_report")]).get(
-                AssetKey("finance_reconciliation_report")
-            )
+            record = instance.get_freshness_state_records([REPORT_KEY]).get(REPORT_KEY)
         return record.freshness_state.value if record else None
 
     def breached(self) -> bool | None:
@@ -205,7 +202,7 @@ class PrometheusAlert(Detector):
         self.url = url.rstrip("/")
 
     def describe(self) -> str:
-        return f"prometheus: alert {ALERT_NAME} firing at {self.url}"
+        return f"prometheus: alert {LAG_ALERT} firing at {self.url}"
 
     def breached(self) -> bool | None:
         try:
@@ -215,7 +212,7 @@ class PrometheusAlert(Detector):
             return None
         alerts = response.json().get("data", {}).get("alerts", [])
         return any(
-            a.get("labels", {}).get("alertname") == ALERT_NAME and a.get("state") == "firing" for a in alerts
+            a.get("labels", {}).get("alertname") == LAG_ALERT and a.get("state") == "firing" for a in alerts
         )
 
 
@@ -357,10 +354,6 @@ def run_drill(
 
     hold: ScheduleHold | None = None
     if options.dagster_url:
-        try:
-            from finance_recon.schedules import SCHEDULE_NAME
-        except ImportError:
-            SCHEDULE_NAME = DEFAULT_SCHEDULE
         hold = ScheduleHold(options.dagster_url, SCHEDULE_NAME)
     try:
         _preflight(settings, options, detectors, exporter, run_job, note)
