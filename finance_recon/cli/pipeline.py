@@ -116,6 +116,12 @@ def execute(
     return outcome
 
 
+def run_once(settings: Settings) -> tuple[str, bool, str | None]:
+    """One run with the default options, as the drills need it: (run id, success, cause)."""
+    outcome = execute(RunRequestOptions(), settings)
+    return outcome.run_id, outcome.success, outcome.cause
+
+
 def _execute(
     options: RunRequestOptions, settings: Settings, on_event: Callable[[Any, Any], None] | None
 ) -> RunOutcome:
