@@ -110,15 +110,7 @@ def run_drill(
             + detect_timeout,
             options.poll_seconds,
             result.detected,
-            lambda d: note(
-                "detected",
-                f"{d.name}: breach seen"
-                + (
-                    f" (age {exporter.last_age:.2f} min)"
-                    if d is exporter and exporter.last_age is not None
-                    else ""
-                ),
-            ),
+            lambda d: note("detected", f"{d.name}: breach seen" + _age_note(d, exporter)),
         )
         if not detected:
             missing = [d.name for d in detectors if d.name not in result.detected]
@@ -144,15 +136,7 @@ def run_drill(
             time.monotonic() + options.recover_timeout_s,
             options.poll_seconds,
             result.recovered,
-            lambda d: note(
-                "recovered",
-                f"{d.name}: back within the SLA"
-                + (
-                    f" (age {exporter.last_age:.2f} min)"
-                    if d is exporter and exporter.last_age is not None
-                    else ""
-                ),
-            ),
+            lambda d: note("recovered", f"{d.name}: back within the SLA" + _age_note(d, exporter)),
         )
         if not recovered:
             missing = [d.name for d in detectors if d.name not in result.recovered]
@@ -173,6 +157,13 @@ def run_drill(
             except Exception as exc:  # noqa: BLE001 - say it loudly, the operator must restart it by hand
                 note("restore", f"COULD NOT restart the schedule: {exc}")
     return result
+
+
+def _age_note(detector: Detector, exporter: ExporterAge) -> str:
+    """The exporter's last age beside its own change of state."""
+    if detector is exporter and exporter.last_age is not None:
+        return f" (age {exporter.last_age:.2f} min)"
+    return ""
 
 
 class DrillFailed(RuntimeError):
