@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import NamedTuple
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -88,6 +88,19 @@ def conform(batch: pa.RecordBatch, table: SourceTable, where: str) -> pa.RecordB
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def as_utc(value: Any) -> datetime | None:
+    """A driver's timestamp (aware, naive UTC, or ISO text) as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    raise TypeError(f"unexpected updated_at value {value!r}")
+
+
 class SourceReader(ABC):
     """Connect on `__enter__`, check with `check_contract`, stream with `read`; close on exit."""
 
@@ -111,6 +124,10 @@ class SourceReader(ABC):
 
     def check_contract(self, table: SourceTable) -> dict[str, SourceColumn]:
         return verify_columns(table, self.columns(table), self.where(table))
+
+    @abstractmethod
+    def max_updated_at(self, table: SourceTable) -> datetime | None:
+        """The newest `updated_at` of the table (one aggregate over its indexed column), UTC."""
 
     @abstractmethod
     def read(

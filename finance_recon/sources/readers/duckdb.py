@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ...contracts import SourceTable
 from ..errors import ContractViolationError, SourceUnavailableError, one_line
-from .base import SourceColumn, SourceReader, conform
+from .base import SourceColumn, SourceReader, as_utc, conform
 
 
 def _quote(ident: str) -> str:
@@ -56,6 +56,10 @@ class DuckDBReader(SourceReader):
             [self.schema_name, table.table],
         ).fetchall()
         return [SourceColumn(*r) for r in rows]
+
+    def max_updated_at(self, table: SourceTable) -> datetime | None:
+        sql = f"SELECT MAX(updated_at) FROM {_quote(self.schema_name)}.{_quote(table.table)}"
+        return as_utc(self.conn.execute(sql).fetchone()[0])
 
     def read(
         self, table: SourceTable, since: datetime | None, batch_rows: int, checked: dict[str, SourceColumn]

@@ -42,7 +42,7 @@ from ..errors import (
     SourceUnavailableError,
     one_line,
 )
-from .base import SourceColumn, SourceReader, conform
+from .base import SourceColumn, SourceReader, as_utc, conform
 
 ENV_READER = "FINANCE_RECON_MYSQL_READER"  # "client" (default when available) or "pymysql"
 BYTES_PER_ROW_ESTIMATE = 96
@@ -132,6 +132,12 @@ class MySQLReader(SourceReader):
             )
             for r in rows
         ]
+
+    def max_updated_at(self, table: SourceTable) -> datetime | None:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT MAX({_ident('updated_at')}) FROM {_ident(table.table)}")
+            rows = cur.fetchall()
+        return as_utc(rows[0][0]) if rows else None
 
     def read(
         self, table: SourceTable, since: datetime | None, batch_rows: int, checked: dict[str, SourceColumn]

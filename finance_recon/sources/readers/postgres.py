@@ -28,7 +28,7 @@ from ..errors import (
     SourceUnavailableError,
     one_line,
 )
-from .base import SourceColumn, SourceReader, conform
+from .base import SourceColumn, SourceReader, as_utc, conform
 
 BYTES_PER_ROW_ESTIMATE = 96
 
@@ -121,6 +121,12 @@ class PostgresReader(SourceReader):
             with self.conn.cursor() as cur:
                 sql += cur.mogrify(" WHERE updated_at > %s", [since]).decode()
         return sql
+
+    def max_updated_at(self, table: SourceTable) -> datetime | None:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT MAX(updated_at) FROM {_ident(self.schema_name)}.{_ident(table.table)}")
+            rows = cur.fetchall()
+        return as_utc(rows[0][0]) if rows else None
 
     def read(
         self, table: SourceTable, since: datetime | None, batch_rows: int, checked: dict[str, SourceColumn]
