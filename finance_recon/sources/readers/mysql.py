@@ -55,6 +55,14 @@ def _ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+quote = _ident  # the dialect's identifier quoting, for other SQL on this engine (Spark JDBC predicates)
+
+
+def relation(source: SourceUrl, table: SourceTable) -> str:
+    """The table as SQL names it on this engine (the URL's database is the connection's)."""
+    return _ident(table.table)
+
+
 def client_binary() -> str | None:
     """The MySQL/MariaDB command-line client to stream with, or None for the pymysql path."""
     if os.environ.get(ENV_READER, "").strip().lower() == "pymysql":

@@ -39,6 +39,14 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+quote = _ident  # the dialect's identifier quoting, for other SQL on this engine (Spark JDBC predicates)
+
+
+def relation(source: SourceUrl, table: SourceTable) -> str:
+    """The table as SQL names it on this engine: schema from the URL (default public), then table."""
+    return f"{_ident(source.schema or 'public')}.{_ident(table.table)}"
+
+
 class PostgresReader(SourceReader):
     @property
     def schema_name(self) -> str:
