@@ -2,7 +2,8 @@
 
 Failure taxonomy (contracts §1, issue 3): a source that is down or refuses the login raises a
 retryable `Failure` (the `RetryPolicy` backs off exponentially); a contract violation (missing
-column, changed type) is permanent (`allow_retries=False`). Either way nothing is written: the
+column, changed type) is permanent (`allow_retries=False`); any other error is retried only when
+`runs/facts.py` classifies it retryable. Either way nothing is written: the
 landing happens in one warehouse transaction after the whole batch has been read.
 
 One asset per source table, whatever the landing engine: `build_source_asset` takes a
@@ -24,11 +25,13 @@ from dagster import (
     Jitter,
     MaterializeResult,
     RetryPolicy,
+    RetryRequested,
     asset,
 )
 from pydantic import Field
 
 from ..contracts import ORDERS, PAYMENTS, SourceTable
+from ..runs.facts import classify, one_line
 from .errors import SourceError
 from .extract import extract_table
 
@@ -124,6 +127,16 @@ def build_source_asset(
             # `from None`: the driver's exception is already summarised in the message; its chain could
             # only add noise (and, for some drivers, connection details) to the event log.
             raise Failure(description=str(exc), allow_retries=exc.retryable) from None
+        except (Failure, RetryRequested):
+            raise  # already says whether it may be retried
+        except Exception as exc:
+            # Not one of ours: the RetryPolicy retries it only when the run-facts taxonomy calls it
+            # retryable (a lock held, a timeout, a connection lost); a permanent error (a full state
+            # folder, a missing table) fails the run at once instead of after ~35 s of retries.
+            _kind, retryable = classify(f"{type(exc).__name__} {exc}")
+            if retryable:
+                raise
+            raise Failure(description=one_line(str(exc)) or type(exc).__name__, allow_retries=False) from exc
         return MaterializeResult(metadata=metadata)
 
     return _extract
