@@ -161,9 +161,9 @@ def run_path(path: str, orders_url: str, payments_url: str, work: Path, dbt_comm
 
             wh = WarehouseResource(path=str(work / "warehouse.duckdb"))
             with stages("extract_orders"):
-                extract_table(ORDERS, orders_url, wh)
+                extract_table(ORDERS, orders_url, wh, promote_now=True)
             with stages("extract_payments"):
-                extract_table(PAYMENTS, payments_url, wh)
+                extract_table(PAYMENTS, payments_url, wh, promote_now=True)
             with stages(f"dbt_{dbt_command}_duckdb"):
                 reconcile_on_duckdb(Path(wh.path), dbt_vars, work / "dbt", command=(dbt_command,))
             with stages("publish"):

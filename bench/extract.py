@@ -89,6 +89,7 @@ def run_method(method: str, table_name: str, url: str, batch_rows: int) -> dict:
                 WarehouseResource(path=f"{tmp}/warehouse.duckdb"),
                 batch_rows=batch_rows,
                 full_refresh=True,
+                promote_now=True,  # read and land, as a run does once its checks pass
             )
             rows = result.rows_extracted
     elif method == "pandas_read_sql":

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from finance_recon.contracts import SourceTable
-from finance_recon.sources.landing import BATCH_LOG, batch_table, warehouse_connection
+from finance_recon.sources.landing import checked_batch_sql, latest_read_was_full, warehouse_connection
 
 CHUNK_ROWS = 1_000_000
 
@@ -30,39 +30,29 @@ CHUNK_ROWS = 1_000_000
 class Spilled(NamedTuple):
     path: Path  # the batch as Parquet
     rows: int
-    full_read: bool  # the extraction read the whole source table (no `read_since`), per the batch log
+    full_read: bool  # the extraction read the whole source table (no `read_since`), per its pending/batch log entry
 
 
 @contextmanager
 def spilled_batch(warehouse, table: SourceTable) -> Iterator[Spilled]:
-    """The latest extracted batch, spilled; the file is removed afterwards.
+    """The latest extracted batch without the row versions an operator accepted
+    (`landing._accepted_rows`) and, when incremental, without versions already landed (checked when
+    they were promoted), spilled; the file is removed afterwards.
 
-    `full_read` comes from the batch's own entry in `landing._extract_batches` (written in the same
-    transaction as the batch, read here in the same connection); a batch without one (written by
-    hand, as tests do) counts as not a full read.
+    `full_read` comes from the batch's own pending entry (or, once promoted, its batch-log entry), read
+    in the same connection; a batch without either (written by hand, as tests do) counts as not a
+    full read.
     """
     with tempfile.TemporaryDirectory(prefix=f"finance_recon_check_{table.asset_name}_") as tmp:
         path = Path(tmp) / "batch.parquet"
         with warehouse_connection(warehouse) as conn:
-            (rows,) = conn.execute(f"SELECT count(*) FROM {batch_table(table)}").fetchone()
+            full_read = latest_read_was_full(conn, table)
+            # An incremental batch is checked on its new versions only (see checked_batch_sql).
+            checked = checked_batch_sql(conn, table, skip_landed_versions=not full_read)
+            (rows,) = conn.execute(f"SELECT count(*) FROM ({checked})").fetchone()
             literal = str(path).replace("'", "''")
-            conn.execute(f"COPY (SELECT * FROM {batch_table(table)}) TO '{literal}' (FORMAT parquet)")
-            full_read = _latest_read_was_full(conn, table)
+            conn.execute(f"COPY ({checked}) TO '{literal}' (FORMAT parquet)")
         yield Spilled(path, int(rows), full_read)
-
-
-def _latest_read_was_full(conn, table: SourceTable) -> bool:
-    exists = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-        BATCH_LOG.split("."),
-    ).fetchone()[0]
-    if not exists:
-        return False
-    row = conn.execute(
-        f"SELECT read_since IS NULL FROM {BATCH_LOG} WHERE source_table = ? ORDER BY landed_at DESC LIMIT 1",
-        [table.asset_name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _pandas_type(arrow_type):

@@ -1,9 +1,11 @@
 """The asset checks: blocking contract suites on the sources and the marts, and source-lag signals.
 
 - `orders:contract`, `payments:contract` — blocking, ERROR. Validate the batch the run extracted
-  (`landing.<table>__last_batch`) against contracts §1 with GX, plus, for an incremental batch, a
-  duplicate-key probe in the source for the batch's keys (`source_keys`). A failure stops `reconciliation_dbt_models` and the
-  report in the same run, so the previous report and `latest.json` stay.
+  (`landing.<table>__last_batch`, less row versions an operator accepted) against contracts §1 with
+  GX, plus, for an incremental batch, a duplicate-key probe in the source for the batch's keys
+  (`source_keys`). A failure stops `reconciliation_dbt_models` and the report in the same run, so
+  the previous report and `latest.json` stay, and the batch is never promoted into
+  `landing.<table>` (quarantine, `sources/landing.py`): the next run checks the same rows again.
 - `rpt_reconciliation_summary:report_consistency` — blocking, ERROR. The marts the report is built
   from must balance (counts add up, total_net − total_expected = Σ differences, …); checked before
   the report publishes, so an inconsistent reconciliation is never published.
@@ -51,7 +53,7 @@ from finance_recon.quality.suites import (
 _SOURCE_RESOURCE = {"orders": "orders_source", "payments": "payments_source"}
 
 
-def _result(outcome, extra: dict[str, Any] | None = None) -> AssetCheckResult:
+def _result(outcome, extra: dict[str, Any] | None = None, *, failure_note: str = "") -> AssetCheckResult:
     failed = [r.as_dict() for r in outcome.failed]
     metadata: dict[str, Any] = {
         "suite": outcome.suite.name,
@@ -68,7 +70,7 @@ def _result(outcome, extra: dict[str, Any] | None = None) -> AssetCheckResult:
     return AssetCheckResult(
         passed=outcome.success,
         severity=AssetCheckSeverity.ERROR,
-        description=outcome.description(),
+        description=outcome.description() + (failure_note if not outcome.success else ""),
         metadata=metadata,
     )
 
@@ -115,6 +117,11 @@ def validate_source_batch(
     return _result(
         outcome,
         {"batch_table": batch_table(table), "source_keys_probed": len(keys), "source_probe": source_probe},
+        # Quarantine (sources/landing.py): a failed batch is never promoted into landing.<table>.
+        failure_note=(
+            f" — the batch stays quarantined (not landed, watermark unchanged) and is checked again by the "
+            f"next run; fix the source, or accept these rows: finance-recon accept {table.asset_name} --reason ..."
+        ),
     )
 
 

@@ -22,7 +22,8 @@ from finance_recon.reconciliation.parameters import (
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
-from finance_recon.sources.landing import warehouse_connection
+from finance_recon.contracts import SOURCE_TABLES
+from finance_recon.sources.landing import promote, warehouse_connection
 from finance_recon.warehouse import WarehouseResource
 
 
@@ -85,13 +86,20 @@ def reconciliation_dbt_models(
     context.log.info(
         f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
     )
-    if warehouse.target == "duckdb":
-        # The parameters reach the models through a table, not --vars: new vars on every run would
-        # make dbt re-parse the project instead of using the prepared manifest (partial parse).
-        with warehouse_connection(warehouse) as conn:
+    with warehouse_connection(warehouse) as conn:
+        # This step runs only after the blocking contract checks of both sources passed: their staged
+        # batches become visible to dbt now, and only now (quarantine, sources/landing.py).
+        promoted = promote(conn, SOURCE_TABLES)
+        for name, landed in promoted.items():
+            context.log.info(
+                f"promoted the checked {name} batch: {landed.rows_extracted} rows, {landed.rows_total} in landing"
+            )
+        if warehouse.target == "duckdb":
+            # The parameters reach the models through a table, not --vars: new vars on every run would
+            # make dbt re-parse the project instead of using the prepared manifest (partial parse).
             write_run_parameters(conn, params, context.run_id)
-        params_args: list[str] = []
-    else:  # engines without the embedded warehouse's control table take the parameters as vars
+    params_args: list[str] = []
+    if warehouse.target != "duckdb":  # engines without the embedded warehouse's control table take vars
         params_args = ["--vars", json.dumps(params.dbt_vars())]
     # Unit tests and the tests of the rules' intermediate views prove the SQL, in CI
     # (tests/reconciliation); a production run executes the models and the data tests that guard

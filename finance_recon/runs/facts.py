@@ -139,6 +139,7 @@ def run_failure(events: Iterable[Any]) -> RunFailure | None:
     from dagster import DagsterEventType
 
     failed_checks: list[str] = []
+    check_description: str | None = None  # the first failed blocking check's own account
     covered = False
     step_failure = None
     run_failure_event = None
@@ -153,6 +154,8 @@ def run_failure(events: Iterable[Any]) -> RunFailure | None:
             if not evaluation.passed and getattr(evaluation, "blocking", False):
                 key = evaluation.asset_check_key
                 failed_checks.append(f"{key.asset_key.to_user_string()}:{key.name}")
+                if check_description is None:
+                    check_description = getattr(evaluation, "description", None)
                 if getattr(evaluation, "blocking", False) and _severity_is_error(evaluation.severity):
                     covered = True
         elif kind == DagsterEventType.STEP_FAILURE and step_failure is None:
@@ -165,9 +168,16 @@ def run_failure(events: Iterable[Any]) -> RunFailure | None:
         message, chain = error_text(data.error) if data.error is not None else ("unknown error", "")
         if described:
             message, chain = one_line(described), f"{described} {chain}"
+        cause = f"step {step_failure.step_key} failed: {message}"
+        if failed_checks and "DagsterAssetCheckFailedError" in chain:
+            # The step failed *because* a blocking check failed: Dagster's error only counts the
+            # checks; the check's description names the table, column, rule and samples.
+            message = one_line(check_description) or f"blocking check failed: {failed_checks[0]}"
+            cause = one_line(f"check {failed_checks[0]} failed: {message}")
+            chain = f"blocking check failed {chain}"
         kind, retryable = classify(f"{message} {chain}")
         return RunFailure(
-            cause=f"step {step_failure.step_key} failed: {message}",
+            cause=cause,
             message=message,
             kind=kind,
             retryable=retryable,

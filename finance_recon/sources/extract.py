@@ -1,8 +1,11 @@
 """Extract one contract table from its source into the warehouse: the unit the assets call.
 
     watermark  = newest updated_at landed from this source (landing._watermarks)
-    read       = rows with updated_at > watermark − look_back   (all rows on a full refresh)
-    land       = upsert by primary key, move the watermark — one transaction
+    read       = rows with updated_at > watermark − look_back   (all rows on a full refresh; policy.py)
+    stage      = the batch into landing.<table>__last_batch, marked pending — one transaction
+
+The batch is promoted (upsert by primary key, watermark moved) only after its contract check passed,
+by the reconciliation step (landing.promote): a batch that fails its check is quarantined.
 
 The look-back window catches transactions that commit with an `updated_at` older than rows already
 extracted. A commit older than the window is the documented limit of incremental extraction: it is
@@ -16,12 +19,13 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..contracts import SourceTable
-from .landing import batch_table, ensure_landing, land, read_watermark, warehouse_connection
+from .landing import batch_table, ensure_landing, promote, read_watermark, stage, warehouse_connection
+from .policy import plan_read
 from .readers import open_reader
 from .urls import SourceUrl
 
@@ -64,6 +68,8 @@ class ExtractResult:
             "mode_reason": self.reason,
             "source": self.source,
             "batch_table": self.batch_table,
+            # Landing and watermark move when the contract check passed (quarantine, landing.promote).
+            "promoted": "after the contract check passes",
             "duration_s": round(self.duration_s, 3),
             "rows_per_s": round(self.rows_extracted / self.duration_s) if self.duration_s > 0 else 0,
         }
@@ -79,9 +85,12 @@ def extract_table(
     full_refresh: bool = False,
     run_id: str | None = None,
     logger: logging.Logger | Any = None,
+    promote_now: bool = False,
 ) -> ExtractResult:
-    """Read changed rows of `table` from `source_url` and land them in `warehouse`
-    (a `WarehouseResource`). Raises `SourceError` subclasses with one-line, password-free messages."""
+    """Read changed rows of `table` from `source_url` and stage them in `warehouse` (a
+    `WarehouseResource`) for the contract check; `promote_now` lands them at once, without a check in
+    between (tests and benchmarks of the extraction itself). Raises `SourceError` subclasses with
+    one-line, password-free messages."""
     import pyarrow as pa
 
     logger = logger or log
@@ -93,18 +102,15 @@ def extract_table(
         ensure_landing(conn, table)
         previous = read_watermark(conn, table)
 
-    if full_refresh:
-        mode, reason = "full_refresh", "requested"
-    elif previous is None or previous.max_updated_at is None:
-        mode, reason = "full_refresh", "no watermark yet"
-    elif previous.source != source.redacted:
-        mode, reason = "full_refresh", f"source changed from {previous.source}"
-    else:
-        mode, reason = "incremental", f"look-back {look_back_minutes} min"
-    watermark_before = previous.max_updated_at if previous else None
-    read_since = None
-    if mode == "incremental":
-        read_since = watermark_before - timedelta(minutes=look_back_minutes)
+    plan = plan_read(
+        previous_source=previous.source if previous else None,
+        previous_watermark=previous.max_updated_at if previous else None,
+        source=source.redacted,
+        full_refresh=full_refresh,
+        look_back_minutes=look_back_minutes,
+    )
+    mode, reason = plan.mode, plan.reason
+    watermark_before, read_since = plan.watermark_before, plan.read_since
     logger.info(
         f"extracting {table.table} from {source.redacted}: {mode} ({reason})"
         + (f", updated_at > {iso(read_since)}" if read_since else "")
@@ -129,17 +135,17 @@ def extract_table(
                 sink.close()
         read_s = time.perf_counter() - started
         with warehouse_connection(warehouse) as conn:
-            landed = land(
+            landed = stage(
                 conn,
                 table,
                 spill_path if writer is not None else None,
-                full_refresh=mode == "full_refresh",
+                plan,
                 source=source.redacted,
                 run_id=run_id,
-                read_since=read_since,
-                watermark_before=watermark_before,
                 started_at=started_at,
             )
+            if promote_now:
+                landed = promote(conn, (table,)).get(table.asset_name, landed)
     result = ExtractResult(
         table=table.asset_name,
         source=source.redacted,
@@ -155,7 +161,8 @@ def extract_table(
         batch_table=batch_table(table),
     )
     logger.info(
-        f"landed {result.rows_extracted} {table.table} rows ({result.rows_total} in landing), "
+        f"staged {result.rows_extracted} {table.table} rows for the contract check "
+        f"({result.rows_total} in landing once promoted), "
         f"watermark {iso(watermark_before)} -> {iso(result.watermark_after)} in {result.duration_s:.2f}s"
     )
     return result

@@ -9,9 +9,19 @@ Tables in schema `landing` of the warehouse DuckDB file:
   columns; emptied and refilled by each run). The quality checks validate this batch.
 - `landing._watermarks`: one row per source table — the newest `updated_at` landed, and the
   source it came from (redacted URL). A different source URL forces a full refresh.
-- `landing._extract_batches`: an append-only log of every successful extraction.
+- `landing._extract_batches`: an append-only log of every promoted extraction.
+- `landing._pending_batches`: the batch extracted but not yet promoted (one row per table at most).
+- `landing._accepted_rows`: row versions an operator accepted although they fail the contract
+  check (`finance-recon accept`), with who, when and why.
 
-A run lands in one DuckDB transaction: either all of the above change, or none.
+**Quarantine** (contracts §1): extraction only *stages* its batch (`stage`: `__last_batch` and a
+`_pending_batches` row). Nothing else moves until the batch has passed its blocking contract check:
+the reconciliation step then *promotes* every pending batch (`promote`) — upsert into
+`landing.<table>`, change log, watermark, batch log — in one transaction, before dbt reads anything.
+A batch whose check failed is never promoted: dbt never sees its rows, the watermark stays, and the
+next run reads the same rows again (plus what is new) and checks them again, until the source is
+fixed or an operator accepts the failing versions. Each of `stage` and `promote` is one DuckDB
+transaction: either all of its changes happen, or none.
 The warehouse has one writer at a time, so the connection is held only while landing (the source is
 read beforehand into a local spill file) and a lock held by another step is waited for.
 """
@@ -28,6 +38,7 @@ from pathlib import Path
 from ..contracts import SourceTable
 from ..warehouse import LANDING_SCHEMA
 from .errors import WarehouseBusyError, one_line
+from .policy import ReadPlan, watermark_after
 
 WATERMARKS = f"{LANDING_SCHEMA}._watermarks"
 BATCH_LOG = f"{LANDING_SCHEMA}._extract_batches"
@@ -38,6 +49,8 @@ BATCH_LOG = f"{LANDING_SCHEMA}._extract_batches"
 CHANGED_KEYS = f"{LANDING_SCHEMA}._changed_keys"
 CHANGE_KEY_COLUMNS = (("order_id", "BIGINT"), ("payment_id", "VARCHAR"))
 CHANGE_BATCH_SEQUENCE = f"{LANDING_SCHEMA}._change_batch_seq"
+PENDING = f"{LANDING_SCHEMA}._pending_batches"
+ACCEPTED = f"{LANDING_SCHEMA}._accepted_rows"
 
 
 def landing_table(table: SourceTable) -> str:
@@ -73,6 +86,18 @@ def ensure_landing(conn, table: SourceTable) -> None:
         f"CREATE TABLE IF NOT EXISTS {CHANGED_KEYS} (change_batch BIGINT NOT NULL, source_table VARCHAR NOT NULL, "
         + "".join(f"{name} {sql_type}, " for name, sql_type in CHANGE_KEY_COLUMNS)
         + "full_refresh BOOLEAN NOT NULL, landed_at TIMESTAMPTZ NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {PENDING} ("
+        "source_table VARCHAR NOT NULL, source VARCHAR NOT NULL, mode VARCHAR NOT NULL, "
+        "read_since TIMESTAMPTZ, watermark_before TIMESTAMPTZ, rows_extracted BIGINT NOT NULL, "
+        "run_id VARCHAR, started_at TIMESTAMPTZ NOT NULL, staged_at TIMESTAMPTZ NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {ACCEPTED} ("
+        "source_table VARCHAR NOT NULL, row_key VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL, "
+        "accepted_at TIMESTAMPTZ NOT NULL, accepted_by VARCHAR NOT NULL, reason VARCHAR NOT NULL, "
+        "staged_by_run VARCHAR)"
     )
 
 
@@ -136,11 +161,105 @@ def read_watermark(conn, table: SourceTable) -> Watermark | None:
     return Watermark(row[0], _from_epoch_us(row[1]), row[2]) if row else None
 
 
+def _exists(conn, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            f"WHERE schema_name = {sql_literal(schema)} AND table_name = {sql_literal(name)}"
+        ).fetchone()[0]
+    )
+
+
 @dataclass(frozen=True)
 class Landed:
     rows_extracted: int
     rows_total: int
     watermark_after: datetime | None
+
+
+def stage(
+    conn,
+    table: SourceTable,
+    spill: Path | None,
+    plan: ReadPlan,
+    *,
+    source: str,
+    run_id: str | None,
+    started_at: datetime,
+) -> Landed:
+    """Put the spilled batch in `__last_batch` and mark it pending, in one transaction. Returns what
+    promoting it would give (rows in landing, watermark): the landing table itself is untouched."""
+    target, batch, pk = landing_table(table), batch_table(table), table.primary_key
+    cols = ", ".join(table.column_names)
+    name = sql_literal(table.asset_name)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {batch}")
+        if spill is not None:
+            # The spill is an Arrow IPC stream with exactly the contract schema; DuckDB scans it batch by
+            # batch (no whole-table copy in Python memory).
+            import pyarrow as pa
+
+            with pa.OSFile(str(spill), "rb") as fh:
+                conn.register("_finance_recon_spill", pa.ipc.open_stream(fh))
+                try:
+                    conn.execute(f"INSERT INTO {batch} SELECT {cols} FROM _finance_recon_spill")
+                finally:
+                    conn.unregister("_finance_recon_spill")
+        rows_extracted, distinct_keys, batch_max = conn.execute(
+            f"SELECT count(*), count(DISTINCT {pk}), epoch_us(max(updated_at)) FROM {batch}"
+        ).fetchone()
+        if plan.full_refresh:
+            rows_total, landed_max = distinct_keys, batch_max
+        else:
+            kept, kept_max = conn.execute(
+                f"SELECT count(*), epoch_us(max(updated_at)) FROM {target} "
+                f"WHERE {pk} NOT IN (SELECT {pk} FROM {batch})"
+            ).fetchone()
+            rows_total = kept + distinct_keys
+            landed_max = max((v for v in (kept_max, batch_max) if v is not None), default=None)
+        conn.execute(f"DELETE FROM {PENDING} WHERE source_table = {name}")
+        values = [
+            table.asset_name,
+            source,
+            plan.mode,
+            plan.read_since,
+            plan.watermark_before,
+            rows_extracted,
+            run_id,
+            started_at,
+        ]
+        conn.execute(f"INSERT INTO {PENDING} VALUES ({', '.join(map(sql_literal, values))}, now())")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    projected = watermark_after(plan.full_refresh, plan.watermark_before, _from_epoch_us(landed_max))
+    return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=projected)
+
+
+def pending_tables(conn) -> list[str]:
+    """Names of the tables with a staged batch not promoted yet."""
+    if not _exists(conn, PENDING):
+        return []
+    return [row[0] for row in conn.execute(f"SELECT source_table FROM {PENDING} ORDER BY source_table").fetchall()]
+
+
+def latest_read_was_full(conn, table: SourceTable) -> bool:
+    """Whether the batch in `__last_batch` is a full read: the pending batch's mode, else the last
+    promoted one's. A batch without either (written by hand, as tests do) counts as not full."""
+    name = sql_literal(table.asset_name)
+    if _exists(conn, PENDING):
+        row = conn.execute(f"SELECT mode FROM {PENDING} WHERE source_table = {name}").fetchone()
+        if row:
+            return row[0] == "full_refresh"
+    if not _exists(conn, BATCH_LOG):
+        return False
+    row = conn.execute(
+        f"SELECT read_since IS NULL FROM {BATCH_LOG} WHERE source_table = {name} ORDER BY landed_at DESC LIMIT 1"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _log_changes(conn, table: SourceTable, *, full_refresh: bool, any_rows: bool) -> None:
@@ -176,6 +295,126 @@ def _log_changes(conn, table: SourceTable, *, full_refresh: bool, any_rows: bool
         conn.execute("DROP TABLE IF EXISTS _finance_recon_changed")
 
 
+def _promote_one(conn, table: SourceTable) -> Landed | None:
+    target, batch, pk = landing_table(table), batch_table(table), table.primary_key
+    cols = ", ".join(table.column_names)
+    name = sql_literal(table.asset_name)
+    row = conn.execute(
+        f"SELECT source, mode, epoch_us(read_since), epoch_us(watermark_before), run_id, epoch_us(started_at) "
+        f"FROM {PENDING} WHERE source_table = {name}"
+    ).fetchone()
+    if row is None:
+        return None
+    source, mode, read_since_us, before_us, run_id, started_us = row
+    full_refresh = mode == "full_refresh"
+    watermark_before = _from_epoch_us(before_us)
+    rows_extracted, distinct_keys = conn.execute(f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}").fetchone()
+    _log_changes(conn, table, full_refresh=full_refresh, any_rows=bool(rows_extracted))
+    if full_refresh:
+        conn.execute(f"DELETE FROM {target}")
+    elif rows_extracted:
+        conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {batch})")
+    if rows_extracted == distinct_keys:
+        conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
+    else:
+        # The source's primary key is unique by contract; should it not be, keep one (the newest)
+        # version here and leave the duplicate visible in the batch table for the quality checks.
+        conn.execute(
+            f"INSERT INTO {target} SELECT {cols} FROM {batch} "
+            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
+        )
+    rows_total, max_us = conn.execute(f"SELECT count(*), epoch_us(max(updated_at)) FROM {target}").fetchone()
+    after = watermark_after(full_refresh, watermark_before, _from_epoch_us(max_us))
+    conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {name}")
+    values = [table.asset_name, source, after, rows_total, run_id]
+    conn.execute(f"INSERT INTO {WATERMARKS} VALUES ({', '.join(map(sql_literal, values))}, now())")
+    values = [
+        run_id,
+        table.asset_name,
+        source,
+        mode,
+        _from_epoch_us(read_since_us),
+        rows_extracted,
+        rows_total,
+        watermark_before,
+        after,
+        _from_epoch_us(started_us),
+    ]
+    conn.execute(f"INSERT INTO {BATCH_LOG} VALUES ({', '.join(map(sql_literal, values))}, now())")
+    conn.execute(f"DELETE FROM {PENDING} WHERE source_table = {name}")
+    return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=after)
+
+
+def promote(conn, tables: tuple[SourceTable, ...]) -> dict[str, Landed]:
+    """Promote every pending batch of `tables` (their contract checks passed: the caller runs only
+    after them) — upsert, change log, watermark, batch log — in one transaction."""
+    if not pending_tables(conn):
+        return {}
+    landed: dict[str, Landed] = {}
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in tables:
+            result = _promote_one(conn, table)
+            if result is not None:
+                landed[table.asset_name] = result
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return landed
+
+
+def accept_pending(conn, table: SourceTable, *, reason: str, accepted_by: str) -> int:
+    """Record every row version of `table`'s pending batch as accepted by an operator: the contract
+    check leaves accepted versions out (a changed row is a new version and is checked again).
+    Returns how many versions were recorded (0: nothing pending)."""
+    name = sql_literal(table.asset_name)
+    pending = conn.execute(f"SELECT run_id FROM {PENDING} WHERE source_table = {name}").fetchone()
+    if pending is None:
+        return 0
+    batch, pk = batch_table(table), table.primary_key
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            f"INSERT INTO {ACCEPTED} SELECT DISTINCT {name}, CAST(b.{pk} AS VARCHAR), b.updated_at, now(), "
+            f"{sql_literal(accepted_by)}, {sql_literal(reason)}, {sql_literal(pending[0])} FROM {batch} AS b "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {ACCEPTED} AS a WHERE a.source_table = {name} "
+            f"AND a.row_key = CAST(b.{pk} AS VARCHAR) AND a.updated_at = b.updated_at)"
+        )
+        (count,) = conn.execute(
+            f"SELECT count(*) FROM {ACCEPTED} WHERE source_table = {name} AND staged_by_run "
+            f"IS NOT DISTINCT FROM {sql_literal(pending[0])}"
+        ).fetchone()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(count)
+
+
+def checked_batch_sql(conn, table: SourceTable, *, skip_landed_versions: bool = False) -> str:
+    """The SELECT the contract check validates: the batch without operator-accepted versions and,
+    with `skip_landed_versions`, without versions identical to the landed one.
+
+    A landed version passed its check when it was promoted, so re-reading it in the look-back window
+    needs no second check: a rerun with nothing new validates nothing (and imports no GX). Only for an
+    incremental batch, whose every key the check also looks up in the source for duplicates: a
+    duplicate key whose other copy is an unchanged landed row is still found there."""
+    batch, target, pk = batch_table(table), landing_table(table), table.primary_key
+    conditions = []
+    if _exists(conn, ACCEPTED):
+        name = sql_literal(table.asset_name)
+        conditions.append(
+            f"NOT EXISTS (SELECT 1 FROM {ACCEPTED} AS a WHERE a.source_table = {name} "
+            f"AND a.row_key = CAST(b.{pk} AS VARCHAR) AND a.updated_at = b.updated_at)"
+        )
+    if skip_landed_versions:
+        same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM b.{c}" for c in table.column_names)
+        conditions.append(f"NOT EXISTS (SELECT 1 FROM {target} AS l WHERE l.{pk} = b.{pk} AND {same})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT b.* FROM {batch} AS b{where}"
+
+
 def land(
     conn,
     table: SourceTable,
@@ -188,70 +427,9 @@ def land(
     watermark_before: datetime | None,
     started_at: datetime,
 ) -> Landed:
-    """Upsert the spilled batch by primary key (or replace everything on a full refresh), move the
-    watermark and log the batch — in one transaction."""
-    target, batch, pk = landing_table(table), batch_table(table), table.primary_key
-    cols = ", ".join(table.column_names)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(f"DELETE FROM {batch}")
-        if spill is not None:
-            # The spill is an Arrow IPC stream with exactly the contract schema; DuckDB scans it batch by
-            # batch (no whole-table copy in Python memory).
-            import pyarrow as pa
-
-            with pa.OSFile(str(spill), "rb") as fh:
-                conn.register("_finance_recon_spill", pa.ipc.open_stream(fh))
-                try:
-                    conn.execute(f"INSERT INTO {batch} SELECT {cols} FROM _finance_recon_spill")
-                finally:
-                    conn.unregister("_finance_recon_spill")
-        rows_extracted, distinct_keys = conn.execute(
-            f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}"
-        ).fetchone()
-        _log_changes(conn, table, full_refresh=full_refresh, any_rows=bool(rows_extracted))
-        if full_refresh:
-            conn.execute(f"DELETE FROM {target}")
-        elif rows_extracted:
-            conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {batch})")
-        if rows_extracted == distinct_keys:
-            conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
-        else:
-            # The source's primary key is unique by contract; should it not be, keep one (the newest)
-            # version here and leave the duplicate visible in the batch table for the quality checks.
-            conn.execute(
-                f"INSERT INTO {target} SELECT {cols} FROM {batch} "
-                f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
-            )
-        rows_total, max_us = conn.execute(
-            f"SELECT count(*), epoch_us(max(updated_at)) FROM {target}"
-        ).fetchone()
-        watermark_after = _from_epoch_us(max_us)
-        if (
-            not full_refresh
-            and watermark_before is not None
-            and (watermark_after is None or watermark_after < watermark_before)
-        ):
-            watermark_after = watermark_before  # never move backwards on an incremental run
-        conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {sql_literal(table.asset_name)}")
-        values = [table.asset_name, source, watermark_after, rows_total, run_id]
-        conn.execute(f"INSERT INTO {WATERMARKS} VALUES ({', '.join(map(sql_literal, values))}, now())")
-        mode = "full_refresh" if full_refresh else "incremental"
-        values = [
-            run_id,
-            table.asset_name,
-            source,
-            mode,
-            read_since,
-            rows_extracted,
-            rows_total,
-            watermark_before,
-            watermark_after,
-            started_at,
-        ]
-        conn.execute(f"INSERT INTO {BATCH_LOG} VALUES ({', '.join(map(sql_literal, values))}, now())")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=watermark_after)
+    """Stage a batch and promote it at once: what a run does to a batch whose checks pass (used where
+    no check runs in between, e.g. tests driving the landing directly)."""
+    mode = "full_refresh" if full_refresh else "incremental"
+    plan = ReadPlan(mode, "direct", watermark_before, read_since)
+    stage(conn, table, spill, plan, source=source, run_id=run_id, started_at=started_at)
+    return promote(conn, (table,))[table.asset_name]

@@ -69,6 +69,14 @@ def landing_counts(warehouse) -> tuple[int, int, int]:
         )
 
 
+def promote_checked(warehouse) -> None:
+    from finance_recon.contracts import SOURCE_TABLES
+    from finance_recon.sources.landing import promote
+
+    with warehouse.connection() as conn:
+        promote(conn, SOURCE_TABLES)
+
+
 def test_asset_specs_are_stable():
     specs = {}
     for a in (orders, payments):
@@ -107,6 +115,11 @@ def test_materialize_reports_metadata_and_is_incremental(duckdb_url, tmp_path, w
     res = resources(warehouse, duckdb_url, payments_url)
     instance = DagsterInstance.ephemeral()
     first = materialize([orders, payments], resources=res, instance=instance)
+    # Extraction only stages its batch (quarantine): nothing is landed until the checked batch is
+    # promoted, which the reconciliation step does once the contract checks passed.
+    assert landing_counts(warehouse) == (0, 0, 0)
+    promote_checked(warehouse)
+    assert landing_counts(warehouse) == (2, 1, 2)
     second = materialize(
         [orders, payments],
         resources=res,
@@ -242,7 +255,7 @@ def test_contract_violation_is_not_retried(duckdb_url, warehouse):
 
 def test_failure_mid_stream_lands_nothing(duckdb_url, warehouse, monkeypatch):
     load_table(ORDERS, orders_table([(i, "paid", "1.00", T0) for i in range(1, 6)]), duckdb_url)
-    extract_table(ORDERS, duckdb_url, warehouse)
+    extract_table(ORDERS, duckdb_url, warehouse, promote_now=True)
     before = landing_counts(warehouse)
     with warehouse.connection(read_only=True) as conn:
         landed_before = conn.execute("SELECT * FROM landing.orders ORDER BY 1").fetchall()
@@ -264,7 +277,7 @@ def test_failure_mid_stream_lands_nothing(duckdb_url, warehouse, monkeypatch):
     with connect(duckdb_url) as conn:
         conn.execute("UPDATE orders SET status = 'refunded', updated_at = ?", [T0 + timedelta(minutes=1)])
     with pytest.raises(SourceUnavailableError):
-        extract_module.extract_table(ORDERS, duckdb_url, warehouse, batch_rows=2, full_refresh=True)
+        extract_module.extract_table(ORDERS, duckdb_url, warehouse, batch_rows=2, full_refresh=True, promote_now=True)
     assert landing_counts(warehouse) == before
     with warehouse.connection(read_only=True) as conn:
         assert conn.execute("SELECT * FROM landing.orders ORDER BY 1").fetchall() == landed_before

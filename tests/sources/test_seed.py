@@ -43,17 +43,17 @@ def test_seed_then_live_traffic_is_extracted_without_loss(layout, request, wareh
     assert source_totals(payments_url, "payments", "amount")[0] == shop.payments.num_rows
 
     for table, url in ((ORDERS, orders_url), (PAYMENTS, payments_url)):
-        extract_table(table, url, warehouse)
+        extract_table(table, url, warehouse, promote_now=True)
     summary = mutate(orders_url, payments_url, n=60, seed=5, now=shop.anchor + timedelta(minutes=2))
     assert summary.status_moves and summary.refunds + summary.chargebacks and summary.late_commits
     assert summary.orders_updated and summary.payments_inserted
     for table, url in ((ORDERS, orders_url), (PAYMENTS, payments_url)):
-        result = extract_table(table, url, warehouse)
+        result = extract_table(table, url, warehouse, promote_now=True)
         assert result.mode == "incremental"
 
     fresh = WarehouseResource(path=str(tmp_path / "fresh.duckdb"))
     for table, url in ((ORDERS, orders_url), (PAYMENTS, payments_url)):
-        extract_table(table, url, fresh, full_refresh=True)
+        extract_table(table, url, fresh, full_refresh=True, promote_now=True)
         assert landing(warehouse, table) == landing(fresh, table), (
             f"incremental missed a change in {table.table}"
         )

@@ -68,7 +68,7 @@ def test_embedded_and_spark_paths_reconcile_identically(spark, lake, mysql_url, 
     def land_both() -> dict:
         marks = {}
         for table, url in ((ORDERS, mysql_url), (PAYMENTS, pg_url)):
-            e = extract_table(table, url, embedded, look_back_minutes=10)
+            e = extract_table(table, url, embedded, look_back_minutes=10, promote_now=True)
             s = land_table(
                 spark, table, url, lake, look_back_minutes=10, partitions=3, min_rows_per_partition=500
             )

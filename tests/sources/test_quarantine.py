@@ -1,0 +1,123 @@
+"""Quarantine on the real servers: rows that fail their contract check are never landed, never move the
+watermark, and block every later run until the source is fixed or an operator accepts them (issue 14).
+
+Orders in a real MariaDB, payments in a real PostgreSQL, the whole job run in-process as the CLI runs it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import pytest
+
+from finance_recon.cli import main as cli_main
+from finance_recon.cli.pipeline import RunRequestOptions, execute
+from finance_recon.demo.generator import generate_shop
+from finance_recon.demo.seed import seed_shop
+from finance_recon.reconciliation.parameters import format_ts
+from finance_recon.settings import load_settings
+
+ANCHOR = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch, mysql_url, pg_url):
+    home = tmp_path / "home"
+    for name in ("FINANCE_RECON_REPORTS_URI", "FINANCE_RECON_LANDING_ENGINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(home))
+    monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.setenv("FINANCE_RECON_ORDERS_URL", mysql_url)
+    monkeypatch.setenv("FINANCE_RECON_PAYMENTS_URL", pg_url)
+    settings = load_settings()
+    seed_shop(generate_shop(150, seed=3, anchor=ANCHOR), mysql_url, pg_url)
+    return settings
+
+
+def add_payment(pg_url: str, payment_id: str, amount: str, at: datetime, *, currency: str = "USD") -> None:
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO payments VALUES (%s, NULL, 'stripe', 'charge', 'succeeded', %s, %s, %s, %s) "
+            "ON CONFLICT (payment_id) DO UPDATE SET amount = EXCLUDED.amount, updated_at = EXCLUDED.updated_at",
+            (payment_id, currency, amount, at, at),
+        )
+    conn.close()
+
+
+def warehouse_facts(settings, payment_id: str) -> tuple[int, datetime | None, int]:
+    """(versions of payment_id in landing.payments, the payments watermark, pending payments batches)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        landed = conn.execute("SELECT count(*) FROM landing.payments WHERE payment_id = ?", [payment_id]).fetchone()
+        mark = conn.execute(
+            "SELECT max(max_updated_at) FROM landing._watermarks WHERE source_table = 'payments'"
+        ).fetchone()
+        pending = conn.execute(
+            "SELECT count(*) FROM landing._pending_batches WHERE source_table = 'payments'"
+        ).fetchone()
+    return landed[0], mark[0], pending[0]
+
+
+def run(settings, as_of: datetime):
+    return execute(RunRequestOptions(as_of=format_ts(as_of)), settings)
+
+
+def test_a_failing_row_stays_quarantined_until_fixed_or_accepted(deployment, pg_url, capsys):
+    settings = deployment
+    first = run(settings, ANCHOR)
+    assert first.success, first.cause
+    _, mark_after_first, _ = warehouse_facts(settings, "pay_zero")
+    published = first.manifest["run_id"]
+
+    # A zero-amount charge breaks the payments contract (amount > 0).
+    add_payment(pg_url, "pay_zero", "0.00", ANCHOR + timedelta(minutes=1))
+    for attempt in range(2):  # the second run re-reads the same row and is blocked again
+        blocked = run(settings, ANCHOR + timedelta(minutes=5 + attempt))
+        assert not blocked.success
+        assert blocked.failed_checks == ["payments:contract"], blocked
+        assert "payments.amount" in blocked.cause and "quarantined" in blocked.cause, blocked.cause
+        landed, mark, pending = warehouse_facts(settings, "pay_zero")
+        assert landed == 0, "a row that failed its contract check reached landing"
+        assert mark == mark_after_first, "the watermark moved past a quarantined row"
+        assert pending == 1
+    # The last good report is still the one published.
+    assert load_latest_run_id(settings) == published
+
+    # The source fixes that row, but another bad one arrives in the same batch: the batch, the fixed
+    # row with it, stays out until the operator accepts the bad version, on the record.
+    add_payment(pg_url, "pay_zero", "4.20", ANCHOR + timedelta(minutes=8))
+    add_payment(pg_url, "pay_odd_currency", "3.00", ANCHOR + timedelta(minutes=8), currency="usd")
+    blocked = run(settings, ANCHOR + timedelta(minutes=10))
+    assert not blocked.success and blocked.failed_checks == ["payments:contract"]
+    assert "payments.currency" in blocked.cause, blocked.cause
+    assert warehouse_facts(settings, "pay_zero")[0] == 0
+    assert cli_main(["accept", "payments", "--reason", "provider sends lower case; fixed upstream", "--by", "ops"]) == 0
+    assert "accepted" in capsys.readouterr().out
+    accepted = run(settings, ANCHOR + timedelta(minutes=12))
+    assert accepted.success, accepted.cause
+    landed, mark, pending = warehouse_facts(settings, "pay_zero")
+    assert (landed, pending) == (1, 0) and mark > mark_after_first
+    assert warehouse_facts(settings, "pay_odd_currency")[0] == 1
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT row_key, accepted_by, reason FROM landing._accepted_rows WHERE source_table = 'payments'"
+        ).fetchall()
+    assert ("pay_odd_currency", "ops", "provider sends lower case; fixed upstream") in rows
+    assert accepted.manifest["run_id"] != published
+
+
+def test_accept_without_a_quarantined_batch_is_refused(deployment, capsys):
+    assert cli_main(["accept", "orders", "--reason", "x"]) == 1
+    assert "no quarantined batch" in capsys.readouterr().err
+
+
+def load_latest_run_id(settings) -> str:
+    from finance_recon.report.history import latest_run
+    from finance_recon.report.store import LocalReportStore
+
+    return latest_run(LocalReportStore(settings.reports_uri)).run_id
