@@ -9,6 +9,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.names import (
     DBT_ASSETS_NAME,
     PIPELINE_TAG,
@@ -22,7 +23,6 @@ from finance_recon.reconciliation.parameters import (
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
-from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.sources.landing import promote, warehouse_connection
 from finance_recon.warehouse import WarehouseResource
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 
 from ...contracts import SourceTable
-from ..errors import ContractViolationError
+from ..errors import ContractViolationError, SourceUnavailableError, one_line
 from ..urls import SourceUrl
 
 
@@ -108,9 +108,19 @@ class SourceReader(ABC):
         self.source = source
         self.connect_timeout_s = connect_timeout_s
 
+    default_port = 0  # a network engine's port when the URL names none
+
     def where(self, table: SourceTable) -> str:
         """How messages name the source: redacted URL and table."""
         return f"source {self.source.redacted}"
+
+    def _unavailable(self, exc: BaseException) -> SourceUnavailableError:
+        """A network source that cannot be reached, named by host, port and database (retryable)."""
+        u = self.source.url
+        return SourceUnavailableError(
+            f"source {self.source.redacted} is unavailable (host {u.host}:{u.port or self.default_port}, "
+            f"database {u.database}): {one_line(exc)}"
+        )
 
     @abstractmethod
     def __enter__(self) -> SourceReader: ...

@@ -75,16 +75,11 @@ def _unescape(value: str | None) -> str | None:
 
 
 class MySQLReader(SourceReader):
+    default_port = 3306
+
     def where(self, table: SourceTable) -> str:
         u = self.source.url
         return f"source {self.source.redacted} (host {u.host}:{u.port or 3306}, database {u.database})"
-
-    def _unavailable(self, exc: BaseException) -> SourceUnavailableError:
-        u = self.source.url
-        return SourceUnavailableError(
-            f"source {self.source.redacted} is unavailable (host {u.host}:{u.port or 3306}, "
-            f"database {u.database}): {one_line(exc)}"
-        )
 
     def __enter__(self) -> MySQLReader:
         import pymysql

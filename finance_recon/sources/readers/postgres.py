@@ -26,7 +26,6 @@ from ..errors import (
     POSTGRES_REJECTIONS,
     ContractViolationError,
     SourceRejectedError,
-    SourceUnavailableError,
     one_line,
 )
 from ..urls import SourceUrl
@@ -48,6 +47,8 @@ def relation(source: SourceUrl, table: SourceTable) -> str:
 
 
 class PostgresReader(SourceReader):
+    default_port = 5432
+
     @property
     def schema_name(self) -> str:
         return self.source.schema or "public"
@@ -55,13 +56,6 @@ class PostgresReader(SourceReader):
     def where(self, table: SourceTable) -> str:
         u = self.source.url
         return f"source {self.source.redacted} (host {u.host}:{u.port or 5432}, database {u.database}, schema {self.schema_name})"
-
-    def _unavailable(self, exc: BaseException) -> SourceUnavailableError:
-        u = self.source.url
-        return SourceUnavailableError(
-            f"source {self.source.redacted} is unavailable (host {u.host}:{u.port or 5432}, "
-            f"database {u.database}): {one_line(exc)}"
-        )
 
     def __enter__(self) -> PostgresReader:
         import psycopg2
