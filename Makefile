@@ -42,6 +42,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 test: install-full prepare system-deps
+	$(BIN)/lint-imports
 	$(PY) -m pytest
 
 # The Dagster UI (webserver + daemon) on 127.0.0.1:3000.

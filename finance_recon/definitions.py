@@ -8,11 +8,12 @@ from dagster import Definitions
 
 from finance_recon.alerting.resources import build_alerting_resources
 from finance_recon.alerting.sensors import build_alert_sensors
-from finance_recon.jobs import RECONCILIATION_EXECUTOR, RECONCILIATION_JOB_NAME, reconciliation_job
+from finance_recon.jobs import RECONCILIATION_EXECUTOR, reconciliation_job
+from finance_recon.names import FRESH_ASSET_KEYS, RECONCILIATION_JOB_NAME, REPORT_KEY
 from finance_recon.quality.checks import build_quality_checks
-from finance_recon.quality.freshness import FRESH_ASSET_KEYS, apply_freshness, freshness_policy
+from finance_recon.quality.freshness import apply_freshness, freshness_policy
 from finance_recon.reconciliation.assets import reconciliation_dbt_models
-from finance_recon.report.assets import REPORT_KEY, finance_reconciliation_report
+from finance_recon.report.assets import finance_reconciliation_report
 from finance_recon.resources import build_resources
 from finance_recon.schedules import build_reconciliation_schedule
 from finance_recon.settings import Settings, load_settings

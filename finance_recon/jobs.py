@@ -7,10 +7,8 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job
 
+from finance_recon.names import DBT_ASSETS_NAME, PIPELINE_TAGS, RECONCILIATION_JOB_NAME
 from finance_recon.runs.exclusive import locked_executor
-
-PIPELINE_TAG = "finance_recon/pipeline"
-RECONCILIATION_JOB_NAME = "finance_reconciliation"
 
 # Scheduled and UI-launched runs execute every step in the run worker's process, as the CLI does.
 # Dagster's default, the multiprocess executor, starts a fresh interpreter per step, and each one
@@ -29,7 +27,7 @@ reconciliation_job = define_asset_job(
     RECONCILIATION_JOB_NAME,
     selection=AssetSelection.all(),
     description="Extract orders and payments, check them, reconcile in dbt, publish the report.",
-    tags={PIPELINE_TAG: "reconciliation"},
+    tags=PIPELINE_TAGS,
     executor_def=RECONCILIATION_EXECUTOR,
 )
 
@@ -43,8 +41,6 @@ def reconciliation_run_config(
     log_level: str | None = None,
 ) -> dict[str, Any]:
     """Run config of one reconciliation, shared by the schedule and the CLI."""
-    from finance_recon.reconciliation.assets import DBT_ASSETS_NAME
-
     recon: dict[str, Any] = {"tolerance": str(tolerance), "grace_minutes": grace_minutes}
     if as_of:
         recon["as_of"] = as_of

@@ -13,9 +13,9 @@ from datetime import UTC
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from finance_recon.jobs import RECONCILIATION_JOB_NAME, reconciliation_job, reconciliation_run_config
+from finance_recon.jobs import reconciliation_job, reconciliation_run_config
+from finance_recon.names import RECONCILIATION_JOB_NAME, SCHEDULE_NAME
 
-SCHEDULE_NAME = "finance_reconciliation_every_10_minutes"
 CRON = "*/10 * * * *"
 
 

@@ -45,6 +45,16 @@ ENV_FINANCE_WEBHOOK_URL = "FINANCE_RECON_FINANCE_WEBHOOK_URL"
 ENV_RUNBOOK_URL = "FINANCE_RECON_RUNBOOK_URL"
 ENV_SLO_OBJECTIVE = "FINANCE_RECON_SLO_OBJECTIVE"  # freshness SLO; the Prometheus rules ship 0.99 too
 ENV_PROMETHEUS_URL = "FINANCE_RECON_PROMETHEUS_URL"  # where `diagnose` reads the SLO's error budget
+ENV_LANDING_ENGINE = "FINANCE_RECON_LANDING_ENGINE"
+ENV_LAKE_DIR = "FINANCE_RECON_LAKE_DIR"
+ENV_SPARK_MASTER = "FINANCE_RECON_SPARK_MASTER"
+ENV_SPARK_PARTITIONS = "FINANCE_RECON_SPARK_PARTITIONS"
+ENV_SPARK_DRIVER_MEMORY = "FINANCE_RECON_SPARK_DRIVER_MEMORY"
+ENV_JDBC_JARS = "FINANCE_RECON_JDBC_JARS"
+
+LANDING_ENGINES = ("embedded", "spark")
+# Debian's stable symlinks to the versioned JDBC jars (libpostgresql-jdbc-java, libmariadb-java).
+DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar")
 
 DEFAULT_RUNBOOK_URL = (
     "https://github.com/finance-recon/finance_recon/blob/main/docs/runbooks/finance-reconciliation-delay.md"
@@ -76,6 +86,13 @@ class Settings:
     runbook_url: str
     slo_objective: float = 0.99
     prometheus_url: str | None = None
+    # The landing engine and the Spark path (finance_recon/spark/config.py turns them into Spark conf).
+    landing_engine: str = "embedded"
+    lake_dir: Path | None = None  # None: <home>/lake
+    spark_master: str = "local[*]"
+    spark_partitions: int = 4
+    spark_driver_memory: str = "4g"
+    jdbc_jars: tuple[str, ...] = DEFAULT_JDBC_JARS
 
     @property
     def dagster_home(self) -> Path:
@@ -174,6 +191,14 @@ class _Environment(BaseSettings):
     # A ratio, not money: float is fine. It must leave an error budget (0 < objective < 1).
     slo_objective: float = Field(default=0.99, gt=0, lt=1, description="a ratio between 0 and 1, e.g. 0.99")
     prometheus_url: str | None = Field(default=None, description="an http(s) URL")
+    landing_engine: str = Field(default="embedded", description=f"one of {', '.join(LANDING_ENGINES)}")
+    lake_dir: Path | None = Field(default=None, description="a folder path")
+    spark_master: str = Field(
+        default="local[*]", description="a Spark master URL, e.g. local[*] or spark://host:7077"
+    )
+    spark_partitions: int = Field(default=4, ge=1, description="an integer ≥ 1")
+    spark_driver_memory: str = Field(default="4g", description="a JVM memory size, e.g. 4g")
+    jdbc_jars: str | None = Field(default=None, description="comma-separated paths of JDBC driver jars")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -182,6 +207,13 @@ class _Environment(BaseSettings):
             value = value.strip()
             return value or None
         return value
+
+    @field_validator("landing_engine")
+    @classmethod
+    def _landing_engine(cls, value: str) -> str:
+        if value.lower() not in LANDING_ENGINES:
+            raise ValueError(f"expected one of {', '.join(LANDING_ENGINES)}")
+        return value.lower()
 
     @field_validator("tolerance")
     @classmethod
@@ -243,6 +275,14 @@ def load_settings() -> Settings:
         runbook_url=env.runbook_url,
         slo_objective=env.slo_objective,
         prometheus_url=env.prometheus_url,
+        landing_engine=env.landing_engine,
+        lake_dir=(env.lake_dir or home / "lake").expanduser().resolve(),
+        spark_master=env.spark_master,
+        spark_partitions=env.spark_partitions,
+        spark_driver_memory=env.spark_driver_memory,
+        jdbc_jars=tuple(
+            j.strip() for j in (env.jdbc_jars or ",".join(DEFAULT_JDBC_JARS)).split(",") if j.strip()
+        ),
     )
 
 

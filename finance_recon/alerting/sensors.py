@@ -42,13 +42,10 @@ from dagster import (
 )
 
 from finance_recon.alerting.incidents import Incident, IncidentBook
+from finance_recon.names import CHECK_ALERT, FRESHNESS_ALERT, REPORT_KEY, RUN_ALERT
 
 SERVICE = "finance_recon"
 MINIMUM_INTERVAL_SECONDS = 30
-
-CHECK_ALERT = "FinanceReconCheckFailed"
-FRESHNESS_ALERT = "FinanceReconFreshnessSLABreached"
-RUN_ALERT = "FinanceReconRunFailed"
 
 
 def _severity(check_severity: Any) -> str:
@@ -237,7 +234,7 @@ def run_incidents(instance, job_name: str, alerting, memo: dict[str, Any]) -> tu
             labels={
                 "alertname": RUN_ALERT,
                 "severity": "critical",
-                "asset": "finance_reconciliation_report",
+                "asset": REPORT_KEY.to_user_string(),
                 "check": "run",
                 "service": SERVICE,
             },

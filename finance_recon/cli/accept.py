@@ -54,7 +54,9 @@ def handle(args: argparse.Namespace) -> int:
         accepted = accept_pending(conn, table, reason=args.reason, accepted_by=who)
     if not accepted:
         return arguments.fail(
-            "finance-recon accept", f"{args.table}: no quarantined batch (nothing is pending for this table)", 1
+            "finance-recon accept",
+            f"{args.table}: no quarantined batch (nothing is pending for this table)",
+            1,
         )
     print(f"accepted {accepted} {args.table} row versions (by {who}: {args.reason}); the next run lands them")
     return 0

@@ -61,6 +61,7 @@ def handle(args: argparse.Namespace) -> int:
     import os
     import sys
 
+    from finance_recon.cli.pipeline import run_once
     from finance_recon.runbook.drill import DrillOptions, run_drill
     from finance_recon.settings import load_settings
 
@@ -77,7 +78,7 @@ def handle(args: argparse.Namespace) -> int:
         recover_timeout_s=args.recover_timeout,
     )
     if not args.json:
-        result = run_drill(settings, options, echo=lambda line: print(line, flush=True))
+        result = run_drill(settings, options, run_job=run_once, echo=lambda line: print(line, flush=True))
         print("\n" + result.render(), flush=True)
         return 0 if result.ok else 1
     # JSON mode: stdout carries the JSON document only. The job's own output (dbt, Dagster logs —
@@ -86,7 +87,9 @@ def handle(args: argparse.Namespace) -> int:
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        result = run_drill(settings, options, echo=lambda line: print(line, file=sys.stderr, flush=True))
+        result = run_drill(
+            settings, options, run_job=run_once, echo=lambda line: print(line, file=sys.stderr, flush=True)
+        )
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
@@ -98,9 +101,14 @@ def handle(args: argparse.Namespace) -> int:
 def _cause_drill(args: argparse.Namespace, settings) -> int:
     import sys
 
+    from finance_recon.cli.pipeline import run_once
     from finance_recon.runbook.cause_drill import run_cause_drill
 
-    kwargs = {"poll_seconds": args.poll_seconds, "recover_timeout_s": args.recover_timeout}
+    kwargs = {
+        "run_job": run_once,
+        "poll_seconds": args.poll_seconds,
+        "recover_timeout_s": args.recover_timeout,
+    }
     if args.detect_timeout is not None:
         kwargs["detect_timeout_s"] = args.detect_timeout
     if args.json:  # stdout carries the JSON only; the timeline and the job's output go to stderr

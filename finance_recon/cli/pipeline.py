@@ -116,6 +116,12 @@ def execute(
     return outcome
 
 
+def run_once(settings: Settings) -> tuple[str, bool, str | None]:
+    """One run with the default options, as the drills need it: (run id, success, cause)."""
+    outcome = execute(RunRequestOptions(), settings)
+    return outcome.run_id, outcome.success, outcome.cause
+
+
 def _execute(
     options: RunRequestOptions, settings: Settings, on_event: Callable[[Any, Any], None] | None
 ) -> RunOutcome:
@@ -123,7 +129,7 @@ def _execute(
     from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts
 
     from finance_recon.definitions import build_definitions
-    from finance_recon.jobs import RECONCILIATION_JOB_NAME
+    from finance_recon.names import RECONCILIATION_JOB_NAME
     from finance_recon.report.history import latest_run
     from finance_recon.runs.errors import RunSafetyError
     from finance_recon.runs.exclusive import exclusive_cli_run, new_run_id

@@ -78,7 +78,8 @@ def _installed(module: str) -> bool:
 
 def check_extras(settings: Settings) -> None:
     """The configured engines are installed: they are extras, not part of the default install."""
-    from finance_recon.spark.config import ENV_LANDING_ENGINE, load_spark_settings
+    from finance_recon.settings import ENV_LANDING_ENGINE
+    from finance_recon.spark.config import load_spark_settings
 
     try:
         landing = load_spark_settings(settings).landing_engine

@@ -1,7 +1,8 @@
-"""Read the newest published report from the report store (`latest.json` -> its manifest).
+"""The newest published report, parsed for the exporter (`latest.json` -> its manifest).
 
-This is the one reader of the report-store contract (contracts §3) outside Dagster runs: the
-Prometheus exporter uses it at every scrape and the runbook commands (`diagnose`, `drill`) reuse
+`report/` owns the store opener (`report/opener.py`) and the reading of `latest.json` and the
+manifest's bytes (`report/history.py`); this module parses the manifest's fields. The Prometheus
+exporter uses it at every scrape and the runbook commands (`diagnose`, `drill`) reuse
 `read_latest`. It never opens the warehouse file (DuckDB allows one writer process).
 
 Errors are split so a caller can tell causes apart:
@@ -13,25 +14,22 @@ Errors are split so a caller can tell causes apart:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from finance_recon.report.store import LocalReportStore, ReportStore, S3ReportStore, StoreError
+from finance_recon.report.history import (
+    LATEST_KEY,
+    MANIFEST_NAME,
+    InvalidReportError,
+    latest_manifest_key,
+)
+from finance_recon.report.history import load_json as _load_json
+from finance_recon.report.opener import make_s3_client, open_report_store
+from finance_recon.report.store import ReportStore, StoreError
 
-LATEST_KEY = "latest.json"
-MANIFEST_NAME = "manifest.json"
 SOURCES = ("orders", "payments")
-
-# Short timeouts: a scrape must answer inside Prometheus' scrape_timeout even when the store hangs.
-S3_CONNECT_TIMEOUT_SECONDS = 2
-S3_READ_TIMEOUT_SECONDS = 5
-
-
-class InvalidReportError(ValueError):
-    """`latest.json` or the manifest it names does not follow the report-store contract."""
 
 
 @dataclass(frozen=True)
@@ -75,31 +73,6 @@ class LatestReport:
         return self.as_of.timestamp() - watermark.timestamp()
 
 
-def open_report_store(settings: Any, s3_client: Any = None) -> ReportStore:
-    """The report store named by `settings.reports_uri` (a local folder or `s3://bucket/prefix`).
-
-    Outside Dagster runs a plain boto3 client is built from the standard AWS environment
-    variables and `settings.s3_endpoint_url` (path-style addressing for MinIO / moto).
-    """
-    if settings.reports_are_s3:
-        client = s3_client if s3_client is not None else make_s3_client(settings.s3_endpoint_url)
-        return S3ReportStore(settings.reports_uri, client, endpoint_url=settings.s3_endpoint_url)
-    return LocalReportStore(settings.reports_uri)
-
-
-def make_s3_client(endpoint_url: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        connect_timeout=S3_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=S3_READ_TIMEOUT_SECONDS,
-        retries={"max_attempts": 2, "mode": "standard"},
-        s3={"addressing_style": "path"} if endpoint_url else {},
-    )
-    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
-
-
 def read_latest(settings: Any = None, store: ReportStore | None = None) -> LatestReport | None:
     """The newest report, or None when none was ever published.
 
@@ -123,20 +96,13 @@ class LatestReader:
         self._manifest_cache: dict[str, LatestReport] = {}
 
     def read(self) -> LatestReport | None:
-        raw = self.store.get(LATEST_KEY)
-        if raw is None:
+        manifest_key = latest_manifest_key(self.store)
+        if manifest_key is None:
             # The publisher writes the manifest before latest.json: a crash in between, or a store
             # seeded by hand, still has runs. Fall back to listing (only in this rare case).
             manifest_key = self._newest_manifest_key()
             if manifest_key is None:
                 return None
-        else:
-            pointer = _load_json(raw, LATEST_KEY)
-            manifest_key = pointer.get("manifest_key")
-            if not isinstance(manifest_key, str) or not manifest_key.endswith(MANIFEST_NAME):
-                raise InvalidReportError(
-                    f"{LATEST_KEY}: 'manifest_key' missing or not a manifest: {manifest_key!r}"
-                )
         cached = self._manifest_cache.get(manifest_key)
         if cached is not None:
             return cached
@@ -164,16 +130,6 @@ class LatestReader:
             report = parse_manifest(_load_json(raw, key), key, self.store.url_for(key))
             candidates.append((report.run_ended_at, key))
         return max(candidates)[1] if candidates else None
-
-
-def _load_json(raw: bytes, key: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidReportError(f"{key}: not valid JSON ({exc})") from exc
-    if not isinstance(value, dict):
-        raise InvalidReportError(f"{key}: expected a JSON object, got {type(value).__name__}")
-    return value
 
 
 def parse_timestamp(value: Any, where: str) -> datetime:

@@ -30,7 +30,9 @@ CHUNK_ROWS = 1_000_000
 class Spilled(NamedTuple):
     path: Path  # the batch as Parquet
     rows: int
-    full_read: bool  # the extraction read the whole source table (no `read_since`), per its pending/batch log entry
+    full_read: (
+        bool  # the extraction read the whole source table (no `read_since`), per its pending/batch log entry
+    )
 
 
 @contextmanager

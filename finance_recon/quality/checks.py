@@ -34,6 +34,14 @@ from dagster import (
 )
 
 from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
+from finance_recon.names import (
+    CATEGORY_SUMMARY_MODEL,
+    CONTRACT_CHECK,
+    ITEMS_MODEL,
+    REPORT_CONSISTENCY_CHECK,
+    SOURCE_LAG_CHECK,
+    SUMMARY_MODEL,
+)
 from finance_recon.quality.suites import (
     DEFAULT_FUTURE_SKEW,
     Suite,
@@ -41,13 +49,6 @@ from finance_recon.quality.suites import (
     report_suite,
     source_suite,
 )
-
-CONTRACT_CHECK = "contract"
-SOURCE_LAG_CHECK = "source_lag"
-REPORT_CONSISTENCY_CHECK = "report_consistency"
-SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
-ITEMS_MODEL = AssetKey("fct_reconciliation_items")
-CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
 
 _SOURCE_RESOURCE = {"orders": "orders_source", "payments": "payments_source"}
 

@@ -13,12 +13,7 @@ from datetime import timedelta
 
 from dagster import AssetKey, AssetsDefinition, FreshnessPolicy
 
-# The assets the SLA is about: what the report saw of each source, and the report itself.
-FRESH_ASSET_KEYS: tuple[AssetKey, ...] = (
-    AssetKey("orders"),
-    AssetKey("payments"),
-    AssetKey("finance_reconciliation_report"),
-)
+from finance_recon.names import FRESH_ASSET_KEYS
 
 
 def freshness_policy(sla_minutes: int, warn_minutes: int) -> FreshnessPolicy:

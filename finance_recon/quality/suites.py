@@ -182,20 +182,21 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
 
 
 # --------------------------------------------------------------------------------------------------
-# Report consistency: one row of balances, each of which must be exactly zero.
+# Report consistency: one row of balances, each of which must be exactly zero. The marts must
+# describe the same items; which category is a break and which verdict follows are rules of
+# contracts §2 and live only in dbt (macros/rules.sql, rpt_reconciliation_summary.sql, their unit tests
+# and data tests): this suite does not restate them.
 
 _BALANCES: dict[str, str] = {
     "category_counts_minus_items": "the per-category counts of rpt_reconciliation_summary add up to the items",
     "orders_considered_minus_order_items": "orders_considered equals the order items",
     "breaks_minus_break_items": "breaks equals the items flagged is_break",
     "breaks_minus_break_category_counts": "breaks equals the sum of the break categories' counts",
-    "is_break_mismatches": "is_break is true exactly for the break categories",
     "category_summary_items_minus_items": "rpt_category_summary items add up to the items",
     "duplicate_item_keys": "item_key is unique",
     "unknown_categories": "every category is one of contracts §2",
     "net_minus_expected_minus_differences": "total_net − total_expected equals the sum of differences over order items",
     "break_amount_minus_break_differences": "break_amount equals the sum of |difference| over breaks",
-    "verdict_mismatch": "the verdict follows from breaks and in-flight items",
     "summary_rows_minus_one": "rpt_reconciliation_summary has exactly one row",
 }
 
@@ -203,7 +204,6 @@ _BALANCES: dict[str, str] = {
 def report_balances_sql(schema: str = "main") -> str:
     """One row, one column per balance of `_BALANCES` plus `verdict`; computed by the warehouse."""
     cats = ", ".join(f"'{c}'" for c in CATEGORIES)
-    breaks = ", ".join(f"'{c}'" for c in BREAK_CATEGORIES)
     count_sum = " + ".join(f"s.count_{c}" for c in CATEGORIES)
     break_count_sum = " + ".join(f"s.count_{c}" for c in BREAK_CATEGORIES)
     return f"""
@@ -212,12 +212,10 @@ with items as (
         count(*) as n_items,
         count(case when item_type = 'order' then 1 end) as n_order_items,
         count(case when is_break then 1 end) as n_break_items,
-        count(case when is_break <> (category in ({breaks})) then 1 end) as is_break_mismatches,
         count(*) - count(distinct item_key) as duplicate_item_keys,
         count(case when category not in ({cats}) or category is null then 1 end) as unknown_categories,
         coalesce(sum(case when item_type = 'order' then difference end), 0) as order_differences,
-        coalesce(sum(case when is_break then abs(difference) end), 0) as break_differences,
-        count(case when category = 'in_flight' then 1 end) as n_in_flight
+        coalesce(sum(case when is_break then abs(difference) end), 0) as break_differences
     from {schema}.fct_reconciliation_items
 ),
 categories as (
@@ -232,18 +230,11 @@ select
     coalesce(s.orders_considered - i.n_order_items, -1) as orders_considered_minus_order_items,
     coalesce(s.breaks - i.n_break_items, -1) as breaks_minus_break_items,
     coalesce(s.breaks - ({break_count_sum}), -1) as breaks_minus_break_category_counts,
-    i.is_break_mismatches,
     c.n_category_items - i.n_items as category_summary_items_minus_items,
     i.duplicate_item_keys,
     i.unknown_categories,
     coalesce((s.total_net - s.total_expected) - i.order_differences, -1) as net_minus_expected_minus_differences,
     coalesce(s.break_amount - i.break_differences, -1) as break_amount_minus_break_differences,
-    case
-        when s.verdict = (case when s.breaks > 0 then 'breaks'
-                               when i.n_in_flight > 0 then 'reconciled_with_pending'
-                               else 'reconciled' end) then 0
-        else 1
-    end as verdict_mismatch,
     r.n_rows - 1 as summary_rows_minus_one,
     coalesce(s.verdict, '(no summary row)') as verdict
 from summary_rows r

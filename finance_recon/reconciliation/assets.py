@@ -6,10 +6,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from finance_recon.jobs import PIPELINE_TAG
+from finance_recon.contracts import SOURCE_TABLES
+from finance_recon.names import (
+    DBT_ASSETS_NAME,
+    PIPELINE_TAG,
+)
 from finance_recon.reconciliation.parameters import (
     ReconciliationConfig,
     record_verified_build,
@@ -19,14 +23,8 @@ from finance_recon.reconciliation.parameters import (
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
-from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.sources.landing import promote, warehouse_connection
 from finance_recon.warehouse import WarehouseResource
-
-DBT_ASSETS_NAME = "reconciliation_dbt_models"
-ITEMS_MODEL = AssetKey("fct_reconciliation_items")
-SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
-CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
 
 
 class ReconciliationTranslator(DagsterDbtTranslator):

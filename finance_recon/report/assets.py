@@ -4,11 +4,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from finance_recon.contracts import CATEGORIES
-from finance_recon.jobs import PIPELINE_TAG
-from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, SUMMARY_MODEL
+from finance_recon.names import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, PIPELINE_TAG, REPORT_KEY, SUMMARY_MODEL
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
 from finance_recon.report.continuity import Continuity
@@ -18,8 +17,6 @@ from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import StoreError
 from finance_recon.report.table import record_run
 from finance_recon.warehouse import LANDING_SCHEMA, WarehouseResource
-
-REPORT_KEY = AssetKey("finance_reconciliation_report")
 
 
 def _rows(conn, sql: str) -> list[dict[str, Any]]:

@@ -1,4 +1,6 @@
-"""The previous published run, against which break lifecycle is computed.
+"""Reading what was published: `latest.json`, the manifest it names, and the previous published run,
+against which break lifecycle is computed. The one reader of `latest.json` and manifest bytes;
+`metrics/latest.py` parses the manifest's fields for the exporter on top of it.
 
 "Previous" is the newest published run whose `as_of` is strictly earlier than this run's, found by
 walking back from `latest.json` along each manifest's `previous_manifest_key`. A rerun with the same
@@ -20,6 +22,11 @@ from finance_recon.reconciliation.parameters import parse_as_of
 from finance_recon.report.store import ReportStore
 
 LATEST_KEY = "latest.json"
+MANIFEST_NAME = "manifest.json"
+
+
+class InvalidReportError(ValueError):
+    """`latest.json` or the manifest it names does not follow the report-store contract."""
 
 
 @dataclass(frozen=True)
@@ -35,22 +42,41 @@ class PublishedRun:
         return next((f["key"] for f in self.manifest.get("files", []) if f["name"] == name), None)
 
 
+def load_json(raw: bytes, key: str) -> dict[str, Any]:
+    """A JSON object read from the store, or `InvalidReportError` naming the key."""
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidReportError(f"{key}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise InvalidReportError(f"{key}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def read_json(store: ReportStore, key: str) -> dict[str, Any] | None:
     data = store.get(key)
-    return None if data is None else json.loads(data)
+    return None if data is None else load_json(data, key)
+
+
+def latest_manifest_key(store: ReportStore) -> str | None:
+    """The manifest `latest.json` names (None when there is no `latest.json`)."""
+    pointer = read_json(store, LATEST_KEY)
+    if pointer is None:
+        return None
+    manifest_key = pointer.get("manifest_key")
+    if not isinstance(manifest_key, str) or not manifest_key.endswith(MANIFEST_NAME):
+        raise InvalidReportError(f"{LATEST_KEY}: 'manifest_key' missing or not a manifest: {manifest_key!r}")
+    return manifest_key
 
 
 def latest_run(store: ReportStore) -> PublishedRun | None:
-    latest = read_json(store, LATEST_KEY)
-    if not latest:
-        return None
-    manifest = read_json(store, latest["manifest_key"])
-    return PublishedRun(latest["manifest_key"], manifest) if manifest else None
+    key = latest_manifest_key(store)
+    manifest = read_json(store, key) if key else None
+    return PublishedRun(key, manifest) if key and manifest else None
 
 
 def previous_run(store: ReportStore, as_of: datetime) -> PublishedRun | None:
-    latest = read_json(store, LATEST_KEY)
-    key = latest["manifest_key"] if latest else None
+    key = latest_manifest_key(store)
     seen: set[str] = set()
     while key and key not in seen:
         seen.add(key)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from finance_recon.report.store import LocalReportStore, ReportStore, S3ReportStore
+from finance_recon.report.opener import open_store
+from finance_recon.report.store import ReportStore
 
 
 class ReportStoreResource(ConfigurableResource):
@@ -16,11 +17,13 @@ class ReportStoreResource(ConfigurableResource):
     s3_max_attempts: int = 3
 
     def open(self) -> ReportStore:
-        if self.uri.startswith("s3://"):
+        def s3_client():
             # Imported here, not at module import: dagster-aws and boto3 take ~2 s to import and the
             # default store is a folder, which needs neither.
             from dagster_aws.s3 import S3Resource
 
-            s3 = S3Resource(endpoint_url=self.s3_endpoint_url, max_attempts=self.s3_max_attempts)
-            return S3ReportStore(self.uri, s3.get_client(), endpoint_url=s3.endpoint_url)
-        return LocalReportStore(self.uri)
+            return S3Resource(
+                endpoint_url=self.s3_endpoint_url, max_attempts=self.s3_max_attempts
+            ).get_client()
+
+        return open_store(self.uri, self.s3_endpoint_url, s3_client)

@@ -31,7 +31,7 @@ def publication_times(now: datetime, instance=None) -> list[datetime]:
     """When the report asset was materialized: from the window start back to the one before it."""
     from dagster import AssetRecordsFilter, DagsterInstance
 
-    from finance_recon.runbook.instance import REPORT_KEY
+    from finance_recon.names import REPORT_KEY
 
     owned = instance is None
     instance = instance or DagsterInstance.get()

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from finance_recon.runbook import causes as C
+from finance_recon.runbook.drill import JobRunner
 from finance_recon.settings import (
     ENV_ORDERS_URL,
     ENV_PAYMENTS_URL,
@@ -231,16 +232,14 @@ def run_cause_drill(
     settings: Settings,
     cause: str,
     *,
-    run_job: Callable[[Settings], tuple[str, bool, str | None]] | None = None,
+    run_job: JobRunner,
     echo: Callable[[str], None] = lambda line: None,
     poll_seconds: float = 2.0,
     detect_timeout_s: float = 120.0,
     recover_timeout_s: float = 300.0,
 ) -> CauseDrillResult:
     from finance_recon.runbook.diagnose import diagnose
-    from finance_recon.runbook.drill import _run_job
 
-    run_job = run_job or _run_job
     result = CauseDrillResult(cause=cause, started_at=datetime.now(UTC))
 
     def note(step: str, detail: str) -> datetime:

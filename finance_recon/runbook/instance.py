@@ -19,14 +19,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import AssetCheckKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from finance_recon.jobs import PIPELINE_TAG, RECONCILIATION_JOB_NAME
+from finance_recon.names import (
+    FRESH_ASSET_KEYS,
+    PIPELINE_TAG,
+    PIPELINE_TAG_VALUE,
+    PLATFORM_CHECK_KEYS,
+    RECONCILIATION_JOB_NAME,
+    REPORT_KEY,
+)
 from finance_recon.runs.facts import read_run_failure
 from finance_recon.runs.liveness import dead_cause
 
-REPORT_KEY = AssetKey("finance_reconciliation_report")
-FRESHNESS_KEYS = (AssetKey("orders"), AssetKey("payments"), REPORT_KEY)
 RECENT_RUNS = 50
 IN_FLIGHT = frozenset(
     {
@@ -36,21 +41,6 @@ IN_FLIGHT = frozenset(
         DagsterRunStatus.STARTED,
     }
 )
-
-
-def _platform_check_keys() -> list[AssetCheckKey]:
-    """The quality package's checks, when that package is part of this build."""
-    try:
-        from finance_recon.quality.checks import CONTRACT_CHECK, REPORT_CONSISTENCY_CHECK, SOURCE_LAG_CHECK
-    except ImportError:
-        return []
-    keys = [
-        AssetCheckKey(AssetKey(t), n)
-        for t in ("orders", "payments")
-        for n in (CONTRACT_CHECK, SOURCE_LAG_CHECK)
-    ]
-    keys.append(AssetCheckKey(AssetKey("rpt_reconciliation_summary"), REPORT_CONSISTENCY_CHECK))
-    return keys
 
 
 @dataclass
@@ -120,7 +110,7 @@ def _iso(ts: float | None) -> str | None:
 
 
 def is_reconciliation_run(run) -> bool:
-    if run.job_name == RECONCILIATION_JOB_NAME or run.tags.get(PIPELINE_TAG) == "reconciliation":
+    if run.job_name == RECONCILIATION_JOB_NAME or run.tags.get(PIPELINE_TAG) == PIPELINE_TAG_VALUE:
         return True
     selection = run.asset_selection or set()
     return run.job_name.startswith("__ASSET_JOB") and REPORT_KEY in selection
@@ -217,7 +207,7 @@ def _read_runs(instance: DagsterInstance, facts: InstanceFacts, now_ts: float) -
 
 
 def _read_checks(instance: DagsterInstance, facts: InstanceFacts) -> None:
-    keys: dict[AssetCheckKey, None] = dict.fromkeys(_platform_check_keys())
+    keys: dict[AssetCheckKey, None] = dict.fromkeys(PLATFORM_CHECK_KEYS)
     run_ids = dict.fromkeys(
         r.run_id for r in (facts.latest_run, facts.last_finished, facts.last_success) if r
     )
@@ -232,11 +222,11 @@ def _read_checks(instance: DagsterInstance, facts: InstanceFacts) -> None:
 
 def _read_freshness(instance: DagsterInstance, facts: InstanceFacts) -> None:
     try:
-        records = instance.get_freshness_state_records(list(FRESHNESS_KEYS))
+        records = instance.get_freshness_state_records(list(FRESH_ASSET_KEYS))
     except Exception as exc:  # noqa: BLE001 - older storages
         facts.freshness["_error"] = {"state": "UNKNOWN", "error": str(exc)}
         return
-    for key in FRESHNESS_KEYS:
+    for key in FRESH_ASSET_KEYS:
         record = records.get(key)
         if record is not None:
             facts.freshness[key.to_user_string()] = {

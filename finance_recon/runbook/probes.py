@@ -100,34 +100,6 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).isoformat() if ts is not None else None
 
 
-def _as_utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.strip().replace(" ", "T"))
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    raise TypeError(f"unexpected updated_at value {value!r}")
-
-
-def _max_updated_at(reader, table: SourceTable) -> datetime | None:
-    """One aggregate over the indexed column, through the reader's own (read-only) connection."""
-    dialect = reader.source.dialect
-    if dialect == "mysql":
-        sql = f"SELECT MAX(`updated_at`) FROM `{table.table}`"
-    else:
-        schema = reader.schema_name.replace('"', '""')
-        sql = f'SELECT MAX(updated_at) FROM "{schema}"."{table.table}"'
-    if dialect == "duckdb":
-        return _as_utc(reader.conn.execute(sql).fetchone()[0])
-    with reader.conn.cursor() as cur:
-        cur.execute(sql)
-        rows = cur.fetchall()
-    return _as_utc(rows[0][0]) if rows else None
-
-
 def probe_source(
     name: str, raw_url: str, table: SourceTable, now: datetime, timeout_s: float = 5.0
 ) -> SourceProbe:
@@ -157,7 +129,7 @@ def probe_source(
                 probe.contract_ok = False
                 probe.error, probe.error_kind = str(exc), "contract"
             try:  # even a drifted table may still answer max(updated_at)
-                probe.max_updated_at = _max_updated_at(reader, table)
+                probe.max_updated_at = reader.max_updated_at(table)
             except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
                 if probe.error is None:
                     probe.error, probe.error_kind = (

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, Executor, ExecutorDefinition, Field, multi_or_in_process_executor
 
+from finance_recon.names import PIPELINE_TAGS
 from finance_recon.runs.errors import RunLockHeldError
 from finance_recon.runs.liveness import dead_cause, holder_tags, mark_process, reap_dead_runs
 from finance_recon.runs.lock import RunLock
@@ -32,12 +33,8 @@ def _busy(instance, exclude: str) -> str | None:
     """A live reconciliation that has not taken the lock yet (queued, or its worker booting)."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from finance_recon.jobs import PIPELINE_TAG
-
     records = instance.get_run_records(
-        filters=RunsFilter(
-            statuses=[DagsterRunStatus(s) for s in WAITING_STATUSES], tags={PIPELINE_TAG: "reconciliation"}
-        ),
+        filters=RunsFilter(statuses=[DagsterRunStatus(s) for s in WAITING_STATUSES], tags=PIPELINE_TAGS),
         limit=5,
     )
     now = time.time()

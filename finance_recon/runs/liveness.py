@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from finance_recon.names import PIPELINE_TAGS
 from finance_recon.runs.lock import Holder, process_start_ticks
 
 TAG_PID = "finance_recon/pid"
@@ -114,12 +115,10 @@ def reap_dead_runs(instance, *, lock_held: bool, exclude: str | None = None) -> 
     """Mark dead in-flight reconciliation runs failed and stop their children: [(run id, cause)]."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from finance_recon.jobs import PIPELINE_TAG
-
     records = instance.get_run_records(
         filters=RunsFilter(
             statuses=[DagsterRunStatus(s) for s in IN_FLIGHT_STATUSES],
-            tags={PIPELINE_TAG: "reconciliation"},
+            tags=PIPELINE_TAGS,
         ),
         limit=20,
     )

@@ -243,7 +243,9 @@ def pending_tables(conn) -> list[str]:
     """Names of the tables with a staged batch not promoted yet."""
     if not _exists(conn, PENDING):
         return []
-    return [row[0] for row in conn.execute(f"SELECT source_table FROM {PENDING} ORDER BY source_table").fetchall()]
+    return [
+        row[0] for row in conn.execute(f"SELECT source_table FROM {PENDING} ORDER BY source_table").fetchall()
+    ]
 
 
 def latest_read_was_full(conn, table: SourceTable) -> bool:
@@ -308,7 +310,9 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
     source, mode, read_since_us, before_us, run_id, started_us = row
     full_refresh = mode == "full_refresh"
     watermark_before = _from_epoch_us(before_us)
-    rows_extracted, distinct_keys = conn.execute(f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}").fetchone()
+    rows_extracted, distinct_keys = conn.execute(
+        f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}"
+    ).fetchone()
     _log_changes(conn, table, full_refresh=full_refresh, any_rows=bool(rows_extracted))
     if full_refresh:
         conn.execute(f"DELETE FROM {target}")

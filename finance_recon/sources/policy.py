@@ -51,7 +51,9 @@ def plan_read(
     return ReadPlan(mode, reason, previous_watermark, read_since)
 
 
-def watermark_after(plan_full_refresh: bool, before: datetime | None, landed_max: datetime | None) -> datetime | None:
+def watermark_after(
+    plan_full_refresh: bool, before: datetime | None, landed_max: datetime | None
+) -> datetime | None:
     """The watermark once a batch is landed: the newest landed `updated_at`, never moving back on an
     incremental read."""
     if not plan_full_refresh and before is not None and (landed_max is None or landed_max < before):

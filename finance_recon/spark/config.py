@@ -1,6 +1,7 @@
 """Spark-path configuration: where the lake lives, how Spark starts, how JDBC reads are split.
 
-Read from the environment once (`load_spark_settings`), beside `finance_recon.settings`:
+`finance_recon.settings` reads these variables (as it reads every other); `load_spark_settings`
+turns them into the Spark path's settings:
 
     FINANCE_RECON_LANDING_ENGINE    embedded (default) | spark — which landing path the definitions use
     FINANCE_RECON_LAKE_DIR          the Parquet lake (default $FINANCE_RECON_HOME/lake)
@@ -14,31 +15,15 @@ JDBC drivers come from Debian (`libpostgresql-jdbc-java`, `libmariadb-java` → 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finance_recon.settings import Settings, load_settings
 
-ENV_LANDING_ENGINE = "FINANCE_RECON_LANDING_ENGINE"
-ENV_LAKE_DIR = "FINANCE_RECON_LAKE_DIR"
-ENV_SPARK_MASTER = "FINANCE_RECON_SPARK_MASTER"
-ENV_SPARK_PARTITIONS = "FINANCE_RECON_SPARK_PARTITIONS"
-ENV_SPARK_DRIVER_MEMORY = "FINANCE_RECON_SPARK_DRIVER_MEMORY"
-ENV_JDBC_JARS = "FINANCE_RECON_JDBC_JARS"
-
-LANDING_ENGINES = ("embedded", "spark")
-
-# Debian's stable symlinks to the versioned jars.
-DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar")
 POSTGRES_DRIVER = "org.postgresql.Driver"
 # MariaDB Connector/J 2.x accepts jdbc:mysql:// URLs, and Spark picks its MySQL dialect (backtick
 # quoting, type mapping) from that URL prefix: so MariaDB's driver behind a jdbc:mysql:// URL.
 MYSQL_DRIVER = "org.mariadb.jdbc.Driver"
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 @dataclass(frozen=True)
@@ -92,17 +77,13 @@ class SparkSettings:
 
 def load_spark_settings(settings: Settings | None = None) -> SparkSettings:
     settings = settings or load_settings()
-    engine = _env(ENV_LANDING_ENGINE, "embedded").lower()
-    if engine not in LANDING_ENGINES:
-        raise ValueError(f"{ENV_LANDING_ENGINE}={engine!r}: expected one of {', '.join(LANDING_ENGINES)}")
-    jars = tuple(j for j in _env(ENV_JDBC_JARS, ",".join(DEFAULT_JDBC_JARS)).split(",") if j.strip())
     return SparkSettings(
-        landing_engine=engine,
-        lake_dir=Path(_env(ENV_LAKE_DIR, str(settings.home / "lake"))).expanduser().resolve(),
-        master=_env(ENV_SPARK_MASTER, "local[*]"),
-        partitions=int(_env(ENV_SPARK_PARTITIONS, "4")),
-        driver_memory=_env(ENV_SPARK_DRIVER_MEMORY, "4g"),
-        jdbc_jars=jars,
+        landing_engine=settings.landing_engine,
+        lake_dir=settings.lake_dir or settings.home / "lake",
+        master=settings.spark_master,
+        partitions=settings.spark_partitions,
+        driver_memory=settings.spark_driver_memory,
+        jdbc_jars=settings.jdbc_jars,
         spark_warehouse_dir=settings.home / "spark-warehouse",
     )
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from finance_recon.contracts import ORDERS, SourceTable
 from finance_recon.sources.errors import ContractViolationError
+from finance_recon.sources.readers import dialect
 from finance_recon.sources.urls import SourceUrl
 
 from .config import MYSQL_DRIVER, POSTGRES_DRIVER
@@ -73,14 +74,10 @@ class JdbcSource:
         return props
 
     def quote(self, name: str) -> str:
-        if self.dialect == "mysql":
-            return "`" + name.replace("`", "``") + "`"
-        return '"' + name.replace('"', '""') + '"'
+        return dialect(self.source).quote(name)
 
     def relation(self, table: SourceTable) -> str:
-        if self.dialect == "postgresql":
-            return f"{self.quote(self.source.schema or 'public')}.{self.quote(table.table)}"
-        return self.quote(table.table)
+        return dialect(self.source).relation(self.source, table)
 
     def ts_literal(self, ts: datetime) -> str:
         text = ts.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

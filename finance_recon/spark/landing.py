@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from finance_recon.contracts import SourceTable
 from finance_recon.sources.errors import ContractViolationError, SourceUnavailableError, one_line
 from finance_recon.sources.extract import ExtractResult, iso
+from finance_recon.sources.policy import plan_read
+from finance_recon.sources.policy import watermark_after as next_watermark
 from finance_recon.sources.readers import open_reader
 from finance_recon.sources.urls import SourceUrl
 
@@ -115,16 +117,20 @@ def land_table(
         reader.check_contract(table)
 
     previous = lake.read_state(table)
-    if full_refresh:
-        mode, reason = "full_refresh", "requested"
-    elif previous is None or previous.watermark is None:
-        mode, reason = "full_refresh", "no watermark yet"
-    elif previous.source != source.redacted:
-        mode, reason = "full_refresh", f"source changed from {previous.source}"
-    else:
-        mode, reason = "incremental", f"look-back {look_back_minutes} min"
-    watermark_before = previous.watermark if previous else None
-    read_since = watermark_before - timedelta(minutes=look_back_minutes) if mode == "incremental" else None
+    # The one watermark / look-back policy (sources/policy.py), as the embedded landing applies it.
+    plan = plan_read(
+        previous_source=previous.source if previous else None,
+        previous_watermark=previous.watermark if previous else None,
+        source=source.redacted,
+        full_refresh=full_refresh,
+        look_back_minutes=look_back_minutes,
+    )
+    mode, reason, watermark_before, read_since = (
+        plan.mode,
+        plan.reason,
+        plan.watermark_before,
+        plan.read_since,
+    )
 
     props = jdbc.properties()
     try:
@@ -176,13 +182,8 @@ def land_table(
     landed = spark.read.parquet(str(snap / "data"))
     stats = landed.agg(F.count(F.lit(1)).alias("n"), _utc_text(F.max("updated_at")).alias("mx")).first()
     rows_extracted = batch.count()
-    rows_total, watermark_after = int(stats["n"]), _parse_utc(stats["mx"])
-    if (
-        mode == "incremental"
-        and watermark_before is not None
-        and (watermark_after is None or watermark_after < watermark_before)
-    ):
-        watermark_after = watermark_before  # never move backwards on an incremental run
+    rows_total = int(stats["n"])
+    watermark_after = next_watermark(plan.full_refresh, watermark_before, _parse_utc(stats["mx"]))
 
     lake.commit(
         table,

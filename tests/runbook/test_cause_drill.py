@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from finance_recon.cli.pipeline import run_once
 from finance_recon.runbook import causes as C
 from finance_recon.runbook.cause_drill import DRILL_CAUSES, CauseDrillError, inject, run_cause_drill
 from finance_recon.settings import load_settings
@@ -66,7 +67,7 @@ def test_schema_drift_drill_in_process(demo_home, monkeypatch):
     settings = load_settings()
     original_payments = settings.payments_url
     lines: list[str] = []
-    result = run_cause_drill(settings, C.SCHEMA_DRIFT, echo=lines.append, poll_seconds=1)
+    result = run_cause_drill(settings, C.SCHEMA_DRIFT, run_job=run_once, echo=lines.append, poll_seconds=1)
     print(result.render())
     assert result.ok, result.error
     assert result.named[0] == C.SCHEMA_DRIFT and C.JOB_FAILURE in result.named[1:]

@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.storage.dagster_run import DagsterRun
 
-from finance_recon.jobs import PIPELINE_TAG, RECONCILIATION_JOB_NAME
+from finance_recon.names import PIPELINE_TAG, RECONCILIATION_JOB_NAME
 from finance_recon.runs.liveness import (
     RUN_ID_MARKER,
     TAG_HOST,

@@ -7,6 +7,9 @@ money stays `decimal128(18, 2)` end to end, timestamps are UTC-aware microsecond
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 from ..urls import SourceUrl
 from .base import SourceReader
 
@@ -28,4 +31,14 @@ def open_reader(source: SourceUrl, *, connect_timeout_s: float = 10.0) -> Source
     raise ValueError(f"no reader for {source.redacted}")
 
 
-__all__ = ["SourceReader", "open_reader"]
+_MODULES = {"duckdb": "duckdb", "postgresql": "postgres", "mysql": "mysql"}
+
+
+def dialect(source: SourceUrl) -> ModuleType:
+    """The module of the URL's engine: its reader and its `ddl`, `connect_writable`, `bulk_load`."""
+    if source.dialect not in _MODULES:
+        raise ValueError(f"no dialect module for {source.redacted}")
+    return importlib.import_module(f"{__name__}.{_MODULES[source.dialect]}")
+
+
+__all__ = ["SourceReader", "dialect", "open_reader"]

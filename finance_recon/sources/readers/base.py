@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import NamedTuple
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
 from ...contracts import SourceTable
-from ..errors import ContractViolationError
+from ..errors import ContractViolationError, SourceUnavailableError, one_line
 from ..urls import SourceUrl
 
 
@@ -88,6 +88,19 @@ def conform(batch: pa.RecordBatch, table: SourceTable, where: str) -> pa.RecordB
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def as_utc(value: Any) -> datetime | None:
+    """A driver's timestamp (aware, naive UTC, or ISO text) as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    raise TypeError(f"unexpected updated_at value {value!r}")
+
+
 class SourceReader(ABC):
     """Connect on `__enter__`, check with `check_contract`, stream with `read`; close on exit."""
 
@@ -95,9 +108,19 @@ class SourceReader(ABC):
         self.source = source
         self.connect_timeout_s = connect_timeout_s
 
+    default_port = 0  # a network engine's port when the URL names none
+
     def where(self, table: SourceTable) -> str:
         """How messages name the source: redacted URL and table."""
         return f"source {self.source.redacted}"
+
+    def _unavailable(self, exc: BaseException) -> SourceUnavailableError:
+        """A network source that cannot be reached, named by host, port and database (retryable)."""
+        u = self.source.url
+        return SourceUnavailableError(
+            f"source {self.source.redacted} is unavailable (host {u.host}:{u.port or self.default_port}, "
+            f"database {u.database}): {one_line(exc)}"
+        )
 
     @abstractmethod
     def __enter__(self) -> SourceReader: ...
@@ -113,7 +136,17 @@ class SourceReader(ABC):
         return verify_columns(table, self.columns(table), self.where(table))
 
     @abstractmethod
+    def max_updated_at(self, table: SourceTable) -> datetime | None:
+        """The newest `updated_at` of the table (one aggregate over its indexed column), UTC."""
+
+    @abstractmethod
     def read(
         self, table: SourceTable, since: datetime | None, batch_rows: int, checked: dict[str, SourceColumn]
     ) -> Iterator[pa.RecordBatch]:
         """Rows with `updated_at > since` (all rows when `since` is None), in contract-typed batches."""
+
+
+def chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
+    """`table` in slices of at most `rows` rows (the bulk loaders' unit)."""
+    for start in range(0, table.num_rows, rows):
+        yield table.slice(start, rows)

@@ -42,7 +42,8 @@ from ..errors import (
     SourceUnavailableError,
     one_line,
 )
-from .base import SourceColumn, SourceReader, conform
+from ..urls import SourceUrl
+from .base import SourceColumn, SourceReader, as_utc, chunks, conform
 
 ENV_READER = "FINANCE_RECON_MYSQL_READER"  # "client" (default when available) or "pymysql"
 BYTES_PER_ROW_ESTIMATE = 96
@@ -52,6 +53,14 @@ _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
 def _ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+quote = _ident  # the dialect's identifier quoting, for other SQL on this engine (Spark JDBC predicates)
+
+
+def relation(source: SourceUrl, table: SourceTable) -> str:
+    """The table as SQL names it on this engine (the URL's database is the connection's)."""
+    return _ident(table.table)
 
 
 def client_binary() -> str | None:
@@ -66,16 +75,11 @@ def _unescape(value: str | None) -> str | None:
 
 
 class MySQLReader(SourceReader):
+    default_port = 3306
+
     def where(self, table: SourceTable) -> str:
         u = self.source.url
         return f"source {self.source.redacted} (host {u.host}:{u.port or 3306}, database {u.database})"
-
-    def _unavailable(self, exc: BaseException) -> SourceUnavailableError:
-        u = self.source.url
-        return SourceUnavailableError(
-            f"source {self.source.redacted} is unavailable (host {u.host}:{u.port or 3306}, "
-            f"database {u.database}): {one_line(exc)}"
-        )
 
     def __enter__(self) -> MySQLReader:
         import pymysql
@@ -132,6 +136,12 @@ class MySQLReader(SourceReader):
             )
             for r in rows
         ]
+
+    def max_updated_at(self, table: SourceTable) -> datetime | None:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT MAX({_ident('updated_at')}) FROM {_ident(table.table)}")
+            rows = cur.fetchall()
+        return as_utc(rows[0][0]) if rows else None
 
     def read(
         self, table: SourceTable, since: datetime | None, batch_rows: int, checked: dict[str, SourceColumn]
@@ -279,3 +289,122 @@ class MySQLReader(SourceReader):
                     yield conform(batch, table, where)
         except (pymysql.OperationalError, pymysql.InterfaceError) as exc:  # InterfaceError: connection gone
             raise self._unavailable(exc) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing (the demo seeder, the tests, the benchmarks): DDL, a writable connection, bulk load.
+
+_TYPES = {
+    "order_id": "BIGINT NOT NULL",
+    "customer_id": "BIGINT NOT NULL",
+    "status": "VARCHAR(16) NOT NULL",
+    "currency": "CHAR(3) NOT NULL",
+    "total_amount": "DECIMAL(18,2) NOT NULL",
+    "created_at": "DATETIME(6) NOT NULL",
+    "updated_at": "DATETIME(6) NOT NULL",
+    "payment_id": "VARCHAR(64) NOT NULL",
+    "provider": "VARCHAR(32) NOT NULL",
+    "kind": "VARCHAR(16) NOT NULL",
+    "amount": "DECIMAL(18,2) NOT NULL",
+}
+_TYPES_PAYMENTS = dict(_TYPES, order_id="BIGINT NULL")
+
+
+def ddl(table: SourceTable) -> list[str]:
+    """The contract table (DATETIME(6) holding naive UTC, DECIMAL(18,2)) with an index on updated_at."""
+    from ...contracts import PAYMENTS
+
+    t = table.table
+    types = _TYPES_PAYMENTS if table is PAYMENTS else _TYPES
+    cols = ", ".join(f"`{c}` {types[c]}" for c in table.column_names)
+    return [
+        f"CREATE TABLE IF NOT EXISTS `{t}` ({cols}, PRIMARY KEY (`{table.primary_key}`), "
+        f"KEY `{t}_updated_at_idx` (`updated_at`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+    ]
+
+
+def connect_writable(source: SourceUrl, *, create_database: bool = False):
+    """A DB-API connection in UTC (autocommit off; commit is the caller's)."""
+    import pymysql
+
+    u = source.url
+    kwargs = dict(
+        host=u.host or "127.0.0.1",
+        port=u.port or 3306,
+        user=u.username or "root",
+        password=u.password or "",
+        local_infile=True,
+        init_command="SET time_zone = '+00:00'",
+    )
+    if create_database and u.database:
+        admin = pymysql.connect(**kwargs)
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{u.database}`")
+        admin.close()
+    return pymysql.connect(database=u.database, **kwargs)
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """Timestamps as naive UTC (MySQL DATETIME has no zone; the contract says the values are UTC)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp(field.type.unit)))
+    return table
+
+
+def bulk_load(
+    conn, table: SourceTable, data: pa.Table, bar, *, rebuild_indexes: bool, chunk_rows: int
+) -> None:
+    """`LOAD DATA LOCAL INFILE` of CSV chunks (multi-row INSERTs when the server forbids it)."""
+    import pymysql
+
+    cur = conn.cursor()
+    data = _naive_utc(data)
+    if rebuild_indexes:  # one sorted index build after the load instead of row-by-row maintenance
+        cur.execute(
+            "SELECT count(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+            "AND table_name = %s AND index_name = %s",
+            [table.table, f"{table.table}_updated_at_idx"],
+        )
+        if cur.fetchone()[0]:
+            cur.execute(f"ALTER TABLE `{table.table}` DROP INDEX `{table.table}_updated_at_idx`")
+        cur.execute("SET SESSION unique_checks = 0")
+
+    cols = ", ".join(f"`{c}`" for c in table.column_names)
+    # LOAD DATA reads \N as NULL; pyarrow writes NULL as an empty field, so say so per nullable column.
+    nullable = [c.name for c in table.columns if c.nullable]
+    targets = ", ".join(f"@{c}" if c in nullable else f"`{c}`" for c in table.column_names)
+    sets = ", ".join(f"`{c}` = NULLIF(@{c}, '')" for c in nullable)
+    with tempfile.TemporaryDirectory(prefix="finance_recon_seed_") as tmp:
+        path = os.path.join(tmp, "chunk.csv")
+        for chunk in chunks(data, chunk_rows):
+            with open(path, "wb") as fh:
+                pacsv.write_csv(chunk, fh, pacsv.WriteOptions(include_header=False))
+            try:
+                cur.execute(
+                    f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table.table}` CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' "
+                    f"({targets if nullable else cols})" + (f" SET {sets}" if sets else ""),
+                    [path],
+                )
+            except pymysql.err.OperationalError as exc:
+                if exc.args and exc.args[0] in (1148, 3948, 4166):  # local infile disabled
+                    _insert_rows(cur, table, chunk)
+                else:
+                    raise
+            if bar:
+                bar.update(chunk.num_rows)
+    if rebuild_indexes:
+        conn.commit()
+        cur.execute("SET SESSION unique_checks = 1")
+        cur.execute(f"ALTER TABLE `{table.table}` ADD INDEX `{table.table}_updated_at_idx` (`updated_at`)")
+
+
+def _insert_rows(cur, table: SourceTable, chunk: pa.Table, per_stmt: int = 5_000) -> None:
+    cols = ", ".join(table.column_names)
+    row_ph = "(" + ", ".join(["%s"] * len(table.column_names)) + ")"
+    rows = [tuple(r.values()) for r in chunk.to_pylist()]
+    for start in range(0, len(rows), per_stmt):
+        part = rows[start : start + per_stmt]
+        sql = f"INSERT INTO {table.table} ({cols}) VALUES " + ", ".join([row_ph] * len(part))
+        cur.execute(sql, [v for r in part for v in r])

@@ -1,0 +1,48 @@
+"""The platform's shared names, on the ground floor: asset and check keys, tags, job, schedule and
+alert names. Every module that needs one imports it from here; this module imports nothing of the
+package, so any layer may use it without an import circle (the layers: docs/architecture.md,
+`[tool.importlinter]` in pyproject.toml).
+
+The category list of contracts §2 lives beside the source contracts (`contracts.CATEGORIES`); the
+dbt `accepted_values` repeat it in YAML, and tests/test_names.py holds the two equal.
+"""
+
+from __future__ import annotations
+
+from dagster import AssetCheckKey, AssetKey
+
+# Tags: every step of a reconciliation run carries this tag; the run queue limits it to one run.
+PIPELINE_TAG = "finance_recon/pipeline"
+PIPELINE_TAG_VALUE = "reconciliation"
+PIPELINE_TAGS = {PIPELINE_TAG: PIPELINE_TAG_VALUE}
+
+# Job, schedule and the dbt assets' op.
+RECONCILIATION_JOB_NAME = "finance_reconciliation"
+SCHEDULE_NAME = "finance_reconciliation_every_10_minutes"
+DBT_ASSETS_NAME = "reconciliation_dbt_models"
+
+# Asset keys: the two source tables, the marts the report reads, the report.
+ORDERS_KEY = AssetKey("orders")
+PAYMENTS_KEY = AssetKey("payments")
+SOURCE_KEYS = (ORDERS_KEY, PAYMENTS_KEY)
+ITEMS_MODEL = AssetKey("fct_reconciliation_items")
+SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
+CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
+REPORT_KEY = AssetKey("finance_reconciliation_report")
+# The assets the freshness SLA is about: what the report saw of each source, and the report itself.
+FRESH_ASSET_KEYS = (ORDERS_KEY, PAYMENTS_KEY, REPORT_KEY)
+
+# The platform's own asset checks (quality/checks.py).
+CONTRACT_CHECK = "contract"
+SOURCE_LAG_CHECK = "source_lag"
+REPORT_CONSISTENCY_CHECK = "report_consistency"
+PLATFORM_CHECK_KEYS = (
+    *(AssetCheckKey(key, name) for key in SOURCE_KEYS for name in (CONTRACT_CHECK, SOURCE_LAG_CHECK)),
+    AssetCheckKey(SUMMARY_MODEL, REPORT_CONSISTENCY_CHECK),
+)
+
+# Alert names (alertname label): the sensors' alerts and the Prometheus rule the drill waits for.
+CHECK_ALERT = "FinanceReconCheckFailed"
+FRESHNESS_ALERT = "FinanceReconFreshnessSLABreached"
+RUN_ALERT = "FinanceReconRunFailed"
+LAG_ALERT = "FinanceReconciliationLagHigh"
