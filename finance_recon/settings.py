@@ -45,6 +45,8 @@ ENV_FINANCE_WEBHOOK_URL = "FINANCE_RECON_FINANCE_WEBHOOK_URL"
 ENV_RUNBOOK_URL = "FINANCE_RECON_RUNBOOK_URL"
 ENV_SLO_OBJECTIVE = "FINANCE_RECON_SLO_OBJECTIVE"  # freshness SLO; the Prometheus rules ship 0.99 too
 ENV_PROMETHEUS_URL = "FINANCE_RECON_PROMETHEUS_URL"  # where `diagnose` reads the SLO's error budget
+ENV_PROBE_ENABLED = "FINANCE_RECON_PROBE_ENABLED"  # the correctness prober (finance_recon/probe/)
+ENV_PROBE_UNMATCHED_EVERY = "FINANCE_RECON_PROBE_UNMATCHED_EVERY"
 
 DEFAULT_RUNBOOK_URL = (
     "https://github.com/finance-recon/finance_recon/blob/main/docs/runbooks/finance-reconciliation-delay.md"
@@ -76,6 +78,11 @@ class Settings:
     runbook_url: str
     slo_objective: float = 0.99
     prometheus_url: str | None = None
+    # The correctness prober (finance_recon/probe/): off by default; when on, every run writes one
+    # synthetic matched pair into the sources, and every `probe_unmatched_every`-th run also an
+    # unmatched one.
+    probe_enabled: bool = False
+    probe_unmatched_every: int = 6
 
     @property
     def dagster_home(self) -> Path:
@@ -174,6 +181,8 @@ class _Environment(BaseSettings):
     # A ratio, not money: float is fine. It must leave an error budget (0 < objective < 1).
     slo_objective: float = Field(default=0.99, gt=0, lt=1, description="a ratio between 0 and 1, e.g. 0.99")
     prometheus_url: str | None = Field(default=None, description="an http(s) URL")
+    probe_enabled: bool = Field(default=False, description="true or false")
+    probe_unmatched_every: int = Field(default=6, ge=1, description="a whole number of runs, an integer ≥ 1")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -243,6 +252,8 @@ def load_settings() -> Settings:
         runbook_url=env.runbook_url,
         slo_objective=env.slo_objective,
         prometheus_url=env.prometheus_url,
+        probe_enabled=env.probe_enabled,
+        probe_unmatched_every=env.probe_unmatched_every,
     )
 
 

@@ -219,6 +219,7 @@ with items as (
         coalesce(sum(case when is_break then abs(difference) end), 0) as break_differences,
         count(case when category = 'in_flight' then 1 end) as n_in_flight
     from {schema}.fct_reconciliation_items
+    where not is_synthetic  -- correctness-prober items never reach the summaries (finance_recon/probe)
 ),
 categories as (
     select coalesce(sum(items), 0) as n_category_items from {schema}.rpt_category_summary

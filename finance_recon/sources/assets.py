@@ -66,6 +66,16 @@ def build_source_asset(
     )
     def _extract(context: AssetExecutionContext, config: ExtractConfig) -> MaterializeResult:
         source = getattr(context.resources, source_resource_key)
+        if source.probe_enabled:  # the correctness prober's synthetic rows, before the read
+            from finance_recon.probe.step import inject
+
+            inject(
+                context,
+                table,
+                source.url,
+                context.resources.warehouse,
+                unmatched_every=source.probe_unmatched_every,
+            )
         try:
             result = extract_table(
                 table,
