@@ -14,8 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from finance_recon.contracts import ORDERS, PAYMENTS, PROBE_ORDER_ID_MIN, PROBE_PAYMENT_ID_PREFIX
 from finance_recon.probe.control import run_probe
 from finance_recon.sources.landing import sql_literal
+
+
+def real_rows(table: str) -> str:
+    """SQL predicate on a landing table (`orders` / `payments`): the row is not a probe row. The
+    report's source freshness uses it, so the prober's rows never show as the sources' newest data."""
+    if table == ORDERS.asset_name:
+        return f"order_id < {PROBE_ORDER_ID_MIN}"
+    if table == PAYMENTS.asset_name:
+        return f"payment_id NOT LIKE '{PROBE_PAYMENT_ID_PREFIX}%'"
+    raise ValueError(f"no contract table {table!r}")
 
 
 def probe_section(conn, run_id: str, items_relation: str) -> dict[str, Any] | None:

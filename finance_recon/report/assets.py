@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult,
 
 from finance_recon.contracts import CATEGORIES
 from finance_recon.jobs import PIPELINE_TAG
-from finance_recon.probe.evaluate import probe_section
+from finance_recon.probe.evaluate import probe_section, real_rows
 from finance_recon.reconciliation.assets import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, SUMMARY_MODEL
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
@@ -47,7 +47,7 @@ def _read_warehouse(warehouse: WarehouseResource):
         categories = _rows(conn, f"select * from main.{CATEGORY_SUMMARY_MODEL.path[-1]}")
         watermarks = {
             f"{table}_max_updated_at": conn.execute(
-                f"select max(updated_at) from {LANDING_SCHEMA}.{table}"
+                f"select max(updated_at) from {LANDING_SCHEMA}.{table} where {real_rows(table)}"
             ).fetchone()[0]
             for table in ("orders", "payments")
         }
