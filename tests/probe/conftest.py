@@ -71,7 +71,9 @@ def _mysql_admin():
 def _pg_admin():
     import psycopg2
 
-    conn = psycopg2.connect(host=PG[0], port=PG[1], user=os.environ.get("PGUSER", "postgres"), dbname="postgres")
+    conn = psycopg2.connect(
+        host=PG[0], port=PG[1], user=os.environ.get("PGUSER", "postgres"), dbname="postgres"
+    )
     conn.autocommit = True
     return conn
 
@@ -123,9 +125,7 @@ def probed_shop(tmp_path_factory):
         with mysql.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         with pg.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-            )
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
             cur.execute(f'DROP USER IF EXISTS "{reader}"')
         mysql.close()

@@ -94,7 +94,9 @@ def test_finance_sees_the_shop_as_if_there_were_no_prober(probed_shop):
     for manifest in (refused, second):
         # the generator's ground truth knows nothing of synthetic rows
         assert {c: n for c, n in manifest["counts"].items() if n} == truth
-        assert manifest["breaks"] == sum(n for c, n in truth.items() if c not in ("matched", "open", "in_flight"))
+        assert manifest["breaks"] == sum(
+            n for c, n in truth.items() if c not in ("matched", "open", "in_flight")
+        )
         assert manifest["continuity"]["holds"]
     # expected = total_amount of the considered paid/shipped/delivered orders (contracts §2), real ones
     with connect(probed_shop.orders_url) as conn:
@@ -116,4 +118,6 @@ def test_finance_sees_the_shop_as_if_there_were_no_prober(probed_shop):
         assert PROBE_PAYMENT_ID_PREFIX not in text and str(PROBE_ORDER_ID_MIN)[:8] not in text, name
     rows = list(csv.DictReader(io.StringIO(probed_shop.artifact("second", "breaks.csv").decode())))
     assert len(rows) == second["breaks"]
-    assert not [r for r in rows if r["category"] == "underpaid" and r["currency"] == "USD" and r["net"] == "9.99"]
+    assert not [
+        r for r in rows if r["category"] == "underpaid" and r["currency"] == "USD" and r["net"] == "9.99"
+    ]
