@@ -113,3 +113,21 @@ CATEGORIES = (
 NON_BREAK_CATEGORIES = ("matched", "open", "in_flight")
 BREAK_CATEGORIES = tuple(c for c in CATEGORIES if c not in NON_BREAK_CATEGORIES)
 VERDICTS = ("reconciled", "reconciled_with_pending", "breaks")
+
+# The correctness prober's reserved ids (docs/contracts.md §1, finance_recon/probe/): synthetic
+# orders take order_id ≥ PROBE_ORDER_ID_MIN (far above any auto-increment a shop reaches, still a
+# BIGINT and still exact in a float64 reader), synthetic payments a payment_id starting with
+# PROBE_PAYMENT_ID_PREFIX. An item is synthetic when either id is reserved; synthetic items are
+# classified like any other (that is the probe) and excluded from everything Finance sees.
+# dbt_project/macros/synthetic.sql restates both values (dbt cannot import Python);
+# tests/probe/test_plan.py proves they agree.
+PROBE_ORDER_ID_MIN = 9_000_000_000_000_000
+PROBE_PAYMENT_ID_PREFIX = "probe-"
+
+
+def is_synthetic_order_id(order_id: int | None) -> bool:
+    return order_id is not None and order_id >= PROBE_ORDER_ID_MIN
+
+
+def is_synthetic_payment_id(payment_id: str | None) -> bool:
+    return payment_id is not None and payment_id.startswith(PROBE_PAYMENT_ID_PREFIX)

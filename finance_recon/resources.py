@@ -25,11 +25,15 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             url=secret_or_default(ENV_ORDERS_URL, settings.orders_url),
             look_back_minutes=settings.look_back_minutes,
             batch_rows=settings.extract_batch_rows,
+            probe_enabled=settings.probe_enabled,
+            probe_unmatched_every=settings.probe_unmatched_every,
         ),
         "payments_source": SourceDatabaseResource(
             url=secret_or_default(ENV_PAYMENTS_URL, settings.payments_url),
             look_back_minutes=settings.look_back_minutes,
             batch_rows=settings.extract_batch_rows,
+            probe_enabled=settings.probe_enabled,
+            probe_unmatched_every=settings.probe_unmatched_every,
         ),
         # The dbt beside this interpreter, so a venv works without being on PATH.
         "dbt": LeanDbtCliResource(

@@ -55,6 +55,8 @@ ENV_JDBC_JARS = "FINANCE_RECON_JDBC_JARS"
 LANDING_ENGINES = ("embedded", "spark")
 # Debian's stable symlinks to the versioned JDBC jars (libpostgresql-jdbc-java, libmariadb-java).
 DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar")
+ENV_PROBE_ENABLED = "FINANCE_RECON_PROBE_ENABLED"  # the correctness prober (finance_recon/probe/)
+ENV_PROBE_UNMATCHED_EVERY = "FINANCE_RECON_PROBE_UNMATCHED_EVERY"
 
 DEFAULT_RUNBOOK_URL = (
     "https://github.com/finance-recon/finance_recon/blob/main/docs/runbooks/finance-reconciliation-delay.md"
@@ -93,6 +95,11 @@ class Settings:
     spark_partitions: int = 4
     spark_driver_memory: str = "4g"
     jdbc_jars: tuple[str, ...] = DEFAULT_JDBC_JARS
+    # The correctness prober (finance_recon/probe/): off by default; when on, every run writes one
+    # synthetic matched pair into the sources, and every `probe_unmatched_every`-th run also an
+    # unmatched one.
+    probe_enabled: bool = False
+    probe_unmatched_every: int = 6
 
     @property
     def dagster_home(self) -> Path:
@@ -199,6 +206,8 @@ class _Environment(BaseSettings):
     spark_partitions: int = Field(default=4, ge=1, description="an integer ≥ 1")
     spark_driver_memory: str = Field(default="4g", description="a JVM memory size, e.g. 4g")
     jdbc_jars: str | None = Field(default=None, description="comma-separated paths of JDBC driver jars")
+    probe_enabled: bool = Field(default=False, description="true or false")
+    probe_unmatched_every: int = Field(default=6, ge=1, description="a whole number of runs, an integer ≥ 1")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -283,6 +292,8 @@ def load_settings() -> Settings:
         jdbc_jars=tuple(
             j.strip() for j in (env.jdbc_jars or ",".join(DEFAULT_JDBC_JARS)).split(",") if j.strip()
         ),
+        probe_enabled=env.probe_enabled,
+        probe_unmatched_every=env.probe_unmatched_every,
     )
 
 

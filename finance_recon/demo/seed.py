@@ -18,8 +18,6 @@ Money goes through as decimal strings, never floats.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
-from finance_recon.sources.readers import dialect
+from finance_recon.sources.readers import bind_timestamp, connect, dialect
 from finance_recon.sources.urls import SourceUrl
 
 CHUNK_ROWS = 200_000
@@ -37,17 +35,6 @@ CHUNK_ROWS = 200_000
 # --------------------------------------------------------------------------------------------------
 # Connections (DB-API) — also used by the tests and the benchmark. Each dialect's DDL, connection and
 # bulk loader live in its module beside its reader (`finance_recon.sources.readers.<dialect>`).
-
-
-@contextmanager
-def connect(url: str | SourceUrl, *, create_database: bool = False) -> Iterator:
-    """A DB-API connection to a source URL (autocommit off; commit is the caller's)."""
-    src = url if isinstance(url, SourceUrl) else SourceUrl.parse(url)
-    conn = dialect(src).connect_writable(src, create_database=create_database)
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def _param(dialect: str) -> str:
@@ -154,11 +141,6 @@ def _as_dt(value) -> datetime:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-def _bind_ts(ts: datetime, dialect: str):
-    """MySQL DATETIME takes naive UTC; the others take aware datetimes."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if dialect == "mysql" else ts.astimezone(UTC)
-
-
 def mutate(
     orders_url: str,
     payments_url: str,
@@ -219,15 +201,15 @@ def mutate(
                     status,
                     currency,
                     Decimal(str(amount)),
-                    _bind_ts(ts, p_src.dialect),
-                    _bind_ts(ts, p_src.dialect),
+                    bind_timestamp(ts, p_src.dialect),
+                    bind_timestamp(ts, p_src.dialect),
                 )
             )
 
         def set_status(order_id, status, ts) -> None:
             ocur.execute(
                 f"UPDATE orders SET status = {op}, updated_at = {op} WHERE order_id = {op}",
-                [status, _bind_ts(ts, o_src.dialect), order_id],
+                [status, bind_timestamp(ts, o_src.dialect), order_id],
             )
             counts["orders_updated"] += 1
 
@@ -264,7 +246,7 @@ def mutate(
             ts = stamp()
             pcur.execute(
                 f"UPDATE payments SET status = 'succeeded', updated_at = {pp} WHERE payment_id = {pp}",
-                [_bind_ts(ts, p_src.dialect), payment_id],
+                [bind_timestamp(ts, p_src.dialect), payment_id],
             )
             counts["late_payments"] += 1
             counts["payments_updated"] += 1

@@ -57,6 +57,15 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     f"{PREFIX}_breaks": ("Breaks per category in the newest run.", ("category",)),
     f"{PREFIX}_rows": ("Reconciled rows per category (breaks and settled) in the newest run.", ("category",)),
     f"{PREFIX}_verdict": ("1 for the verdict of the newest run, 0 for the others.", ("verdict",)),
+    # The correctness prober (finance_recon/probe/): absent when the newest run did not probe.
+    f"{PREFIX}_probe_success": (
+        "1 when the newest run's synthetic probe items got their expected categories, else 0.",
+        (),
+    ),
+    f"{PREFIX}_probe_last_run_timestamp": (
+        "Unix time (seconds) when the newest run that carried the correctness probe ended.",
+        (),
+    ),
     f"{PREFIX}_report_up": ("1 when the newest report was read at this scrape, else 0.", ()),
     f"{PREFIX}_scrape_error": (
         "1 when the report store could not be read or holds an invalid report at this scrape, else 0.",
@@ -137,6 +146,11 @@ class ReportCollector(Collector):
         for name in list(VERDICTS) + ([report.verdict] if report.verdict not in VERDICTS else []):
             verdict.add_metric([name], 1 if name == report.verdict else 0)
         yield verdict
+
+        probe = report.manifest.get("probe")
+        if isinstance(probe, dict) and isinstance(probe.get("success"), bool):
+            yield _gauge("probe_success", 1 if probe["success"] else 0)
+            yield _gauge("probe_last_run_timestamp", ended)
 
     def _note_error(self, message: str | None) -> None:
         # Log transitions only: a store down for an hour must not log every 15 s scrape.

@@ -217,6 +217,7 @@ with items as (
         coalesce(sum(case when item_type = 'order' then difference end), 0) as order_differences,
         coalesce(sum(case when is_break then abs(difference) end), 0) as break_differences
     from {schema}.fct_reconciliation_items
+    where not is_synthetic  -- correctness-prober items never reach the summaries (finance_recon/probe)
 ),
 categories as (
     select coalesce(sum(items), 0) as n_category_items from {schema}.rpt_category_summary

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 
 from finance_recon.contracts import CATEGORIES
 from finance_recon.names import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, PIPELINE_TAG, REPORT_KEY, SUMMARY_MODEL
+from finance_recon.probe.evaluate import probe_section, real_rows
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
 from finance_recon.report.continuity import Continuity
@@ -43,7 +44,7 @@ def _read_warehouse(warehouse: WarehouseResource):
         categories = _rows(conn, f"select * from main.{CATEGORY_SUMMARY_MODEL.path[-1]}")
         watermarks = {
             f"{table}_max_updated_at": conn.execute(
-                f"select max(updated_at) from {LANDING_SCHEMA}.{table}"
+                f"select max(updated_at) from {LANDING_SCHEMA}.{table} where {real_rows(table)}"
             ).fetchone()[0]
             for table in ("orders", "payments")
         }
@@ -83,6 +84,7 @@ def finance_reconciliation_report(
 
     with warehouse.connection(read_only=True) as conn:
         breaks = build_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
+        probe = probe_section(conn, context.run_id, f"main.{ITEMS_MODEL.path[-1]}")
     lifecycle = lifecycle_counts(breaks)
     continuity = Continuity(
         previous_open=int(previous.manifest.get("breaks", 0)) if previous else 0,
@@ -125,6 +127,8 @@ def finance_reconciliation_report(
         "continuity": continuity.as_dict(),
         "totals": document["totals"],
         "watermarks": document["watermarks"],
+        # The correctness prober's verdict, only when it ran (synthetic items are in no figure above).
+        **({"probe": probe} if probe is not None else {}),
     }
     try:
         publication = publish(
@@ -178,4 +182,9 @@ def finance_reconciliation_report(
         "manifest_key": publication.manifest_key,
         "previous_run_id": previous.run_id if previous else "",
     }
+    if probe is not None:
+        metadata["probe_success"] = probe["success"]
+        metadata["probe"] = MetadataValue.json(probe)
+        if not probe["success"]:
+            context.log.warning(f"correctness probe failed: {probe}")
     return MaterializeResult(metadata=metadata)

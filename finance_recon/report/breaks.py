@@ -54,7 +54,8 @@ _ITEM_COLUMNS = (
 
 _LIFECYCLE_SQL = """
 with current_breaks as (
-    select * from {items} where is_break
+    -- correctness-prober items are never Finance's breaks (finance_recon/probe/)
+    select * from {items} where is_break and not is_synthetic
 ),
 previous_active as (
     select * from previous_breaks where lifecycle <> 'resolved'

@@ -101,8 +101,11 @@ def build_source_asset(
     *,
     engine: LandingEngine = EMBEDDED_LANDING,
     retry_policy: RetryPolicy | None = SOURCE_RETRY_POLICY,
+    before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
 ) -> AssetsDefinition:
-    """One extraction asset per contract table (the tests build them with a faster retry policy)."""
+    """One extraction asset per contract table (the tests build them with a faster retry policy).
+    `before_read(context, table, source resource)` runs first in the step: the definitions wire the
+    correctness prober there (finance_recon/probe/), which sits above this layer."""
 
     @asset(
         name=table.asset_name,
@@ -120,6 +123,8 @@ def build_source_asset(
     )
     def _extract(context: AssetExecutionContext, config: ExtractConfig) -> MaterializeResult:
         source = getattr(context.resources, source_resource_key)
+        if before_read is not None:  # e.g. the correctness prober's synthetic rows (wired from above)
+            before_read(context, table, source)
         try:
             metadata = engine.land(context, table, source, config.full_refresh)
         except SourceError as exc:

@@ -24,6 +24,14 @@ class SourceDatabaseResource(ConfigurableResource):
         description="Incremental reads take updated_at > watermark − look_back, catching late commits.",
     )
     batch_rows: int = Field(default=100_000, description="Upper bound of rows held in memory per batch.")
+    # The correctness prober (finance_recon/probe/): the extraction first writes this run's
+    # synthetic rows into the source (needs INSERT on the contract table).
+    probe_enabled: bool = Field(
+        default=False, description="Write the correctness probe's synthetic rows first."
+    )
+    probe_unmatched_every: int = Field(
+        default=6, description="Every N-th probe cycle adds an unmatched pair."
+    )
 
     @property
     def source_url(self) -> SourceUrl:

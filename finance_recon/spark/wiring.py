@@ -29,6 +29,13 @@ def select_landing(settings: Settings) -> tuple[list[AssetsDefinition], dict[str
         from .resources import build_spark_resources
 
         return list(spark_source_assets), build_spark_resources(settings, spark_settings)
-    from finance_recon.sources.assets import source_assets
+    from finance_recon.contracts import ORDERS, PAYMENTS
+    from finance_recon.probe.step import before_read
+    from finance_recon.sources.assets import build_source_asset
 
-    return list(source_assets), {}
+    # The embedded landing's assets, with the correctness prober before each read (off unless
+    # FINANCE_RECON_PROBE_ENABLED; the Spark engine is not probed, docs/operations.md).
+    return [
+        build_source_asset(ORDERS, "orders_source", before_read=before_read),
+        build_source_asset(PAYMENTS, "payments_source", before_read=before_read),
+    ], {}

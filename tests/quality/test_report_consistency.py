@@ -25,16 +25,22 @@ def build_marts(warehouse: WarehouseResource, *, total_net: str = "25.00", verdi
     with warehouse.connection() as conn:
         conn.execute(
             "CREATE OR REPLACE TABLE main.fct_reconciliation_items (item_key VARCHAR, item_type VARCHAR, "
-            "category VARCHAR, is_break BOOLEAN, expected DECIMAL(18,2), net DECIMAL(18,2), difference DECIMAL(18,2))"
+            "category VARCHAR, is_break BOOLEAN, expected DECIMAL(18,2), net DECIMAL(18,2), difference DECIMAL(18,2), "
+            "is_synthetic BOOLEAN)"
         )
         for key, kind, category, expected, net in ITEMS:
             conn.execute(
-                "INSERT INTO main.fct_reconciliation_items VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(18,2)) - ?)",
+                "INSERT INTO main.fct_reconciliation_items VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(18,2)) - ?, false)",
                 [key, kind, category, category in BREAKS, expected, net, net, expected],
             )
+        # A correctness-prober item (finance_recon/probe/): in the items, in no summary, never counted.
+        conn.execute(
+            "INSERT INTO main.fct_reconciliation_items VALUES ('order:9000000000000003', 'order', 'underpaid', "
+            "true, 10.00, 9.99, -0.01, true)"
+        )
         conn.execute(
             "CREATE OR REPLACE TABLE main.rpt_category_summary AS SELECT category, is_break, count(*) AS items "
-            "FROM main.fct_reconciliation_items GROUP BY ALL"
+            "FROM main.fct_reconciliation_items WHERE NOT is_synthetic GROUP BY ALL"
         )
         cols = ", ".join(f"{counts[c]} AS count_{c}" for c in CATEGORIES)
         conn.execute(

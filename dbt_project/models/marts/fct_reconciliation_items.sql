@@ -46,5 +46,7 @@ select
         else '>30d'
     end as age_bucket,
     category,
-    is_break
+    is_break,
+    -- A correctness-prober item (macros/synthetic.sql): classified, never in Finance's figures.
+    {{ is_synthetic('order_id', 'payment_id') }} as is_synthetic
 from aged

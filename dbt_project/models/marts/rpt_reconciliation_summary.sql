@@ -17,6 +17,7 @@ payments as (
 
     select count(*) as payments_considered
     from {{ ref('stg_payments__payments') }}
+    where not {{ is_synthetic('order_id', 'payment_id') }}  -- correctness-prober payments
 
 ),
 

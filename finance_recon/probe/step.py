@@ -1,0 +1,69 @@
+"""The probe's part of an extraction step: claim the run's cycle, write this source's synthetic rows.
+
+Called by the `orders` and `payments` assets before they read (finance_recon/sources/assets.py),
+only when the source resource has `probe_enabled`. A write the source refuses (no INSERT
+privilege, the source down) is one warning line and a row in `control.probe_errors`, which makes
+this run's probe fail; it never fails the run — the extraction that follows reports a source that
+is really down on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from finance_recon.contracts import SourceTable
+from finance_recon.probe.control import claim_cycle, record_error
+from finance_recon.probe.inject import write_probe_rows
+from finance_recon.sources.errors import one_line
+from finance_recon.sources.landing import warehouse_connection
+from finance_recon.sources.urls import redact
+
+
+def _run_parameters(context: Any):
+    """as_of and τ exactly as the dbt step will resolve them from this run's config."""
+    from finance_recon.names import DBT_ASSETS_NAME
+    from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
+
+    ops = (context.run.run_config or {}).get("ops", {})
+    config = (ops.get(DBT_ASSETS_NAME) or {}).get("config", {})
+    return resolve(context, ReconciliationConfig(**config))
+
+
+def inject(context: Any, table: SourceTable, url: str, warehouse: Any, *, unmatched_every: int) -> None:
+    try:
+        params = _run_parameters(context)
+        with warehouse_connection(warehouse) as conn:
+            items = claim_cycle(
+                conn, context.run_id, unmatched_every=unmatched_every, tolerance=params.tolerance
+            )
+    except Exception as exc:  # the probe never fails the run; it cannot even record its failure here
+        context.log.warning(f"correctness probe: no cycle claimed for {table.table}: {one_line(exc)}")
+        return
+    ids = ", ".join(str(i.order_id if table.primary_key == "order_id" else i.payment_id) for i in items)
+    try:
+        written = write_probe_rows(table, url, items, as_of=params.as_of, now=datetime.now(UTC))
+    except Exception as exc:
+        message = (
+            f"correctness probe: cannot write synthetic {table.table} {ids} into {redact(url)}: "
+            f"{one_line(exc)} — the prober needs SELECT and INSERT on {table.table}; probe marked failed"
+        )
+        context.log.warning(message)
+        with warehouse_connection(warehouse) as conn:
+            record_error(conn, context.run_id, table.asset_name, message)
+        return
+    context.log.info(
+        f"correctness probe: cycle {items[0].cycle}, {written} new synthetic {table.table} row(s) ({ids})"
+    )
+
+
+def before_read(context: Any, table: SourceTable, source: Any) -> None:
+    """The source assets' `before_read` hook: the cycle's synthetic rows, when the prober is on."""
+    if source.probe_enabled:
+        inject(
+            context,
+            table,
+            source.url,
+            context.resources.warehouse,
+            unmatched_every=source.probe_unmatched_every,
+        )
