@@ -51,6 +51,10 @@ DEFAULT_RUNBOOK_URL = (
 )
 
 
+# A presigned S3 link (SigV4) is valid at most 7 days.
+MAX_REPORT_LINK_EXPIRY_SECONDS = 7 * 24 * 3600
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the platform needs to know about where it runs."""
@@ -76,6 +80,8 @@ class Settings:
     runbook_url: str
     slo_objective: float = 0.99
     prometheus_url: str | None = None
+    # Seconds a presigned report link stays valid (SigV4 allows at most 7 days).
+    report_link_expiry_seconds: int = 7 * 24 * 3600
 
     @property
     def dagster_home(self) -> Path:
@@ -174,6 +180,12 @@ class _Environment(BaseSettings):
     # A ratio, not money: float is fine. It must leave an error budget (0 < objective < 1).
     slo_objective: float = Field(default=0.99, gt=0, lt=1, description="a ratio between 0 and 1, e.g. 0.99")
     prometheus_url: str | None = Field(default=None, description="an http(s) URL")
+    report_link_expiry: int = Field(
+        default=MAX_REPORT_LINK_EXPIRY_SECONDS,
+        ge=1,
+        le=MAX_REPORT_LINK_EXPIRY_SECONDS,
+        description="seconds, an integer from 1 to 604800 (7 days, the SigV4 maximum)",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -243,6 +255,7 @@ def load_settings() -> Settings:
         runbook_url=env.runbook_url,
         slo_objective=env.slo_objective,
         prometheus_url=env.prometheus_url,
+        report_link_expiry_seconds=env.report_link_expiry,
     )
 
 

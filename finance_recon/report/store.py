@@ -34,6 +34,8 @@ class ReportStore(Protocol):
 
     def url_for(self, key: str) -> str: ...
 
+    def link_for(self, key: str, expiry_seconds: int) -> str: ...
+
 
 def _umask() -> int:
     """The process umask, read without changing it (Linux /proc), else by the classic swap."""
@@ -128,6 +130,10 @@ class LocalReportStore:
     def url_for(self, key: str) -> str:
         return self._path(key).resolve().as_uri()
 
+    def link_for(self, key: str, expiry_seconds: int) -> str:
+        """A link a person can open: for a folder, the file's `file://` URI (no expiry)."""
+        return self.url_for(key)
+
 
 class S3ReportStore:
     """`client` is a boto3 S3 client, normally from `dagster_aws.s3.S3Resource.get_client()`."""
@@ -185,3 +191,19 @@ class S3ReportStore:
         if self.endpoint_url:
             return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{self._key(key)}"
         return f"s3://{self.bucket}/{self._key(key)}"
+
+    def s3_uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def link_for(self, key: str, expiry_seconds: int) -> str:
+        """A presigned HTTPS GET link to the object, valid `expiry_seconds` (SigV4: at most 7 days)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self._key(key)},
+                ExpiresIn=int(expiry_seconds),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot presign {self.s3_uri(key)}: {exc}") from exc
