@@ -192,6 +192,28 @@ class S3ReportStore:
             return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{self._key(key)}"
         return f"s3://{self.bucket}/{self._key(key)}"
 
+    def _presigner(self) -> Any:
+        """The store's client, re-made with SigV4 signing: the client dagster-aws builds keeps
+        botocore's default signer, which presigns with SigV2 on custom endpoints (no expiry limit,
+        refused by AWS outside old regions). Same endpoint, region, credentials and retry config."""
+        if getattr(self, "_sigv4_client", None) is None:
+            from botocore.config import Config
+
+            meta = self.client.meta
+            credentials = self.client._request_signer._credentials  # the resolved credential chain
+            import boto3
+
+            self._sigv4_client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=meta.endpoint_url,
+                region_name=meta.region_name,
+                aws_access_key_id=credentials.access_key if credentials else None,
+                aws_secret_access_key=credentials.secret_key if credentials else None,
+                aws_session_token=credentials.token if credentials else None,
+                config=meta.config.merge(Config(signature_version="s3v4")),
+            )
+        return self._sigv4_client
+
     def s3_uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
@@ -200,7 +222,7 @@ class S3ReportStore:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return self.client.generate_presigned_url(
+            return self._presigner().generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": self._key(key)},
                 ExpiresIn=int(expiry_seconds),

@@ -1,0 +1,30 @@
+"""The reader on the store the package's real runs published (no extra run)."""
+
+from __future__ import annotations
+
+import json
+
+from finance_recon.cli import main
+
+
+def test_report_and_breaks_read_the_real_store(deployment, monkeypatch, capsys):
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(deployment.settings.home))
+    monkeypatch.delenv("FINANCE_RECON_REPORTS_URI", raising=False)
+    later = deployment.runs["later"]
+    assert main(["report", "--json", "--last", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run_id"] == later.manifest["run_id"]
+    assert doc["as_of"] == later.manifest["as_of"]
+    assert doc["breaks"] == later.manifest["breaks"]
+    assert [r["run_id"] for r in doc["trend"]][-1] == later.manifest["run_id"]
+    assert len(doc["trend"]) == 3
+    if "totals_by_currency" not in later.manifest:  # before the per-currency manifest lands
+        assert "not split by currency" in doc["totals_note"]
+    assert main(["breaks", "--format", "json"]) == 0
+    breaks = json.loads(capsys.readouterr().out)
+    assert breaks["count"] == next(
+        f["rows"] for f in later.manifest["files"] if f["name"] == "breaks.parquet"
+    )
+    assert main(["breaks", "--lifecycle", "resolved", "--format", "json"]) == 0
+    resolved = json.loads(capsys.readouterr().out)["breaks"]
+    assert any(b["order_id"] == deployment.fixed_order for b in resolved)
