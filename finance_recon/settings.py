@@ -82,6 +82,8 @@ class Settings:
     prometheus_url: str | None = None
     # Seconds a presigned report link stays valid (SigV4 allows at most 7 days).
     report_link_expiry_seconds: int = 7 * 24 * 3600
+    # The business day of the daily close ends at midnight in this IANA zone.
+    close_timezone: str = "UTC"
 
     @property
     def dagster_home(self) -> Path:
@@ -187,6 +189,19 @@ class _Environment(BaseSettings):
         description="seconds, an integer from 1 to 604800 (7 days, the SigV4 maximum)",
     )
 
+    close_timezone: str = Field(default="UTC", description="an IANA time zone, e.g. Europe/Paris")
+
+    @field_validator("close_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone") from None
+        return value
+
     @field_validator("*", mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
@@ -256,6 +271,7 @@ def load_settings() -> Settings:
         slo_objective=env.slo_objective,
         prometheus_url=env.prometheus_url,
         report_link_expiry_seconds=env.report_link_expiry,
+        close_timezone=env.close_timezone,
     )
 
 
