@@ -45,5 +45,6 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             uri=settings.reports_uri,
             s3_endpoint_url=settings.s3_endpoint_url,
             s3_max_attempts=3,
+            link_expiry_seconds=settings.report_link_expiry_seconds,
         ),
     }

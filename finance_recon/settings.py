@@ -63,6 +63,10 @@ DEFAULT_RUNBOOK_URL = (
 )
 
 
+# A presigned S3 link (SigV4) is valid at most 7 days.
+MAX_REPORT_LINK_EXPIRY_SECONDS = 7 * 24 * 3600
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the platform needs to know about where it runs."""
@@ -100,6 +104,10 @@ class Settings:
     # unmatched one.
     probe_enabled: bool = False
     probe_unmatched_every: int = 6
+    # Seconds a presigned report link stays valid (SigV4 allows at most 7 days).
+    report_link_expiry_seconds: int = 7 * 24 * 3600
+    # The business day of the daily close ends at midnight in this IANA zone.
+    close_timezone: str = "UTC"
 
     @property
     def dagster_home(self) -> Path:
@@ -208,6 +216,25 @@ class _Environment(BaseSettings):
     jdbc_jars: str | None = Field(default=None, description="comma-separated paths of JDBC driver jars")
     probe_enabled: bool = Field(default=False, description="true or false")
     probe_unmatched_every: int = Field(default=6, ge=1, description="a whole number of runs, an integer ≥ 1")
+    report_link_expiry: int = Field(
+        default=MAX_REPORT_LINK_EXPIRY_SECONDS,
+        ge=1,
+        le=MAX_REPORT_LINK_EXPIRY_SECONDS,
+        description="seconds, an integer from 1 to 604800 (7 days, the SigV4 maximum)",
+    )
+
+    close_timezone: str = Field(default="UTC", description="an IANA time zone, e.g. Europe/Paris")
+
+    @field_validator("close_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone") from None
+        return value
 
     @field_validator("*", mode="before")
     @classmethod
@@ -294,6 +321,8 @@ def load_settings() -> Settings:
         ),
         probe_enabled=env.probe_enabled,
         probe_unmatched_every=env.probe_unmatched_every,
+        report_link_expiry_seconds=env.report_link_expiry,
+        close_timezone=env.close_timezone,
     )
 
 

@@ -316,6 +316,15 @@ def finance_message(metadata: dict[str, Any], run_id: str) -> dict[str, Any]:
         f"break amount {_md(metadata, 'break_amount')}, breaks {_md(metadata, 'breaks', 0)}\n"
         f"Report: {url}"
     )
+    # Links that open (presigned HTTPS on S3, file:// for a folder store) beside the store URI.
+    report_link = _md(metadata, "report_link", "")
+    if report_link and report_link != url:
+        expires = _md(metadata, "links_expire_at", "")
+        text += f"\nOpen the report: {report_link}" + (f" (link valid until {expires})" if expires else "")
+    if _md(metadata, "breaks_csv_link", ""):
+        text += f"\nBreaks (CSV): {_md(metadata, 'breaks_csv_link')}"
+    if _md(metadata, "report_uri", ""):
+        text += f"\nStore URI: {_md(metadata, 'report_uri')}"
     return {
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
@@ -328,6 +337,9 @@ def finance_message(metadata: dict[str, Any], run_id: str) -> dict[str, Any]:
             "break_amount": str(_md(metadata, "break_amount")),
             "breaks": _md(metadata, "breaks", 0),
             "url": url,
+            "link": report_link or url,
+            "breaks_csv_link": _md(metadata, "breaks_csv_link", ""),
+            "links_expire_at": _md(metadata, "links_expire_at", ""),
         },
     }
 

@@ -318,6 +318,8 @@ def print_outcome(outcome, expected_counts: dict[str, int] | None = None) -> Non
     for warning in outcome.warnings:
         print(f"warning          {warning['check']} ({warning['severity']}): {warning['description']}")
     print(f"report           {outcome.report_url}")
+    if outcome.report_link and outcome.report_link != outcome.report_url:
+        print(f"report link      {outcome.report_link}")
 
 
 def print_failure(command: str, outcome, log_path: Path) -> None:

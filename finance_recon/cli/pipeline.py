@@ -35,6 +35,8 @@ class RunOutcome:
     cause: str | None = None
     manifest: dict[str, Any] | None = None
     report_url: str | None = None
+    # A link that opens the report: presigned HTTPS on S3 (FINANCE_RECON_REPORT_LINK_EXPIRY), else file://.
+    report_link: str | None = None
     failed_checks: list[str] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     log_file: str | None = None
@@ -50,6 +52,7 @@ class RunOutcome:
             "failed_checks": self.failed_checks,
             "warnings": self.warnings,
             "report_url": self.report_url,
+            "report_link": self.report_link,
             "manifest": self.manifest,
             "log_file": self.log_file,
         }
@@ -166,6 +169,10 @@ def _execute(
             outcome.manifest = published.manifest
             outcome.report_url = store.url_for(
                 published.manifest_key.replace("manifest.json", "summary.html")
+            )
+            outcome.report_link = store.link_for(
+                published.manifest_key.replace("manifest.json", "summary.html"),
+                defs.resources["report_store"].link_expiry_seconds,
             )
         else:
             outcome.success = False

@@ -179,6 +179,7 @@ def finance_reconciliation_report(
         "orders_max_updated_at": document["watermarks"]["orders_max_updated_at"] or "",
         "payments_max_updated_at": document["watermarks"]["payments_max_updated_at"] or "",
         "report": MetadataValue.url(publication.url),
+        **_link_metadata(store, publication, report_store.link_expiry_seconds),
         "manifest_key": publication.manifest_key,
         "previous_run_id": previous.run_id if previous else "",
     }
@@ -188,3 +189,21 @@ def finance_reconciliation_report(
         if not probe["success"]:
             context.log.warning(f"correctness probe failed: {probe}")
     return MaterializeResult(metadata=metadata)
+
+
+def _link_metadata(store, publication, expiry_seconds: int) -> dict[str, Any]:
+    """Links that open beside the store URIs: presigned HTTPS on S3 (expiring), file:// for a folder."""
+    from finance_recon.report.reader import link_expires_at
+
+    prefix = publication.manifest_key.rsplit("/", 1)[0] + "/"
+    try:
+        metadata: dict[str, Any] = {
+            "report_link": MetadataValue.url(store.link_for(prefix + "summary.html", expiry_seconds)),
+            "breaks_csv_link": MetadataValue.url(store.link_for(prefix + "breaks.csv", expiry_seconds)),
+        }
+    except StoreError as exc:  # the report is published; a link that cannot be made is not a failure
+        return {"report_link_error": str(exc)}
+    if hasattr(store, "s3_uri"):
+        metadata["report_uri"] = store.s3_uri(prefix + "summary.html")
+        metadata["links_expire_at"] = link_expires_at(store, expiry_seconds) or ""
+    return metadata

@@ -15,6 +15,8 @@ class ReportStoreResource(ConfigurableResource):
     uri: str
     s3_endpoint_url: str | None = None
     s3_max_attempts: int = 3
+    # Presigned links (S3) stay valid this long; FINANCE_RECON_REPORT_LINK_EXPIRY, at most 7 days.
+    link_expiry_seconds: int = 7 * 24 * 3600
 
     def open(self) -> ReportStore:
         def s3_client():

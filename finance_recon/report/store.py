@@ -34,6 +34,8 @@ class ReportStore(Protocol):
 
     def url_for(self, key: str) -> str: ...
 
+    def link_for(self, key: str, expiry_seconds: int) -> str: ...
+
 
 def _umask() -> int:
     """The process umask, read without changing it (Linux /proc), else by the classic swap."""
@@ -128,6 +130,10 @@ class LocalReportStore:
     def url_for(self, key: str) -> str:
         return self._path(key).resolve().as_uri()
 
+    def link_for(self, key: str, expiry_seconds: int) -> str:
+        """A link a person can open: for a folder, the file's `file://` URI (no expiry)."""
+        return self.url_for(key)
+
 
 class S3ReportStore:
     """`client` is a boto3 S3 client, normally from `dagster_aws.s3.S3Resource.get_client()`."""
@@ -185,3 +191,41 @@ class S3ReportStore:
         if self.endpoint_url:
             return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{self._key(key)}"
         return f"s3://{self.bucket}/{self._key(key)}"
+
+    def _presigner(self) -> Any:
+        """The store's client, re-made with SigV4 signing: the client dagster-aws builds keeps
+        botocore's default signer, which presigns with SigV2 on custom endpoints (no expiry limit,
+        refused by AWS outside old regions). Same endpoint, region, credentials and retry config."""
+        if getattr(self, "_sigv4_client", None) is None:
+            from botocore.config import Config
+
+            meta = self.client.meta
+            credentials = self.client._request_signer._credentials  # the resolved credential chain
+            import boto3
+
+            self._sigv4_client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=meta.endpoint_url,
+                region_name=meta.region_name,
+                aws_access_key_id=credentials.access_key if credentials else None,
+                aws_secret_access_key=credentials.secret_key if credentials else None,
+                aws_session_token=credentials.token if credentials else None,
+                config=meta.config.merge(Config(signature_version="s3v4")),
+            )
+        return self._sigv4_client
+
+    def s3_uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def link_for(self, key: str, expiry_seconds: int) -> str:
+        """A presigned HTTPS GET link to the object, valid `expiry_seconds` (SigV4: at most 7 days)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._presigner().generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self._key(key)},
+                ExpiresIn=int(expiry_seconds),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot presign {self.s3_uri(key)}: {exc}") from exc

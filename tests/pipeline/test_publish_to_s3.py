@@ -121,6 +121,23 @@ def test_report_publishes_to_s3_with_manifest_and_latest(deployment: Deployment,
     assert sorted(k.rsplit("/", 1)[-1] for k in objects) == sorted(
         ["breaks.csv", "breaks.parquet", "summary.json", "summary.html", "manifest.json", "latest.json"]
     )
+    # Links that open: the run metadata and the Finance notice carry presigned HTTPS links (SigV4).
+    import urllib.request
+
+    from finance_recon.alerting.sensors import finance_message
+
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    prefix = latest["manifest_key"].rsplit("/", 1)[0]
+    assert metadata["report_uri"].value == f"s3://{bucket}/finance-reports/{prefix}/summary.html"
+    for name, link_key in (("summary.html", "report_link"), ("breaks.csv", "breaks_csv_link")):
+        link = metadata[link_key].url
+        assert link.startswith("http://127.0.0.1:") and "X-Amz-Signature=" in link
+        with urllib.request.urlopen(link, timeout=10) as response:
+            assert response.read() == objects[f"finance-reports/{prefix}/{name}"]
+    message = finance_message(metadata, result.run_id)
+    assert metadata["report_link"].url in message["text"] and "valid until" in message["text"]
+    assert message["report"]["link"] == metadata["report_link"].url
 
 
 def test_a_publish_that_fails_half_way_leaves_latest_on_the_previous_run(

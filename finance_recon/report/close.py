@@ -1,0 +1,92 @@
+"""The daily close: the report of one business day, cut off at the end of that day in a time zone.
+
+A close of day D is a whole reconciliation run with `as_of` = the cut-off (midnight at the end of D in
+FINANCE_RECON_CLOSE_TIMEZONE, as UTC), then a copy of what it published under `close/dt=D/` with its
+own manifest, and `close/latest.json` naming the newest closed day (a backfill of older days never
+moves it back).
+
+The close never touches the rolling report or its warehouse: it runs on its own warehouse file
+(`$FINANCE_RECON_HOME/close/warehouse.duckdb`) and publishes first to a staging folder
+(`$FINANCE_RECON_HOME/close/staging`), so the rolling run's incremental state is not rebuilt because
+a close moved as_of back, and the rolling `latest.json` never names a close. Closes run in day order
+keep the close warehouse incremental too; closing an older day again rebuilds the close's state only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from finance_recon.report.store import LocalReportStore, ReportStore
+
+CLOSE_PREFIX = "close/"
+CLOSE_LATEST_KEY = "close/latest.json"
+
+
+def cutoff(day: date, zone: str) -> datetime:
+    """The end of `day` in `zone` (the next local midnight), as UTC."""
+    local_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone))
+    return local_midnight.astimezone(UTC)
+
+
+def close_settings(settings):
+    """The settings a close runs with: its own warehouse file and a local staging store."""
+    folder = settings.home / "close"
+    return dataclasses.replace(
+        settings, warehouse_path=folder / "warehouse.duckdb", reports_uri=str(folder / "staging")
+    )
+
+
+def _dump(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
+def publish_close(
+    store: ReportStore, staging: LocalReportStore, manifest_key: str, day: date, zone: str
+) -> dict[str, Any]:
+    """Copy the staged run under `close/dt=D/` (artifacts, then manifest, then close/latest.json)."""
+    manifest = json.loads(staging.get(manifest_key))
+    prefix = f"{CLOSE_PREFIX}dt={day.isoformat()}/"
+    files = []
+    for entry in manifest["files"]:
+        data = staging.get(entry["key"])
+        key = prefix + entry["name"]
+        store.put(key, data, _content_type(entry["name"]))
+        files.append({**entry, "key": key})
+    close_manifest = {
+        **manifest,
+        "files": files,
+        "close": {"date": day.isoformat(), "timezone": zone, "cutoff": manifest["as_of"]},
+        # Closes are linked by day, not by the rolling chain.
+        "previous_run_id": None,
+        "previous_manifest_key": None,
+    }
+    store.put(prefix + "manifest.json", _dump(close_manifest), "application/json")
+    current = store.get(CLOSE_LATEST_KEY)
+    if current is None or json.loads(current).get("date", "") <= day.isoformat():
+        store.put(
+            CLOSE_LATEST_KEY,
+            _dump(
+                {
+                    "date": day.isoformat(),
+                    "manifest_key": prefix + "manifest.json",
+                    "run_id": manifest["run_id"],
+                    "as_of": manifest["as_of"],
+                    "verdict": manifest.get("verdict"),
+                }
+            ),
+            "application/json",
+        )
+    return close_manifest
+
+
+def _content_type(name: str) -> str:
+    return {
+        ".csv": "text/csv",
+        ".parquet": "application/vnd.apache.parquet",
+        ".json": "application/json",
+        ".html": "text/html; charset=utf-8",
+    }.get(name[name.rfind(".") :], "application/octet-stream")
