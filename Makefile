@@ -43,7 +43,7 @@ system-deps:
 
 test: install-full prepare system-deps
 	$(BIN)/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 # The Dagster UI (webserver + daemon) on 127.0.0.1:3000.
 dev: prepare
