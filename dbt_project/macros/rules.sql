@@ -22,7 +22,7 @@
 
     succeeded_payments as (
 
-        select payment_id, order_id, payment_kind, currency, amount
+        select payment_id, order_id, provider, payment_kind, currency, amount
         from {{ payments }}
         where payment_status = 'succeeded'
           and order_id is not null
@@ -33,12 +33,43 @@
 
         select
             succeeded_payments.order_id,
+            succeeded_payments.payment_id,
+            succeeded_payments.provider,
+            succeeded_payments.currency,
             succeeded_payments.payment_kind,
             succeeded_payments.amount,
             succeeded_payments.currency = orders.order_currency as is_order_currency
         from succeeded_payments
         inner join orders
             on succeeded_payments.order_id = orders.order_id
+
+    ),
+
+    -- The evidence a break is worked from (contracts §2): which payments, in which currencies,
+    -- through which providers; sorted and ';'-joined so a rerun gives the same string.
+    evidence_ids as (
+
+        select order_id, {{ dbt.listagg('payment_id', "';'", 'order by payment_id') }} as payment_ids
+        from payments_with_order_currency
+        group by order_id
+
+    ),
+
+    evidence_currencies as (
+
+        select order_id, {{ dbt.listagg('currency', "';'", 'order by currency') }} as payment_currencies
+        from (select distinct order_id, currency from payments_with_order_currency) as distinct_currencies
+        group by order_id
+
+    ),
+
+    evidence_providers as (
+
+        select order_id, {{ dbt.listagg('provider', "';'", 'order by provider') }} as providers
+        from (
+            select distinct order_id, provider from payments_with_order_currency where provider is not null
+        ) as distinct_providers
+        group by order_id
 
     ),
 
@@ -56,13 +87,19 @@
     )
 
     select
-        order_id,
-        captured,
-        reversed,
-        {{ money('captured - reversed') }} as net,
-        n_charges,
-        n_foreign_currency_payments
+        aggregated.order_id,
+        aggregated.captured,
+        aggregated.reversed,
+        {{ money('aggregated.captured - aggregated.reversed') }} as net,
+        aggregated.n_charges,
+        aggregated.n_foreign_currency_payments,
+        evidence_ids.payment_ids,
+        evidence_currencies.payment_currencies,
+        evidence_providers.providers
     from aggregated
+    left join evidence_ids on evidence_ids.order_id = aggregated.order_id
+    left join evidence_currencies on evidence_currencies.order_id = aggregated.order_id
+    left join evidence_providers on evidence_providers.order_id = aggregated.order_id
 {%- endmacro %}
 
 
@@ -88,8 +125,12 @@
 
         select
             orders.order_id,
+            orders.customer_id,
             orders.order_status,
             orders.currency,
+            payments.payment_ids,
+            payments.payment_currencies,
+            payments.providers,
             {{ money("case when orders.order_status in ('paid', 'shipped', 'delivered') then orders.total_amount else 0 end") }} as expected,
             {{ money('coalesce(payments.captured, 0)') }} as captured,
             {{ money('coalesce(payments.reversed, 0)') }} as reversed,
@@ -144,8 +185,12 @@
 
     select
         order_id,
+        customer_id,
         order_status,
         currency,
+        payment_ids,
+        payment_currencies,
+        providers,
         expected,
         captured,
         reversed,
@@ -218,6 +263,10 @@
         provider,
         payment_kind,
         currency,
+        -- the evidence columns of an order item, for the payment itself (a payment names no customer)
+        payment_id as payment_ids,
+        currency as payment_currencies,
+        provider as providers,
         {{ money('0') }} as expected,
         captured,
         reversed,

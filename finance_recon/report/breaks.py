@@ -23,6 +23,7 @@ BREAKS_SCHEMA = pa.schema(
         ("item_type", pa.string()),
         ("order_id", pa.int64()),
         ("payment_id", pa.string()),
+        ("customer_id", pa.int64()),
         ("order_status", pa.string()),
         ("category", pa.string()),
         ("previous_category", pa.string()),
@@ -34,6 +35,13 @@ BREAKS_SCHEMA = pa.schema(
         ("expected", AMOUNT),
         ("net", AMOUNT),
         ("difference", AMOUNT),
+        # evidence (computed by dbt, fct_reconciliation_items): what the break is worked from
+        ("captured", AMOUNT),
+        ("reversed", AMOUNT),
+        ("n_charges", pa.int64()),
+        ("payment_ids", pa.string()),
+        ("payment_currencies", pa.string()),
+        ("providers", pa.string()),
     ]
 )
 
@@ -43,6 +51,7 @@ _ITEM_COLUMNS = (
     "item_type",
     "order_id",
     "payment_id",
+    "customer_id",
     "order_status",
     "created_at",
     "age_bucket",
@@ -50,6 +59,12 @@ _ITEM_COLUMNS = (
     "expected",
     "net",
     "difference",
+    "captured",
+    "reversed",
+    "n_charges",
+    "payment_ids",
+    "payment_currencies",
+    "providers",
 )
 
 _LIFECYCLE_SQL = """

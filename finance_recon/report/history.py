@@ -95,4 +95,10 @@ def previous_breaks(store: ReportStore, run: PublishedRun | None, schema: pa.Sch
     data = store.get(key) if key else None
     if data is None:
         return schema.empty_table()
-    return pq.read_table(io.BytesIO(data)).select(schema.names).cast(schema)
+    table = pq.read_table(io.BytesIO(data))
+    # a run published before a column existed: that column is NULL for its breaks
+    columns = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.table(columns, names=schema.names).cast(schema)

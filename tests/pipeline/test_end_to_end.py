@@ -5,9 +5,11 @@ The runs themselves are made once by the `deployment` fixture (conftest.py); the
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -117,9 +119,16 @@ def test_amounts_in_artifacts_are_decimal_strings(deployment: Deployment):
     summary = json.loads(deployment.artifact(run, "summary.json"))
     for value in summary["totals"].values():
         assert isinstance(value, str) and Decimal(value) == Decimal(value).quantize(Decimal("0.01"))
-    header, first_row = deployment.artifact(run, "breaks.csv").decode().splitlines()[:2]
-    assert header.split(",")[-3:] == ['"expected"', '"net"', '"difference"']
-    assert all("e" not in cell.lower() for cell in first_row.split(",")[-3:])
+    rows = list(csv.DictReader(io.StringIO(deployment.artifact(run, "breaks.csv").decode())))
+    for column in ("expected", "net", "difference", "captured", "reversed"):
+        assert rows[0][column] and "e" not in rows[0][column].lower()
+        assert Decimal(rows[0][column]) == Decimal(rows[0][column]).quantize(Decimal("0.01"))
+    # spreadsheet-parseable UTC times, the header saying UTC (contracts §3)
+    assert datetime.strptime(rows[0]["created_at_utc"], "%Y-%m-%d %H:%M:%S")
+    # evidence: a duplicate_charge names both of its payments
+    duplicates = [r for r in rows if r["category"] == "duplicate_charge"]
+    assert duplicates and all(len(r["payment_ids"].split(";")) >= 2 for r in duplicates)
+    assert all(int(r["n_charges"]) >= 2 and r["customer_id"] for r in duplicates)
     schema = pq.read_schema(io.BytesIO(deployment.artifact(run, "breaks.parquet")))
     assert str(schema.field("difference").type) == "decimal128(38, 2)"
 

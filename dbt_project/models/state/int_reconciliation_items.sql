@@ -41,7 +41,8 @@
 {%- set by_changes = false %}
 {%- if merging %}
     {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
-    {%- set by_changes = has_change_log and 'classified_seq' in stored_columns %}
+    {#- a state without the evidence columns predates them: every row is re-classified once #}
+    {%- set by_changes = has_change_log and 'classified_seq' in stored_columns and 'payment_ids' in stored_columns %}
 {%- endif %}
 
 {{ config(
@@ -181,6 +182,10 @@ fresh as (
         'order' as item_type,
         order_id,
         cast(null as {{ dbt.type_string() }}) as payment_id,
+        customer_id,
+        payment_ids,
+        payment_currencies,
+        providers,
         order_status,
         currency,
         expected,
@@ -202,6 +207,10 @@ fresh as (
         'payment' as item_type,
         order_id,
         payment_id,
+        cast(null as bigint) as customer_id,
+        payment_ids,
+        payment_currencies,
+        providers,
         cast(null as {{ dbt.type_string() }}) as order_status,
         currency,
         expected,
@@ -226,6 +235,10 @@ items as (
         {{ md5_hex('item_key') }} as break_id,
         order_id,
         payment_id,
+        cast(customer_id as bigint) as customer_id,
+        cast(payment_ids as {{ dbt.type_string() }}) as payment_ids,
+        cast(payment_currencies as {{ dbt.type_string() }}) as payment_currencies,
+        cast(providers as {{ dbt.type_string() }}) as providers,
         order_status,
         currency,
         {{ stored_money('expected') }} as expected,
@@ -263,6 +276,17 @@ select
     previous.break_id,
     previous.order_id,
     previous.payment_id,
+    {%- if 'payment_ids' in stored_columns %}
+    previous.customer_id,
+    previous.payment_ids,
+    previous.payment_currencies,
+    previous.providers,
+    {%- else %}
+    cast(null as bigint) as customer_id,
+    cast(null as {{ dbt.type_string() }}) as payment_ids,
+    cast(null as {{ dbt.type_string() }}) as payment_currencies,
+    cast(null as {{ dbt.type_string() }}) as providers,
+    {%- endif %}
     previous.order_status,
     previous.currency,
     {{ stored_money('previous.expected') }} as expected,
