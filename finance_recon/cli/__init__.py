@@ -11,7 +11,18 @@ import sys
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DBT_VERSION_CHECK", "false")
 
-COMMAND_MODULES = ("demo", "run", "seed", "accept", "metrics", "diagnose", "drill", "report", "breaks", "close")
+COMMAND_MODULES = (
+    "demo",
+    "run",
+    "seed",
+    "accept",
+    "metrics",
+    "diagnose",
+    "drill",
+    "report",
+    "breaks",
+    "close",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,16 @@ import json
 
 FORMATS = ("table", "csv", "json")
 LIFECYCLES = ("new", "persisting", "resolved")
-TABLE_COLUMNS = ("break_id", "category", "lifecycle", "currency", "expected", "net", "difference", "created_at")
+TABLE_COLUMNS = (
+    "break_id",
+    "category",
+    "lifecycle",
+    "currency",
+    "expected",
+    "net",
+    "difference",
+    "created_at",
+)
 
 
 def min_age(text: str) -> float:
@@ -38,8 +47,12 @@ def add_parser(subparsers) -> None:
         description="Reads breaks.parquet of a published run from the report store (never the warehouse).",
     )
     parser.add_argument("--run", metavar="ID", help="a published run id (default: the one latest.json names)")
-    parser.add_argument("--category", metavar="C", help="a break category of contracts §2, e.g. duplicate_charge")
-    parser.add_argument("--lifecycle", metavar="L", choices=LIFECYCLES, help="one of: " + ", ".join(LIFECYCLES))
+    parser.add_argument(
+        "--category", metavar="C", help="a break category of contracts §2, e.g. duplicate_charge"
+    )
+    parser.add_argument(
+        "--lifecycle", metavar="L", choices=LIFECYCLES, help="one of: " + ", ".join(LIFECYCLES)
+    )
     parser.add_argument(
         "--min-age",
         metavar="D",
@@ -84,7 +97,11 @@ def handle(args: argparse.Namespace) -> int:
         currency=args.currency,
     )
     if args.format == "json":
-        print(json.dumps({"run_id": run.run_id, "as_of": run.as_of, "count": len(rows), "breaks": rows}, indent=2))
+        print(
+            json.dumps(
+                {"run_id": run.run_id, "as_of": run.as_of, "count": len(rows), "breaks": rows}, indent=2
+            )
+        )
     elif args.format == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=table.schema.names, lineterminator="\n")

@@ -56,7 +56,11 @@ def handle(args: argparse.Namespace) -> int:
 
     late = [d for d in wanted if cutoff(d, settings.close_timezone) > datetime.now(UTC)]
     if late:
-        return fail(prog, f"--date {late[0]} is not over yet in {settings.close_timezone}: a close needs its cut-off passed", EXIT_USAGE)
+        return fail(
+            prog,
+            f"--date {late[0]} is not over yet in {settings.close_timezone}: a close needs its cut-off passed",
+            EXIT_USAGE,
+        )
     from finance_recon.cli.output import run_with_output
     from finance_recon.cli.pipeline import execute
 
@@ -76,7 +80,9 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps({"closes": results}, indent=2))
     else:
         for r in results:
-            print(f"close {r['date']}  as_of {r.get('as_of', '')}  {r['outcome']}  {r.get('manifest_key') or r.get('cause')}")
+            print(
+                f"close {r['date']}  as_of {r.get('as_of', '')}  {r['outcome']}  {r.get('manifest_key') or r.get('cause')}"
+            )
     return 0 if all(r["outcome"] == "published" for r in results) else 1
 
 
@@ -98,7 +104,9 @@ def run_closes(settings, wanted: list[date], runner=None) -> list[dict]:
         options = RunRequestOptions(as_of=as_of)
         outcome = runner(options, staged_settings) if runner else execute(options, staged_settings)
         if not outcome.success:
-            results.append({"date": d.isoformat(), "as_of": as_of, "outcome": "failed", "cause": outcome.cause})
+            results.append(
+                {"date": d.isoformat(), "as_of": as_of, "outcome": "failed", "cause": outcome.cause}
+            )
             break
         staged = latest_run(staging)
         manifest = publish_close(store, staging, staged.manifest_key, d, settings.close_timezone)

@@ -19,7 +19,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--run", metavar="ID", help="a published run id (default: the one latest.json names)")
     parser.add_argument(
-        "--last", metavar="N", type=positive_int, default=5, help="runs in the trend, an integer ≥ 1 (default 5)"
+        "--last",
+        metavar="N",
+        type=positive_int,
+        default=5,
+        help="runs in the trend, an integer ≥ 1 (default 5)",
     )
     parser.add_argument("--closes", action="store_true", help="list the published daily closes instead")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -66,7 +70,9 @@ def _closes_text(closes: list[dict], uri: str) -> str:
         return f"no daily close published in {uri}"
     lines = [f"{'date':<12}{'as_of':<22}{'verdict':<26}{'breaks':>7}  run"]
     for c in closes:
-        lines.append(f"{c['date']:<12}{c['as_of'] or '':<22}{c['verdict'] or '':<26}{c['breaks'] or 0:>7}  {c['run_id']}")
+        lines.append(
+            f"{c['date']:<12}{c['as_of'] or '':<22}{c['verdict'] or '':<26}{c['breaks'] or 0:>7}  {c['run_id']}"
+        )
     return "\n".join(lines)
 
 
@@ -78,7 +84,9 @@ def summary_text(doc: dict) -> str:
     if counts:
         lines.append("counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if doc.get("totals_by_currency") is not None:
-        lines.append(f"{'currency':<10}{'expected':>18}{'net':>18}{'break amount':>18}{'breaks':>8}{'items':>8}")
+        lines.append(
+            f"{'currency':<10}{'expected':>18}{'net':>18}{'break amount':>18}{'breaks':>8}{'items':>8}"
+        )
         for t in doc["totals_by_currency"]:
             lines.append(
                 f"{t['currency']:<10}{t['total_expected']:>18}{t['total_net']:>18}{t['break_amount']:>18}"

@@ -164,7 +164,11 @@ def trend(store: ReportStore, run: RunView, last: int) -> list[dict[str, Any]]:
             "breaks": r.breaks,
             "by_currency": (
                 [
-                    {"currency": t.currency, "break_count": t.break_count, "break_amount": str(t.break_amount)}
+                    {
+                        "currency": t.currency,
+                        "break_count": t.break_count,
+                        "break_amount": str(t.break_amount),
+                    }
                     for t in r.totals_by_currency
                 ]
                 if r.split_by_currency
@@ -271,9 +275,8 @@ def filter_breaks(
         if currency is not None and (row.get("currency") or "").upper() != currency.upper():
             continue
         created = row.get("created_at")
-        if min_age_days is not None:
-            if created is None or (as_of - created) < timedelta(days=min_age_days):
-                continue
+        if min_age_days is not None and (created is None or (as_of - created) < timedelta(days=min_age_days)):
+            continue
         rows.append({k: _plain(v) for k, v in row.items()})
     return rows
 

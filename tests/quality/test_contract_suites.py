@@ -263,10 +263,10 @@ def _promote_landed(warehouse: WarehouseResource, table, rows: list[tuple]) -> N
 
 def test_an_incremental_batch_checks_only_versions_not_landed_yet(warehouse):
     """Re-read rows identical to their landed (already checked) version are not validated again; a
-    batch of nothing but such rows validates nothing and imports no GX."""
-    import sys
-
-    _promote_landed(warehouse, ORDERS, [order(1), order(2, amount="-5.00")])  # landed before the rule tightened
+    batch of nothing but such rows validates nothing (GX is not run)."""
+    _promote_landed(
+        warehouse, ORDERS, [order(1), order(2, amount="-5.00")]
+    )  # landed before the rule tightened
     land_batch(warehouse, ORDERS, [order(1), order(2, amount="-5.00"), order(3)])
     _log_batch(warehouse, ORDERS, T0)
     result = validate_source_batch(ORDERS, warehouse, None, now=NOW)

@@ -59,12 +59,30 @@ def _breaks(as_of: datetime) -> bytes:
 
 def _totals(eur_breaks: int) -> list[dict]:
     return [
-        {"currency": "EUR", "total_expected": "100.00", "total_net": "90.00", "break_amount": "10.00",
-         "break_count": eur_breaks, "item_count": 10},
-        {"currency": "JPY", "total_expected": "5000.00", "total_net": "3800.00", "break_amount": "1200.00",
-         "break_count": 1, "item_count": 3},
-        {"currency": "USD", "total_expected": "300.00", "total_net": "267.25", "break_amount": "32.75",
-         "break_count": 2, "item_count": 20},
+        {
+            "currency": "EUR",
+            "total_expected": "100.00",
+            "total_net": "90.00",
+            "break_amount": "10.00",
+            "break_count": eur_breaks,
+            "item_count": 10,
+        },
+        {
+            "currency": "JPY",
+            "total_expected": "5000.00",
+            "total_net": "3800.00",
+            "break_amount": "1200.00",
+            "break_count": 1,
+            "item_count": 3,
+        },
+        {
+            "currency": "USD",
+            "total_expected": "300.00",
+            "total_net": "267.25",
+            "break_amount": "32.75",
+            "break_count": 2,
+            "item_count": 20,
+        },
     ]
 
 
@@ -79,7 +97,12 @@ def publish_run(store, run_id: str, as_of: datetime, manifest_fields: dict) -> N
         run_id=run_id,
         as_of=as_of,
         artifacts=artifacts,
-        manifest_fields={"verdict": "breaks", "counts": {"duplicate_charge": 2}, "breaks": 4, **manifest_fields},
+        manifest_fields={
+            "verdict": "breaks",
+            "counts": {"duplicate_charge": 2},
+            "breaks": 4,
+            **manifest_fields,
+        },
         run_ended_at=as_of + timedelta(minutes=1),
         previous=latest_run(store),
     )

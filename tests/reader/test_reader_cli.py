@@ -60,7 +60,9 @@ def test_breaks_filters_and_json_parses(reader_env, capsys):
     assert doc["count"] == 2 and {b["break_id"] for b in doc["breaks"]} == {"b1", "b4"}
     code, out, _ = _run(capsys, "breaks", "--min-age", "3", "--format", "json")
     assert {b["break_id"] for b in json.loads(out)["breaks"]} == {"b2", "b3"}
-    code, out, _ = _run(capsys, "breaks", "--currency", "usd", "--lifecycle", "persisting", "--format", "json")
+    code, out, _ = _run(
+        capsys, "breaks", "--currency", "usd", "--lifecycle", "persisting", "--format", "json"
+    )
     assert {b["break_id"] for b in json.loads(out)["breaks"]} == {"b2", "b4"}
     code, out, _ = _run(capsys, "breaks", "--format", "csv", "--category", "underpaid")
     lines = out.splitlines()

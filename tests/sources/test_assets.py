@@ -277,7 +277,9 @@ def test_failure_mid_stream_lands_nothing(duckdb_url, warehouse, monkeypatch):
     with connect(duckdb_url) as conn:
         conn.execute("UPDATE orders SET status = 'refunded', updated_at = ?", [T0 + timedelta(minutes=1)])
     with pytest.raises(SourceUnavailableError):
-        extract_module.extract_table(ORDERS, duckdb_url, warehouse, batch_rows=2, full_refresh=True, promote_now=True)
+        extract_module.extract_table(
+            ORDERS, duckdb_url, warehouse, batch_rows=2, full_refresh=True, promote_now=True
+        )
     assert landing_counts(warehouse) == before
     with warehouse.connection(read_only=True) as conn:
         assert conn.execute("SELECT * FROM landing.orders ORDER BY 1").fetchall() == landed_before

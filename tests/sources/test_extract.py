@@ -20,7 +20,9 @@ LOOK_BACK = 10
 
 
 def extract(url, warehouse, table=ORDERS, **kw):
-    return extract_table(table, url, warehouse, look_back_minutes=LOOK_BACK, batch_rows=2, promote_now=True, **kw)
+    return extract_table(
+        table, url, warehouse, look_back_minutes=LOOK_BACK, batch_rows=2, promote_now=True, **kw
+    )
 
 
 def landed(warehouse, table=ORDERS) -> dict:

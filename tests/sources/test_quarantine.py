@@ -51,7 +51,9 @@ def warehouse_facts(settings, payment_id: str) -> tuple[int, datetime | None, in
     import duckdb
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
-        landed = conn.execute("SELECT count(*) FROM landing.payments WHERE payment_id = ?", [payment_id]).fetchone()
+        landed = conn.execute(
+            "SELECT count(*) FROM landing.payments WHERE payment_id = ?", [payment_id]
+        ).fetchone()
         mark = conn.execute(
             "SELECT max(max_updated_at) FROM landing._watermarks WHERE source_table = 'payments'"
         ).fetchone()
@@ -94,7 +96,12 @@ def test_a_failing_row_stays_quarantined_until_fixed_or_accepted(deployment, pg_
     assert not blocked.success and blocked.failed_checks == ["payments:contract"]
     assert "payments.currency" in blocked.cause, blocked.cause
     assert warehouse_facts(settings, "pay_zero")[0] == 0
-    assert cli_main(["accept", "payments", "--reason", "provider sends lower case; fixed upstream", "--by", "ops"]) == 0
+    assert (
+        cli_main(
+            ["accept", "payments", "--reason", "provider sends lower case; fixed upstream", "--by", "ops"]
+        )
+        == 0
+    )
     assert "accepted" in capsys.readouterr().out
     accepted = run(settings, ANCHOR + timedelta(minutes=12))
     assert accepted.success, accepted.cause
