@@ -145,6 +145,11 @@ def build_contract_check(table: SourceTable) -> AssetChecksDefinition:
         result = validate_source_batch(table, context.resources.warehouse, source.url)
         if not result.passed:
             context.log.error(f"{table.asset_name} contract check failed: {result.description}")
+        else:  # only a batch marked checked is ever promoted (quarantine, sources/landing.py)
+            from finance_recon.sources.landing import mark_checked, warehouse_connection
+
+            with warehouse_connection(context.resources.warehouse) as conn:
+                mark_checked(conn, table)
         return result
 
     return _contract

@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from ..contracts import SourceTable
-from .landing import batch_table, ensure_landing, promote, read_watermark, stage, warehouse_connection
+from .landing import (
+    batch_table,
+    ensure_landing,
+    mark_checked,
+    promote,
+    read_watermark,
+    stage,
+    warehouse_connection,
+)
 from .policy import plan_read
 from .readers import open_reader
 from .urls import SourceUrl
@@ -145,6 +153,7 @@ def extract_table(
                 started_at=started_at,
             )
             if promote_now:
+                mark_checked(conn, table)
                 landed = promote(conn, (table,)).get(table.asset_name, landed)
     result = ExtractResult(
         table=table.asset_name,

@@ -91,7 +91,8 @@ def ensure_landing(conn, table: SourceTable) -> None:
         f"CREATE TABLE IF NOT EXISTS {PENDING} ("
         "source_table VARCHAR NOT NULL, source VARCHAR NOT NULL, mode VARCHAR NOT NULL, "
         "read_since TIMESTAMPTZ, watermark_before TIMESTAMPTZ, rows_extracted BIGINT NOT NULL, "
-        "run_id VARCHAR, started_at TIMESTAMPTZ NOT NULL, staged_at TIMESTAMPTZ NOT NULL)"
+        "run_id VARCHAR, started_at TIMESTAMPTZ NOT NULL, staged_at TIMESTAMPTZ NOT NULL, "
+        "checked_ok BOOLEAN NOT NULL DEFAULT FALSE)"
     )
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {ACCEPTED} ("
@@ -230,13 +231,23 @@ def stage(
             run_id,
             started_at,
         ]
-        conn.execute(f"INSERT INTO {PENDING} VALUES ({', '.join(map(sql_literal, values))}, now())")
+        conn.execute(f"INSERT INTO {PENDING} VALUES ({', '.join(map(sql_literal, values))}, now(), FALSE)")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     projected = watermark_after(plan.full_refresh, plan.watermark_before, _from_epoch_us(landed_max))
     return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=projected)
+
+
+def mark_checked(conn, table: SourceTable) -> None:
+    """The pending batch of `table` passed its blocking contract check: it may be promoted. A batch
+    never marked (its check failed or never ran) stays quarantined, whoever asks for a promotion
+    (a UI materialization of the dbt models alone, say)."""
+    if _exists(conn, PENDING):
+        conn.execute(
+            f"UPDATE {PENDING} SET checked_ok = TRUE WHERE source_table = {sql_literal(table.asset_name)}"
+        )
 
 
 def pending_tables(conn) -> list[str]:
@@ -303,9 +314,9 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
     name = sql_literal(table.asset_name)
     row = conn.execute(
         f"SELECT source, mode, epoch_us(read_since), epoch_us(watermark_before), run_id, epoch_us(started_at) "
-        f"FROM {PENDING} WHERE source_table = {name}"
+        f"FROM {PENDING} WHERE source_table = {name} AND checked_ok"
     ).fetchone()
-    if row is None:
+    if row is None:  # nothing pending, or its contract check has not passed (quarantined)
         return None
     source, mode, read_since_us, before_us, run_id, started_us = row
     full_refresh = mode == "full_refresh"
@@ -350,8 +361,8 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
 
 
 def promote(conn, tables: tuple[SourceTable, ...]) -> dict[str, Landed]:
-    """Promote every pending batch of `tables` (their contract checks passed: the caller runs only
-    after them) — upsert, change log, watermark, batch log — in one transaction."""
+    """Promote every pending batch of `tables` whose contract check passed (`mark_checked`) — upsert,
+    change log, watermark, batch log — in one transaction. Unchecked batches stay pending."""
     if not pending_tables(conn):
         return {}
     landed: dict[str, Landed] = {}
@@ -436,4 +447,5 @@ def land(
     mode = "full_refresh" if full_refresh else "incremental"
     plan = ReadPlan(mode, "direct", watermark_before, read_since)
     stage(conn, table, spill, plan, source=source, run_id=run_id, started_at=started_at)
+    mark_checked(conn, table)
     return promote(conn, (table,))[table.asset_name]

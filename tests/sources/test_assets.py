@@ -71,9 +71,12 @@ def landing_counts(warehouse) -> tuple[int, int, int]:
 
 def promote_checked(warehouse) -> None:
     from finance_recon.contracts import SOURCE_TABLES
-    from finance_recon.sources.landing import promote
+    from finance_recon.sources.landing import mark_checked, promote
 
     with warehouse.connection() as conn:
+        assert promote(conn, SOURCE_TABLES) == {}  # not checked yet: nothing is promoted
+        for table in SOURCE_TABLES:
+            mark_checked(conn, table)
         promote(conn, SOURCE_TABLES)
 
 

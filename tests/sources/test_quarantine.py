@@ -87,6 +87,16 @@ def test_a_failing_row_stays_quarantined_until_fixed_or_accepted(deployment, pg_
         assert pending == 1
     # The last good report is still the one published.
     assert load_latest_run_id(settings) == published
+    # Nothing promotes a quarantined batch: not even the reconciliation step run on its own (a UI
+    # materialization of the dbt models without the sources).
+    import duckdb
+
+    from finance_recon.contracts import SOURCE_TABLES
+    from finance_recon.sources.landing import promote
+
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        assert "payments" not in promote(conn, SOURCE_TABLES)
+    assert warehouse_facts(settings, "pay_zero")[0] == 0
 
     # The source fixes that row, but another bad one arrives in the same batch: the batch, the fixed
     # row with it, stays out until the operator accepts the bad version, on the record.
@@ -108,8 +118,6 @@ def test_a_failing_row_stays_quarantined_until_fixed_or_accepted(deployment, pg_
     landed, mark, pending = warehouse_facts(settings, "pay_zero")
     assert (landed, pending) == (1, 0) and mark > mark_after_first
     assert warehouse_facts(settings, "pay_odd_currency")[0] == 1
-    import duckdb
-
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
         rows = conn.execute(
             "SELECT row_key, accepted_by, reason FROM landing._accepted_rows WHERE source_table = 'payments'"
