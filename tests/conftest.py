@@ -18,12 +18,3 @@ def moto_endpoint():
     finally:
         server.stop()
 
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`), every test of one top-level
-    test package runs on the same worker: a package's expensive fixtures (a published deployment, a
-    Spark session, a daemon) are built once, and its tests keep the order they were written in."""
-    for item in items:
-        parts = item.nodeid.split("/")
-        group = parts[1] if len(parts) > 2 else "root"
-        item.add_marker(pytest.mark.xdist_group(group))
