@@ -28,6 +28,7 @@ SOURCE_KEYS = (ORDERS_KEY, PAYMENTS_KEY)
 ITEMS_MODEL = AssetKey("fct_reconciliation_items")
 SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
 CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
+CURRENCY_TOTALS_MODEL = AssetKey("rpt_currency_totals")
 REPORT_KEY = AssetKey("finance_reconciliation_report")
 # The assets the freshness SLA is about: what the report saw of each source, and the report itself.
 FRESH_ASSET_KEYS = (ORDERS_KEY, PAYMENTS_KEY, REPORT_KEY)

@@ -14,6 +14,7 @@ from dagster import ConfigurableResource
 
 LANDING_SCHEMA = "landing"
 REPORT_TABLE = "finance_reconciliation_report"
+REPORT_TOTALS_TABLE = "finance_reconciliation_report_totals"
 
 
 def connect(path: str | Path, read_only: bool = False):

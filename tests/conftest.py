@@ -17,4 +17,3 @@ def moto_endpoint():
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-

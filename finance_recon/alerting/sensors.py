@@ -17,7 +17,7 @@
   cause "process died" and its leftover children (dbt) are stopped, so the queue moves on without a
   person (Dagster's own run monitoring cannot check a DefaultRunLauncher worker's health).
 - `finance_report_ready_sensor` (`@asset_sensor`): each new report materialization → one message to
-  Finance with verdict, totals, breaks and link. A failed delivery raises, so Dagster keeps the
+  Finance with verdict, per-currency totals, breaks and link. A failed delivery raises, so Dagster keeps the
   cursor and the next tick retries.
 
 State lives in each sensor's cursor (`IncidentBook`, JSON). Delivery: `AlertingResource`.
@@ -303,18 +303,23 @@ def _md(metadata: dict[str, Any], key: str, default: Any = "") -> Any:
 
 
 def finance_message(metadata: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Slack-compatible JSON for Finance: verdict, totals, breaks and the report link."""
+    """Slack-compatible JSON for Finance: verdict, totals per currency, breaks and the report link."""
     verdict = _md(metadata, "verdict", "unknown")
     link = metadata.get("report")
     url = getattr(link, "url", None) or _md(metadata, "report", "")
     icon = {"reconciled": ":white_check_mark:", "reconciled_with_pending": ":hourglass:"}.get(
         verdict, ":warning:"
     )
+    totals = list(_md(metadata, "totals_by_currency", []) or [])
+    # One line per currency: amounts of different currencies are never added together.
+    money = "\n".join(
+        f"{t['currency']}: expected {t['total_expected']}, net {t['total_net']}, "
+        f"break amount {t['break_amount']} ({t['break_count']} breaks)"
+        for t in totals
+    )
     text = (
         f"{icon} *Reconciliation report ready* — verdict *{verdict}* (as of {_md(metadata, 'as_of')})\n"
-        f"Total expected {_md(metadata, 'total_expected')}, total net {_md(metadata, 'total_net')}, "
-        f"break amount {_md(metadata, 'break_amount')}, breaks {_md(metadata, 'breaks', 0)}\n"
-        f"Report: {url}"
+        f"Breaks {_md(metadata, 'breaks', 0)}\n" + (f"{money}\n" if money else "") + f"Report: {url}"
     )
     # Links that open (presigned HTTPS on S3, file:// for a folder store) beside the store URI.
     report_link = _md(metadata, "report_link", "")
@@ -332,9 +337,7 @@ def finance_message(metadata: dict[str, Any], run_id: str) -> dict[str, Any]:
             "run_id": run_id,
             "verdict": verdict,
             "as_of": _md(metadata, "as_of"),
-            "total_expected": str(_md(metadata, "total_expected")),
-            "total_net": str(_md(metadata, "total_net")),
-            "break_amount": str(_md(metadata, "break_amount")),
+            "totals_by_currency": totals,
             "breaks": _md(metadata, "breaks", 0),
             "url": url,
             "link": report_link or url,

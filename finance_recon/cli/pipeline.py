@@ -204,14 +204,18 @@ def format_summary(manifest: dict[str, Any], expected_counts: dict[str, int] | N
             want = expected_counts.get(category, 0)
             row += f"{want:>10}  {'ok' if want == count else 'MISMATCH'}"
         lines.append(row)
-    totals = manifest["totals"]
     lifecycle = manifest.get("lifecycle", {})
     lines += [
         "(* = break)",
         "",
-        f"total expected   {totals['total_expected']}",
-        f"total net        {totals['total_net']}",
-        f"break amount     {totals['break_amount']}",
+        # Money per currency: amounts of different currencies are never added together.
+        f"{'currency':<10}{'expected':>18}{'net':>18}{'break amount':>18}{'breaks':>8}",
+        *(
+            f"{t['currency']:<10}{t['total_expected']:>18}{t['total_net']:>18}{t['break_amount']:>18}"
+            f"{t['break_count']:>8}"
+            for t in manifest.get("totals_by_currency", [])
+        ),
+        "",
         f"breaks           {manifest.get('breaks', 0)}  (new {lifecycle.get('new', 0)}, persisting "
         f"{lifecycle.get('persisting', 0)}, resolved {lifecycle.get('resolved', 0)})",
         f"source freshness orders {manifest['watermarks'].get('orders_max_updated_at')}, "

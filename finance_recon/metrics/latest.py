@@ -43,7 +43,7 @@ class LatestReport:
     run_ended_at: datetime
     verdict: str
     counts: dict[str, int]
-    totals: dict[str, Decimal]
+    totals_by_currency: dict[str, dict[str, Decimal]]  # currency → total_expected, total_net, break_amount
     watermarks: dict[str, datetime | None]
     previous_run_id: str | None
     files: list[dict[str, Any]]
@@ -158,12 +158,19 @@ def parse_manifest(manifest: dict[str, Any], manifest_key: str, manifest_url: st
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidReportError(f"{where}: counts.{category} must be an integer, got {value!r}")
         counts[str(category)] = value
-    totals: dict[str, Decimal] = {}
-    for name, value in (manifest.get("totals") or {}).items():
-        try:
-            totals[str(name)] = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise InvalidReportError(f"{where}: totals.{name} is not a decimal: {value!r}") from exc
+    totals: dict[str, dict[str, Decimal]] = {}
+    for entry in manifest.get("totals_by_currency") or []:
+        currency = str(entry.get("currency"))
+        amounts: dict[str, Decimal] = {}
+        for name in ("total_expected", "total_net", "break_amount"):
+            value = entry.get(name)
+            try:
+                amounts[name] = Decimal(str(value))
+            except InvalidOperation as exc:
+                raise InvalidReportError(
+                    f"{where}: totals_by_currency[{currency}].{name} is not a decimal: {value!r}"
+                ) from exc
+        totals[currency] = amounts
     watermarks_raw = manifest.get("watermarks") or {}
     watermarks: dict[str, datetime | None] = {}
     for source in SOURCES:
@@ -180,7 +187,7 @@ def parse_manifest(manifest: dict[str, Any], manifest_key: str, manifest_url: st
         run_ended_at=parse_timestamp(manifest["run_ended_at"], f"{where}: run_ended_at"),
         verdict=str(manifest["verdict"]),
         counts=counts,
-        totals=totals,
+        totals_by_currency=totals,
         watermarks=watermarks,
         previous_run_id=manifest.get("previous_run_id"),
         files=list(manifest.get("files") or []),

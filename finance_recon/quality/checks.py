@@ -37,6 +37,7 @@ from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
 from finance_recon.names import (
     CATEGORY_SUMMARY_MODEL,
     CONTRACT_CHECK,
+    CURRENCY_TOTALS_MODEL,
     ITEMS_MODEL,
     REPORT_CONSISTENCY_CHECK,
     SOURCE_LAG_CHECK,
@@ -169,12 +170,13 @@ def validate_report_marts(warehouse) -> AssetCheckResult:
     asset=SUMMARY_MODEL,
     name=REPORT_CONSISTENCY_CHECK,
     blocking=True,
-    additional_deps=[ITEMS_MODEL, CATEGORY_SUMMARY_MODEL],
+    additional_deps=[ITEMS_MODEL, CATEGORY_SUMMARY_MODEL, CURRENCY_TOTALS_MODEL],
     required_resource_keys={"warehouse"},
     description=(
         "Blocking GX suite `report_consistency` on the marts the report publishes: category counts add up "
-        "to the items, breaks match the break categories, total_net − total_expected equals the sum of "
-        "differences over order items, break_amount equals Σ|difference| over breaks, the verdict follows. "
+        "to the items, breaks match the break categories, per currency total_net − total_expected equals "
+        "the sum of differences over order items and break_amount equals Σ|difference| over breaks, the "
+        "verdict follows. "
         "A failure stops the report from publishing."
     ),
 )

@@ -195,8 +195,15 @@ _BALANCES: dict[str, str] = {
     "category_summary_items_minus_items": "rpt_category_summary items add up to the items",
     "duplicate_item_keys": "item_key is unique",
     "unknown_categories": "every category is one of contracts §2",
-    "net_minus_expected_minus_differences": "total_net − total_expected equals the sum of differences over order items",
-    "break_amount_minus_break_differences": "break_amount equals the sum of |difference| over breaks",
+    "currency_totals_items_minus_items": "rpt_currency_totals item counts add up to the items",
+    "currencies_unbalanced_net": (
+        "per currency, total_net − total_expected equals the sum of differences over order items "
+        "(count of currencies where it does not)"
+    ),
+    "currencies_unbalanced_break_amount": (
+        "per currency, break_amount equals the sum of |difference| over breaks "
+        "(count of currencies where it does not)"
+    ),
     "summary_rows_minus_one": "rpt_reconciliation_summary has exactly one row",
 }
 
@@ -214,10 +221,28 @@ with items as (
         count(case when is_break then 1 end) as n_break_items,
         count(*) - count(distinct item_key) as duplicate_item_keys,
         count(case when category not in ({cats}) or category is null then 1 end) as unknown_categories,
+    from {schema}.fct_reconciliation_items
+    where not is_synthetic  -- correctness-prober items never reach the summaries (finance_recon/probe)
+),
+items_by_currency as (
+    select
+        currency,
         coalesce(sum(case when item_type = 'order' then difference end), 0) as order_differences,
         coalesce(sum(case when is_break then abs(difference) end), 0) as break_differences
     from {schema}.fct_reconciliation_items
-    where not is_synthetic  -- correctness-prober items never reach the summaries (finance_recon/probe)
+    where not is_synthetic
+    group by currency
+),
+-- A currency present on one side only is unbalanced too (the full join gives it NULLs).
+currency_balances as (
+    select
+        count(case when (t.total_net - t.total_expected) is distinct from i.order_differences then 1 end)
+            as currencies_unbalanced_net,
+        count(case when t.break_amount is distinct from i.break_differences then 1 end)
+            as currencies_unbalanced_break_amount,
+        coalesce(sum(t.item_count), 0) as n_currency_items
+    from {schema}.rpt_currency_totals t
+    full outer join items_by_currency i on t.currency = i.currency
 ),
 categories as (
     select coalesce(sum(items), 0) as n_category_items from {schema}.rpt_category_summary
@@ -234,13 +259,15 @@ select
     c.n_category_items - i.n_items as category_summary_items_minus_items,
     i.duplicate_item_keys,
     i.unknown_categories,
-    coalesce((s.total_net - s.total_expected) - i.order_differences, -1) as net_minus_expected_minus_differences,
-    coalesce(s.break_amount - i.break_differences, -1) as break_amount_minus_break_differences,
+    b.n_currency_items - i.n_items as currency_totals_items_minus_items,
+    b.currencies_unbalanced_net,
+    b.currencies_unbalanced_break_amount,
     r.n_rows - 1 as summary_rows_minus_one,
     coalesce(s.verdict, '(no summary row)') as verdict
 from summary_rows r
 cross join items i
 cross join categories c
+cross join currency_balances b
 left join (select * from {schema}.rpt_reconciliation_summary limit 1) s on true
 """
 

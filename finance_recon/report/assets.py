@@ -7,7 +7,14 @@ from typing import Any
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from finance_recon.contracts import CATEGORIES
-from finance_recon.names import CATEGORY_SUMMARY_MODEL, ITEMS_MODEL, PIPELINE_TAG, REPORT_KEY, SUMMARY_MODEL
+from finance_recon.names import (
+    CATEGORY_SUMMARY_MODEL,
+    CURRENCY_TOTALS_MODEL,
+    ITEMS_MODEL,
+    PIPELINE_TAG,
+    REPORT_KEY,
+    SUMMARY_MODEL,
+)
 from finance_recon.probe.evaluate import probe_section, real_rows
 from finance_recon.report import render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
@@ -42,18 +49,19 @@ def _read_warehouse(warehouse: WarehouseResource):
         summary = summaries[0]
         as_of = summary["as_of"].astimezone(UTC)
         categories = _rows(conn, f"select * from main.{CATEGORY_SUMMARY_MODEL.path[-1]}")
+        currencies = _rows(conn, f"select * from main.{CURRENCY_TOTALS_MODEL.path[-1]}")
         watermarks = {
             f"{table}_max_updated_at": conn.execute(
                 f"select max(updated_at) from {LANDING_SCHEMA}.{table} where {real_rows(table)}"
             ).fetchone()[0]
             for table in ("orders", "payments")
         }
-    return summary, as_of, categories, watermarks
+    return summary, as_of, categories, currencies, watermarks
 
 
 @asset(
     key=REPORT_KEY,
-    deps=[ITEMS_MODEL, SUMMARY_MODEL, CATEGORY_SUMMARY_MODEL],
+    deps=[ITEMS_MODEL, SUMMARY_MODEL, CATEGORY_SUMMARY_MODEL, CURRENCY_TOTALS_MODEL],
     group_name="report",
     owners=["team:data-platform", "team:finance"],
     kinds={"duckdb", "s3", "parquet"},
@@ -61,8 +69,9 @@ def _read_warehouse(warehouse: WarehouseResource):
     op_tags={PIPELINE_TAG: "reconciliation"},
     description=(
         "The published reconciliation: breaks.csv/.parquet, summary.json/.html and manifest.json under "
-        "finance-reports/dt=YYYY-MM-DD/run=<run_id>/, then latest.json, and one row in "
-        "finance_reconciliation_report. Publishes nothing if any upstream check failed."
+        "finance-reports/dt=YYYY-MM-DD/run=<run_id>/, then latest.json, one row in "
+        "finance_reconciliation_report and one per currency in finance_reconciliation_report_totals. "
+        "Money is per currency, never added across currencies. Publishes nothing if any upstream check failed."
     ),
 )
 def finance_reconciliation_report(
@@ -72,7 +81,7 @@ def finance_reconciliation_report(
 ) -> MaterializeResult:
     # The run's parameters were resolved once, by the dbt step, and the marts carry them: the report
     # publishes the as_of, τ and G the marts were built with (it takes no parameters of its own).
-    summary, as_of, categories, watermarks = _read_warehouse(warehouse)
+    summary, as_of, categories, currencies, watermarks = _read_warehouse(warehouse)
     tolerance = _display_decimal(summary["tolerance"])
     grace_minutes = int(summary["grace_minutes"])
     try:
@@ -100,6 +109,7 @@ def finance_reconciliation_report(
         grace_minutes=grace_minutes,
         summary=summary,
         categories=categories,
+        currencies=currencies,
         lifecycle=lifecycle,
         breaks=breaks,
         watermarks=watermarks,
@@ -125,7 +135,7 @@ def finance_reconciliation_report(
         "breaks": document["breaks"],
         "lifecycle": lifecycle,
         "continuity": continuity.as_dict(),
-        "totals": document["totals"],
+        "totals_by_currency": document["totals_by_currency"],
         "watermarks": document["watermarks"],
         # The correctness prober's verdict, only when it ran (synthetic items are in no figure above).
         **({"probe": probe} if probe is not None else {}),
@@ -156,14 +166,12 @@ def finance_reconciliation_report(
                 **watermarks,
                 **{f"count_{c}": document["counts"][c] for c in CATEGORIES},
                 "breaks": document["breaks"],
-                "total_expected": summary["total_expected"],
-                "total_net": summary["total_net"],
-                "break_amount": summary["break_amount"],
                 "verdict": document["verdict"],
                 "tolerance": tolerance,
                 "grace_minutes": grace_minutes,
                 "artifact_uri": store.url_for(publication.manifest_key),
             },
+            currencies,
         )
 
     metadata: dict[str, Any] = {
@@ -173,9 +181,8 @@ def finance_reconciliation_report(
         "lifecycle": MetadataValue.json(lifecycle),
         "counts": MetadataValue.json(document["counts"]),
         **{f"count_{c}": document["counts"][c] for c in CATEGORIES},
-        "total_expected": document["totals"]["total_expected"],
-        "total_net": document["totals"]["total_net"],
-        "break_amount": document["totals"]["break_amount"],
+        "totals_by_currency": MetadataValue.json(document["totals_by_currency"]),
+        "totals": MetadataValue.md(_totals_markdown(document["totals_by_currency"])),
         "orders_max_updated_at": document["watermarks"]["orders_max_updated_at"] or "",
         "payments_max_updated_at": document["watermarks"]["payments_max_updated_at"] or "",
         "report": MetadataValue.url(publication.url),
@@ -189,6 +196,20 @@ def finance_reconciliation_report(
         if not probe["success"]:
             context.log.warning(f"correctness probe failed: {probe}")
     return MaterializeResult(metadata=metadata)
+
+
+def _totals_markdown(totals: list[dict[str, Any]]) -> str:
+    """The per-currency totals as a Markdown table for the Dagster UI (one row per currency)."""
+    lines = [
+        "| currency | orders | expected | net | breaks | break amount |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {t['currency']} | {t['order_count']} | {t['total_expected']} | {t['total_net']} "
+        f"| {t['break_count']} | {t['break_amount']} |"
+        for t in totals
+    ]
+    return "\n".join(lines) if totals else "no items in this run"
 
 
 def _link_metadata(store, publication, expiry_seconds: int) -> dict[str, Any]:

@@ -80,6 +80,41 @@ def breaks_parquet(breaks: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def currency_totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """rpt_currency_totals as the report publishes it: one entry per currency, sorted by currency.
+    The report never adds these together: a sum over currencies is not an amount."""
+    return [
+        {
+            "currency": row["currency"],
+            "item_count": int(row["item_count"]),
+            "order_count": int(row["order_count"]),
+            "break_count": int(row["break_count"]),
+            "total_expected": _jsonable(row["total_expected"]),
+            "total_net": _jsonable(row["total_net"]),
+            "break_amount": _jsonable(row["break_amount"]),
+        }
+        for row in sorted(rows, key=lambda r: r["currency"])
+    ]
+
+
+def _by_category(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """rpt_category_summary (one row per category and currency) as {category: items, by_currency}."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: (r["category"], r["currency"])):
+        entry = grouped.setdefault(row["category"], {"items": 0, "by_currency": []})
+        entry["items"] += int(row["items"])  # a count, the same in every currency
+        entry["by_currency"].append(
+            {
+                "currency": row["currency"],
+                "items": int(row["items"]),
+                "expected": _jsonable(row["expected"]),
+                "net": _jsonable(row["net"]),
+                "difference": _jsonable(row["difference"]),
+            }
+        )
+    return grouped
+
+
 def summary_document(
     *,
     as_of: datetime,
@@ -87,11 +122,13 @@ def summary_document(
     grace_minutes: int,
     summary: dict[str, Any],
     categories: list[dict[str, Any]],
+    currencies: list[dict[str, Any]],
     lifecycle: dict[str, int],
     breaks: pa.Table,
     watermarks: dict[str, datetime | None],
 ) -> dict[str, Any]:
-    """The content of summary.json (and the data behind summary.html)."""
+    """The content of summary.json (and the data behind summary.html). Counts are global; money is
+    per currency (`totals_by_currency`, `by_category[c].by_currency`), never summed across them."""
     counts = {c: int(summary.get(f"count_{c}", 0) or 0) for c in CATEGORIES}
     top = [
         {
@@ -114,15 +151,6 @@ def summary_document(
         .slice(0, TOP_BREAKS)
         .to_pylist()
     ]
-    by_category = {
-        row["category"]: {
-            "items": int(row["items"]),
-            "expected": _jsonable(row["expected"]),
-            "net": _jsonable(row["net"]),
-            "difference": _jsonable(row["difference"]),
-        }
-        for row in sorted(categories, key=lambda r: r["category"])
-    }
     return {
         "as_of": iso(as_of),
         "parameters": {"tolerance": str(tolerance), "grace_minutes": grace_minutes},
@@ -132,12 +160,8 @@ def summary_document(
         "counts": counts,
         "breaks": int(summary["breaks"]),
         "lifecycle": lifecycle,
-        "totals": {
-            "total_expected": _jsonable(summary["total_expected"]),
-            "total_net": _jsonable(summary["total_net"]),
-            "break_amount": _jsonable(summary["break_amount"]),
-        },
-        "by_category": by_category,
+        "totals_by_currency": currency_totals(currencies),
+        "by_category": _by_category(categories),
         "watermarks": {k: iso(v) for k, v in sorted(watermarks.items())},
         "top_breaks": top,
     }
@@ -181,12 +205,22 @@ def summary_html(document: dict[str, Any]) -> bytes:
     e = html.escape
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     verdict = document["verdict"]
-    totals = document["totals"]
     category_rows = "".join(
-        f"<tr><td>{e(c)}{' (break)' if c in BREAK_CATEGORIES else ''}</td><td class=n>{v['items']:,}</td>"
-        f"<td class=n>{_amount(v['expected'])}</td><td class=n>{_amount(v['net'])}</td>"
-        f"<td class=n>{_amount(v['difference'])}</td></tr>"
+        f"<tr><td>{e(c)}{' (break)' if c in BREAK_CATEGORIES else ''}</td><td>{e(m['currency'])}</td>"
+        f"<td class=n>{m['items']:,}</td>"
+        f"<td class=n>{_amount(m['expected'])}</td><td class=n>{_amount(m['net'])}</td>"
+        f"<td class=n>{_amount(m['difference'])}</td></tr>"
         for c, v in sorted(document["by_category"].items(), key=lambda kv: rank.get(kv[0], len(rank)))
+        for m in v["by_currency"]
+    )
+    currency_rows = (
+        "".join(
+            f"<tr><td>{e(t['currency'])}</td><td class=n>{t['order_count']:,}</td>"
+            f"<td class=n>{_amount(t['total_expected'])}</td><td class=n>{_amount(t['total_net'])}</td>"
+            f"<td class=n>{t['break_count']:,}</td><td class=n>{_amount(t['break_amount'])}</td></tr>"
+            for t in document["totals_by_currency"]
+        )
+        or "<tr><td colspan=6>No items in this run.</td></tr>"
     )
     top_rows = (
         "".join(
@@ -212,14 +246,14 @@ background:{_VERDICT_COLOURS.get(verdict, "#4a5568")}}}
 <h2>Totals</h2>
 <table><tr><th>Orders considered</th><td class=n>{document["orders_considered"]:,}</td></tr>
 <tr><th>Payments considered</th><td class=n>{document["payments_considered"]:,}</td></tr>
-<tr><th>Expected (sum of order amounts due)</th><td class=n>{_amount(totals["total_expected"])}</td></tr>
-<tr><th>Net received (charges − refunds − chargebacks)</th><td class=n>{_amount(totals["total_net"])}</td></tr>
-<tr><th>Break amount (sum of |difference|)</th><td class=n>{_amount(totals["break_amount"])}</td></tr>
 <tr><th>Breaks: new / persisting / resolved</th><td class=n>{lifecycle["new"]:,} / {lifecycle["persisting"]:,} / {lifecycle["resolved"]:,}</td></tr>
 </table>
+<h2>Money per currency</h2>
+<p>Amounts of different currencies are never added together.</p>
+<table><tr><th>Currency</th><th>Orders</th><th>Expected (order amounts due)</th><th>Net received (charges − refunds − chargebacks)</th><th>Breaks</th><th>Break amount (Σ|difference|)</th></tr>{currency_rows}</table>
 <h2>Categories</h2>
 {_chart(document["counts"])}
-<table><tr><th>Category</th><th>Items</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{category_rows}</table>
+<table><tr><th>Category</th><th>Currency</th><th>Items</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{category_rows}</table>
 <h2>Top breaks by amount</h2>
 <table><tr><th>Item</th><th>Category</th><th>Lifecycle</th><th>Age</th><th>Currency</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{top_rows}</table>
 <p>Full lists: <a href="breaks.csv">breaks.csv</a> · <a href="breaks.parquet">breaks.parquet</a> ·

@@ -7,6 +7,7 @@ state changes reported as the FreshnessDaemon reports them), then ticks the sens
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -70,9 +71,24 @@ def tiny_report() -> MaterializeResult:
         metadata={
             "verdict": "breaks",
             "as_of": "2026-11-28T18:00:00+00:00",
-            "total_expected": "1234.50",
-            "total_net": "1200.00",
-            "break_amount": "34.50",
+            "totals_by_currency": MetadataValue.json(
+                [
+                    {
+                        "currency": "EUR",
+                        "total_expected": "99.00",
+                        "total_net": "99.00",
+                        "break_amount": "0.00",
+                        "break_count": 0,
+                    },
+                    {
+                        "currency": "USD",
+                        "total_expected": "1234.50",
+                        "total_net": "1200.00",
+                        "break_amount": "34.50",
+                        "break_count": 3,
+                    },
+                ]
+            ),  # fmt: skip
             "breaks": 3,
             "report": MetadataValue.url("file:///reports/finance-reports/dt=2026-11-28/run=x/summary.html"),
         }
@@ -303,8 +319,12 @@ def test_report_ready_tells_finance_once(instance, receiver):
     cursor, _ = tick(sensor_def, instance, resource, None)
     [message] = receiver.bodies("/finance/T000/B000/secret")
     assert message["report"]["verdict"] == "breaks"
-    assert message["report"]["total_expected"] == "1234.50"
-    assert message["report"]["total_net"] == "1200.00"
+    usd = next(t for t in message["report"]["totals_by_currency"] if t["currency"] == "USD")
+    assert usd["total_expected"] == "1234.50"
+    assert usd["total_net"] == "1200.00"
+    # One line per currency, never a sum of the two (1333.50 would be USD + EUR).
+    assert "USD: expected 1234.50" in message["text"] and "EUR: expected 99.00" in message["text"]
+    assert "1333.50" not in json.dumps(message)
     assert message["report"]["url"].endswith("summary.html")
     assert "breaks" in message["text"] and "summary.html" in message["text"]
 

@@ -54,7 +54,10 @@ def publish_report(
         "parameters": {"tolerance": "0.00", "grace_minutes": 60},
         "verdict": verdict,
         "counts": full_counts,
-        "totals": {"total_expected": "1234.50", "total_net": "1200.00", "break_amount": "-34.50"},
+        "totals_by_currency": [
+            {"currency": "EUR", "total_expected": "10.00", "total_net": "10.00", "break_amount": "0.00"},
+            {"currency": "USD", "total_expected": "1234.50", "total_net": "1200.00", "break_amount": "34.50"},
+        ],
         "watermarks": {
             "orders_max_updated_at": iso(orders_max_updated_at),
             "payments_max_updated_at": iso(payments_max_updated_at),

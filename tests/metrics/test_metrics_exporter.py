@@ -37,7 +37,8 @@ def test_read_latest_from_a_local_store(monkeypatch, tmp_path):
     assert (report.run_id, report.manifest_key, report.verdict) == ("run-7", key, "breaks")
     assert report.run_ended_at == ended
     assert report.counts["refund_due"] == 1
-    assert str(report.totals["break_amount"]) == "-34.50"
+    assert str(report.totals_by_currency["USD"]["break_amount"]) == "34.50"
+    assert str(report.totals_by_currency["EUR"]["total_expected"]) == "10.00"
     assert report.manifest_url.startswith("file://")
 
 

@@ -103,22 +103,30 @@ def test_break_lifecycle_against_the_previous_run(deployment: Deployment):
 def test_report_table_has_one_row_per_run(deployment: Deployment):
     with connect(deployment.settings.warehouse_path, read_only=True) as conn:
         rows = conn.execute(
-            "select run_id, as_of, verdict, count_matched, total_expected, run_ended_at "
+            "select run_id, as_of, verdict, count_matched, run_ended_at "
             "from finance_reconciliation_report order by run_ended_at"
+        ).fetchall()
+        totals = conn.execute(
+            "select currency, total_expected from finance_reconciliation_report_totals where run_id = ? "
+            "order by currency",
+            [deployment.runs["first"].run_id],
         ).fetchall()
         newest = conn.execute("select max(run_ended_at) from finance_reconciliation_report").fetchone()[0]
     assert [r[0] for r in rows] == [run.run_id for run in deployment.runs.values()]
-    assert newest == rows[-1][5] and newest.tzinfo is not None
+    assert newest == rows[-1][4] and newest.tzinfo is not None
     first = deployment.runs["first"].manifest
     assert rows[0][3] == first["counts"]["matched"]
-    assert rows[0][4] == Decimal(first["totals"]["total_expected"])
+    assert totals == [(t["currency"], Decimal(t["total_expected"])) for t in first["totals_by_currency"]]
 
 
 def test_amounts_in_artifacts_are_decimal_strings(deployment: Deployment):
     run = deployment.runs["first"]
     summary = json.loads(deployment.artifact(run, "summary.json"))
-    for value in summary["totals"].values():
-        assert isinstance(value, str) and Decimal(value) == Decimal(value).quantize(Decimal("0.01"))
+    assert summary["totals_by_currency"]
+    for totals in summary["totals_by_currency"]:
+        for name in ("total_expected", "total_net", "break_amount"):
+            value = totals[name]
+            assert isinstance(value, str) and Decimal(value) == Decimal(value).quantize(Decimal("0.01"))
     rows = list(csv.DictReader(io.StringIO(deployment.artifact(run, "breaks.csv").decode())))
     for column in ("expected", "net", "difference", "captured", "reversed"):
         assert rows[0][column] and "e" not in rows[0][column].lower()

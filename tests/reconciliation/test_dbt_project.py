@@ -124,7 +124,7 @@ def test_build_on_empty_landing_succeeds_and_runs_the_unit_tests(empty_build: Db
     assert empty_build.count("unit_test", "pass") == empty_build.count("unit_test")
     assert empty_build.count("test") >= 50
     assert empty_build.count("test", "pass") == empty_build.count("test")
-    assert empty_build.count("model", "success") == 10  # 8 + the maintained state and its one-pass sum
+    assert empty_build.count("model", "success") == 11  # 9 + the maintained state and its one-pass sum
 
 
 def test_empty_landing_gives_one_reconciled_summary_row(empty_build: DbtBuild) -> None:
@@ -134,9 +134,12 @@ def test_empty_landing_gives_one_reconciled_summary_row(empty_build: DbtBuild) -
     assert summary["orders_considered"] == summary["payments_considered"] == summary["breaks"] == 0
     assert all(summary[k] == 0 for k in summary if k.startswith("count_"))
     assert len([k for k in summary if k.startswith("count_")]) == 12
-    assert summary["total_expected"] == summary["total_net"] == summary["break_amount"] == Decimal("0.00")
+    assert not any(
+        k in summary for k in ("total_expected", "total_net", "break_amount")
+    )  # money is per currency
     assert query(empty_build.warehouse, "select * from main.fct_reconciliation_items") == []
     assert query(empty_build.warehouse, "select * from main.rpt_category_summary") == []
+    assert query(empty_build.warehouse, "select * from main.rpt_currency_totals") == []
 
 
 def test_build_without_as_of_is_refused(tmp_path: Path) -> None:
@@ -286,18 +289,33 @@ def test_dataset_summary_adds_up(dataset_build: DbtBuild) -> None:
     # Every status counts as considered; only p1_late (after the cut-off) does not.
     assert summary["payments_considered"] == 19
     assert summary["breaks"] == 10
-    assert summary["total_expected"] == Decimal("10000000000000275.29")
-    assert summary["total_net"] == Decimal("10000000000000267.28")
-    # |−40.00| + 12.00 + 0.01 + 5.00 + 25.00 + 60.00 + 30.00 + 8.00 + 3.00 (currency_mismatch differs by 0.00)
-    assert summary["break_amount"] == Decimal("183.01")
     assert summary["verdict"] == "breaks"
+    totals = {
+        r["currency"]: r for r in query(dataset_build.warehouse, "select * from main.rpt_currency_totals")
+    }
+    assert set(totals) == {"EUR", "GBP"}  # one row per currency, never a sum of the two
+    eur, gbp = totals["EUR"], totals["GBP"]
+    assert eur["total_expected"] == Decimal("10000000000000275.29")
+    assert eur["total_net"] == Decimal("10000000000000267.28")
+    # |−40.00| + 12.00 + 0.01 + 5.00 + 25.00 + 60.00 + 30.00 + 3.00 (currency_mismatch differs by 0.00)
+    assert eur["break_amount"] == Decimal("175.01")
+    assert (eur["item_count"], eur["order_count"], eur["break_count"]) == (14, 12, 9)
+    # The orphan GBP payment: no order, so no expected and no net (totals are over order rows).
+    assert (gbp["total_expected"], gbp["total_net"], gbp["break_amount"]) == (
+        Decimal("0.00"), Decimal("0.00"), Decimal("8.00"),
+    )  # fmt: skip
+    assert (gbp["item_count"], gbp["order_count"], gbp["break_count"]) == (1, 0, 1)
+    assert sum(t["break_count"] for t in totals.values()) == summary["breaks"]
 
 
 def test_dataset_category_summary_matches_items(dataset_build: DbtBuild) -> None:
     rows = query(dataset_build.warehouse, "select * from main.rpt_category_summary")
-    by_category = {r["category"]: r for r in rows}
+    by_category = {(r["category"], r["currency"]): r for r in rows}
+    assert len(by_category) == len(rows)  # one row per category and currency
     assert sum(r["items"] for r in rows) == len(EXPECTED_ITEMS)
-    assert by_category["orphan_payment"]["net"] == Decimal("11.00")
-    assert by_category["orphan_payment"]["is_break"] is True
-    assert by_category["matched"]["expected"] == Decimal("10000000000000000.29")
-    assert by_category["in_flight"]["is_break"] is False
+    # The two orphan payments are in two currencies: two rows, never 11.00 of nothing.
+    assert by_category["orphan_payment", "EUR"]["net"] == Decimal("3.00")
+    assert by_category["orphan_payment", "GBP"]["net"] == Decimal("8.00")
+    assert by_category["orphan_payment", "GBP"]["is_break"] is True
+    assert by_category["matched", "EUR"]["expected"] == Decimal("10000000000000000.29")
+    assert by_category["in_flight", "EUR"]["is_break"] is False

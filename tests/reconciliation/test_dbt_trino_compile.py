@@ -33,6 +33,7 @@ MODEL_NAMES = {
     "fct_reconciliation_items",
     "rpt_reconciliation_summary",
     "rpt_category_summary",
+    "rpt_currency_totals",
 }
 # DuckDB spellings that Trino's grammar would accept (they are just identifiers or function
 # calls) but Trino would reject at analysis time: the dispatch macros must keep them out.

@@ -32,9 +32,10 @@ ITEM_COLUMNS = (
     "cast(net as {s}) as net, cast(difference as {s}) as difference, n_charges, age_minutes, age_bucket, "
     "category, is_break"
 )
-SUMMARY_COLUMNS = (
-    "orders_considered, payments_considered, breaks, cast(total_expected as {s}) as total_expected, "
-    "cast(total_net as {s}) as total_net, cast(break_amount as {s}) as break_amount, verdict"
+SUMMARY_COLUMNS = "orders_considered, payments_considered, breaks, verdict"
+CURRENCY_COLUMNS = (
+    "currency, item_count, order_count, break_count, cast(total_expected as {s}) as total_expected, "
+    "cast(total_net as {s}) as total_net, cast(break_amount as {s}) as break_amount"
 )
 
 
@@ -43,8 +44,9 @@ def _duckdb_items(path) -> tuple[list[tuple], list[tuple]]:
         items = conn.execute(
             f"select {ITEM_COLUMNS.format(s='varchar')} from main.fct_reconciliation_items order by item_key"
         ).fetchall()
-        summary = conn.execute(
-            f"select {SUMMARY_COLUMNS.format(s='varchar')} from main.rpt_reconciliation_summary"
+        summary = conn.execute(f"select {SUMMARY_COLUMNS} from main.rpt_reconciliation_summary").fetchall()
+        summary += conn.execute(
+            f"select {CURRENCY_COLUMNS.format(s='varchar')} from main.rpt_currency_totals order by currency"
         ).fetchall()
     return items, summary
 
@@ -53,8 +55,9 @@ def _spark_items(spark, schema: str) -> tuple[list[tuple], list[tuple]]:
     items = spark.sql(
         f"select {ITEM_COLUMNS.format(s='string')} from {schema}.fct_reconciliation_items order by item_key"
     ).collect()
-    summary = spark.sql(
-        f"select {SUMMARY_COLUMNS.format(s='string')} from {schema}.rpt_reconciliation_summary"
+    summary = spark.sql(f"select {SUMMARY_COLUMNS} from {schema}.rpt_reconciliation_summary").collect()
+    summary += spark.sql(
+        f"select {CURRENCY_COLUMNS.format(s='string')} from {schema}.rpt_currency_totals order by currency"
     ).collect()
     return [tuple(r) for r in items], [tuple(r) for r in summary]
 

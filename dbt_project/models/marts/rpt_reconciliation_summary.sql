@@ -1,5 +1,6 @@
--- The run's one-row summary (contracts §2 verdict, §3 report columns): counts per category, money
--- totals and the verdict. An aggregate without GROUP BY, so an empty landing still gives one row.
+-- The run's one-row summary (contracts §2 verdict, §3 report columns): counts per category and the
+-- verdict. An aggregate without GROUP BY, so an empty landing still gives one row. Money is per
+-- currency and lives in rpt_currency_totals: a one-row total would add currencies together.
 
 {%- set categories = [
     'matched', 'open', 'in_flight', 'currency_mismatch', 'order_status_lag', 'missing_payment',
@@ -28,10 +29,7 @@ totals as (
         {%- for category in categories %}
         cast(coalesce(sum(case when category = '{{ category }}' then items end), 0) as bigint) as count_{{ category }},
         {%- endfor %}
-        cast(coalesce(sum(case when is_break then items end), 0) as bigint) as breaks,
-        {{ money("coalesce(sum(case when item_type = 'order' then expected end), 0)") }} as total_expected,
-        {{ money("coalesce(sum(case when item_type = 'order' then net end), 0)") }} as total_net,
-        {{ money('coalesce(sum(case when is_break then abs_difference end), 0)') }} as break_amount
+        cast(coalesce(sum(case when is_break then items end), 0) as bigint) as breaks
     from summed
 
 )
@@ -46,9 +44,6 @@ select
     totals.count_{{ category }},
     {%- endfor %}
     totals.breaks,
-    totals.total_expected,
-    totals.total_net,
-    totals.break_amount,
     case
         when totals.breaks > 0 then 'breaks'
         when totals.count_in_flight > 0 then 'reconciled_with_pending'

@@ -1,0 +1,82 @@
+"""`finance-recon close` end to end on a seeded demo deployment: a two-day backfill publishes two
+closes under close/dt=D/, each cut off at the end of its day; close/latest.json names the newest
+closed day and never moves back; the rolling report is left byte for byte as it was; the reader
+lists the closes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finance_recon.report.close import cutoff
+from tests.runbook.helpers import cli, home_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory) -> tuple[dict[str, str], Path]:
+    home = tmp_path_factory.mktemp("daily-close") / "home"
+    env = home_env(home)
+    seed = cli(["seed", "--orders", "300", "--seed", "9", "--no-progress"], env, timeout=300)
+    assert seed.returncode == 0, seed.stderr[-2000:]
+    run = cli(["run"], env, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return env, home / "object-store" / "finance-reports"  # the default local store
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_a_two_day_backfill_publishes_two_closes(deployment):
+    env, root = deployment
+    rolling_before = (root / "latest.json").read_bytes()
+    today = datetime.now(UTC).date()
+    first, second = today - timedelta(days=2), today - timedelta(days=1)
+
+    proc = cli(["close", "--from", first.isoformat(), "--to", second.isoformat(), "--json"], env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(proc.stdout)["closes"]
+    assert [(r["date"], r["outcome"]) for r in results] == [
+        (first.isoformat(), "published"),
+        (second.isoformat(), "published"),
+    ]
+    for day in (first, second):
+        manifest = _json(root / "close" / f"dt={day.isoformat()}" / "manifest.json")
+        want = cutoff(day, "UTC")
+        assert datetime.fromisoformat(manifest["as_of"].replace("Z", "+00:00")) == want
+        assert manifest["close"] == {"date": day.isoformat(), "timezone": "UTC", "cutoff": manifest["as_of"]}
+        names = {f["name"] for f in manifest["files"]}
+        assert names == {"breaks.csv", "breaks.parquet", "summary.json", "summary.html"}
+        for entry in manifest["files"]:  # every file the close manifest names is there, under close/
+            assert entry["key"].startswith(f"close/dt={day.isoformat()}/")
+            assert (root / entry["key"]).stat().st_size == entry["bytes"]
+        assert all("currency" in t for t in manifest["totals_by_currency"])
+    assert _json(root / "close" / "latest.json")["date"] == second.isoformat()
+    # The rolling report is the close's business not at all.
+    assert (root / "latest.json").read_bytes() == rolling_before
+
+    listed = cli(["report", "--closes", "--json"], env, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    closes = json.loads(listed.stdout)["closes"]
+    assert [c["date"] for c in closes] == [first.isoformat(), second.isoformat()]
+
+
+def test_closing_an_older_day_again_never_moves_the_latest_close_back(deployment):
+    env, root = deployment
+    newest = _json(root / "close" / "latest.json")["date"]
+    older = date.fromisoformat(newest) - timedelta(days=1)
+    proc = cli(["close", "--date", older.isoformat(), "--json"], env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert _json(root / "close" / "latest.json")["date"] == newest
+
+
+def test_a_day_not_over_yet_is_refused_with_the_flag_named(deployment):
+    env, _ = deployment
+    proc = cli(["close", "--date", datetime.now(UTC).date().isoformat()], env, timeout=120)
+    assert proc.returncode != 0
+    assert "--date" in proc.stderr and "not over yet" in proc.stderr
