@@ -6,6 +6,7 @@
 #   mariadb-client           -> mariadb (the fast MySQL reader streams `mariadb --batch --quick`)
 #   libpostgresql-jdbc-java, libmariadb-java -> /usr/share/java JDBC drivers for the Spark landing path
 #   openjdk-17-jre-headless  -> java for Spark (pyspark)
+#   chromium                 -> /usr/bin/chromium, the real browser tests/report/test_summary_page_browser.py drives
 # Idempotent: when every binary is already on PATH it returns at once, without touching apt.
 # The tests start their own Prometheus/Alertmanager on 127.0.0.1, never the packaged services.
 set -euo pipefail
@@ -18,9 +19,10 @@ command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 [ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)
 [ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-system-deps: prometheus, alertmanager, psql, mariadb, JDBC drivers and java already installed"
+  echo "install-system-deps: prometheus, alertmanager, psql, mariadb, JDBC drivers, java and chromium already installed"
   exit 0
 fi
 
@@ -38,5 +40,5 @@ for svc in prometheus prometheus-alertmanager; do
   if command -v service >/dev/null 2>&1; then $SUDO service "$svc" stop >/dev/null 2>&1 || true; fi
 done
 command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null \
-  && command -v psql >/dev/null
+  && command -v psql >/dev/null && [ -x /usr/bin/chromium ]
 echo "install-system-deps: done ($(promtool --version 2>&1 | head -1))"

@@ -16,10 +16,10 @@ from finance_recon.names import (
     SUMMARY_MODEL,
 )
 from finance_recon.probe.evaluate import probe_section, real_rows
-from finance_recon.report import render
+from finance_recon.report import page, render
 from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
 from finance_recon.report.continuity import Continuity
-from finance_recon.report.history import previous_breaks, previous_run
+from finance_recon.report.history import earlier_runs, previous_breaks, previous_run
 from finance_recon.report.publish import publish
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import StoreError
@@ -88,6 +88,7 @@ def finance_reconciliation_report(
         store = report_store.open()
         previous = previous_run(store, as_of)
         before = previous_breaks(store, previous, BREAKS_SCHEMA)
+        earlier = earlier_runs(store, previous, page.TREND_RUNS - 1)
     except StoreError as exc:
         raise Failure(f"report store unreachable: {exc}") from exc
 
@@ -120,7 +121,11 @@ def finance_reconciliation_report(
             "breaks.parquet", render.breaks_parquet(breaks), "application/vnd.apache.parquet", breaks.num_rows
         ),
         render.Artifact("summary.json", render.summary_json(document), "application/json"),
-        render.Artifact("summary.html", render.summary_html(document), "text/html; charset=utf-8"),
+        render.Artifact(
+            "summary.html",
+            page.summary_html(document, breaks, page.trend_points(document, earlier)),
+            "text/html; charset=utf-8",
+        ),
     ]
     record = context.instance.get_run_record_by_id(context.run_id)
     run_started_at = (

@@ -89,6 +89,23 @@ def previous_run(store: ReportStore, as_of: datetime) -> PublishedRun | None:
     return None
 
 
+def earlier_runs(store: ReportStore, previous: PublishedRun | None, limit: int) -> list[PublishedRun]:
+    """Up to `limit` published runs from `previous` back, newest first, one per `as_of` (the newest
+    published for it): the trend behind this run. It depends only on what was published before
+    `previous`, never on a rerun of this run's own `as_of`, so a rerun's page stays byte-identical."""
+    found: list[PublishedRun] = []
+    run = previous
+    seen: set[str] = set()
+    while run is not None and len(found) < limit and run.manifest_key not in seen:
+        seen.add(run.manifest_key)
+        if not found or parse_as_of(run.manifest["as_of"]) < parse_as_of(found[-1].manifest["as_of"]):
+            found.append(run)
+        key = run.manifest.get("previous_manifest_key")
+        manifest = read_json(store, key) if key else None
+        run = PublishedRun(key, manifest) if key and manifest else None
+    return found
+
+
 def previous_breaks(store: ReportStore, run: PublishedRun | None, schema: pa.Schema) -> pa.Table:
     """The previous run's breaks.parquet (empty with `schema` when there is no previous run)."""
     key = run.file_key("breaks.parquet") if run else None

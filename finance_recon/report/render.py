@@ -1,4 +1,4 @@
-"""Artifact bytes: breaks.csv, breaks.parquet, summary.json, summary.html.
+"""Artifact bytes: breaks.csv, breaks.parquet, summary.json (summary.html is `page.py`).
 
 Everything here is a pure function of the run's data (as_of, parameters, breaks, summary): no run id,
 no wall-clock time, sorted keys and rows, so the same inputs give byte-identical files. Amounts are
@@ -7,7 +7,6 @@ decimal strings in CSV/JSON/HTML and Arrow decimals in Parquet.
 
 from __future__ import annotations
 
-import html
 import io
 import json
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
+from finance_recon.contracts import CATEGORIES
 
 TOP_BREAKS = 20
 
@@ -169,95 +168,3 @@ def summary_document(
 
 def summary_json(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
-_VERDICT_COLOURS = {"reconciled": "#1b7f3b", "reconciled_with_pending": "#b7791f", "breaks": "#c53030"}
-
-
-def _chart(counts: dict[str, int]) -> str:
-    """Horizontal bar chart of items per category, as inline SVG (no script, no external asset)."""
-    rows = [(c, n) for c, n in counts.items() if n]
-    if not rows:
-        return "<p>No items in this run.</p>"
-    widest = max(n for _, n in rows)
-    bar_h, label_w, chart_w = 22, 170, 420
-    parts = [
-        f'<svg role="img" aria-label="Items per category" width="{label_w + chart_w + 80}" '
-        f'height="{bar_h * len(rows) + 10}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for i, (category, n) in enumerate(rows):
-        y = i * bar_h + 5
-        width = max(1, round(chart_w * n / widest))
-        colour = "#c53030" if category in BREAK_CATEGORIES else "#2b6cb0"
-        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(category)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{width}" height="{bar_h - 6}" fill="{colour}"/>')
-        parts.append(f'<text x="{label_w + width + 6}" y="{y + 15}" font-size="13">{n:,}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _amount(value: str | None) -> str:
-    """A decimal string with thousands separators for reading; exact, never through a float."""
-    return "" if value is None else f"{Decimal(value):,}"
-
-
-def summary_html(document: dict[str, Any]) -> bytes:
-    e = html.escape
-    rank = {c: i for i, c in enumerate(CATEGORIES)}
-    verdict = document["verdict"]
-    category_rows = "".join(
-        f"<tr><td>{e(c)}{' (break)' if c in BREAK_CATEGORIES else ''}</td><td>{e(m['currency'])}</td>"
-        f"<td class=n>{m['items']:,}</td>"
-        f"<td class=n>{_amount(m['expected'])}</td><td class=n>{_amount(m['net'])}</td>"
-        f"<td class=n>{_amount(m['difference'])}</td></tr>"
-        for c, v in sorted(document["by_category"].items(), key=lambda kv: rank.get(kv[0], len(rank)))
-        for m in v["by_currency"]
-    )
-    currency_rows = (
-        "".join(
-            f"<tr><td>{e(t['currency'])}</td><td class=n>{t['order_count']:,}</td>"
-            f"<td class=n>{_amount(t['total_expected'])}</td><td class=n>{_amount(t['total_net'])}</td>"
-            f"<td class=n>{t['break_count']:,}</td><td class=n>{_amount(t['break_amount'])}</td></tr>"
-            for t in document["totals_by_currency"]
-        )
-        or "<tr><td colspan=6>No items in this run.</td></tr>"
-    )
-    top_rows = (
-        "".join(
-            f"<tr><td>{e(b['item_key'])}</td><td>{e(b['category'])}</td><td>{e(b['lifecycle'])}</td>"
-            f"<td>{e(b['age_bucket'] or '')}</td><td>{e(b['currency'] or '')}</td><td class=n>{_amount(b['expected'])}</td>"
-            f"<td class=n>{_amount(b['net'])}</td><td class=n>{_amount(b['difference'])}</td></tr>"
-            for b in document["top_breaks"]
-        )
-        or "<tr><td colspan=8>No open breaks.</td></tr>"
-    )
-    lifecycle = document["lifecycle"]
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Finance reconciliation — {e(document["as_of"])}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem;color:#1a202c;max-width:70rem}}
-table{{border-collapse:collapse;margin:1rem 0}}td,th{{border-bottom:1px solid #e2e8f0;padding:.3rem .7rem;text-align:left}}
-td.n{{text-align:right;font-variant-numeric:tabular-nums}}.verdict{{color:#fff;padding:.2rem .6rem;border-radius:.3rem;
-background:{_VERDICT_COLOURS.get(verdict, "#4a5568")}}}
-</style></head><body>
-<h1>Finance reconciliation</h1>
-<p>Cut-off (as of): <strong>{e(document["as_of"])}</strong> · tolerance {e(document["parameters"]["tolerance"])}
-· grace {document["parameters"]["grace_minutes"]} min · verdict <span class="verdict">{e(verdict)}</span></p>
-<h2>Totals</h2>
-<table><tr><th>Orders considered</th><td class=n>{document["orders_considered"]:,}</td></tr>
-<tr><th>Payments considered</th><td class=n>{document["payments_considered"]:,}</td></tr>
-<tr><th>Breaks: new / persisting / resolved</th><td class=n>{lifecycle["new"]:,} / {lifecycle["persisting"]:,} / {lifecycle["resolved"]:,}</td></tr>
-</table>
-<h2>Money per currency</h2>
-<p>Amounts of different currencies are never added together.</p>
-<table><tr><th>Currency</th><th>Orders</th><th>Expected (order amounts due)</th><th>Net received (charges − refunds − chargebacks)</th><th>Breaks</th><th>Break amount (Σ|difference|)</th></tr>{currency_rows}</table>
-<h2>Categories</h2>
-{_chart(document["counts"])}
-<table><tr><th>Category</th><th>Currency</th><th>Items</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{category_rows}</table>
-<h2>Top breaks by amount</h2>
-<table><tr><th>Item</th><th>Category</th><th>Lifecycle</th><th>Age</th><th>Currency</th><th>Expected</th><th>Net</th><th>Difference</th></tr>{top_rows}</table>
-<p>Full lists: <a href="breaks.csv">breaks.csv</a> · <a href="breaks.parquet">breaks.parquet</a> ·
-<a href="summary.json">summary.json</a> · <a href="manifest.json">manifest.json</a></p>
-</body></html>
-"""
-    return page.encode()

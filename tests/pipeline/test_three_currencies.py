@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,39 +16,14 @@ import pytest
 
 from finance_recon.alerting.sensors import finance_message
 from finance_recon.cli.pipeline import RunOutcome, RunRequestOptions, execute
-from finance_recon.demo.generator import SHOP_CURRENCY, Shop, generate_shop
+from finance_recon.demo.generator import Shop
 from finance_recon.demo.seed import seed_shop
 from finance_recon.names import REPORT_KEY
 from finance_recon.reconciliation.parameters import format_ts
 from finance_recon.report.store import LocalReportStore
 from finance_recon.settings import Settings, load_settings
 from finance_recon.warehouse import connect
-
-ANCHOR = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
-CURRENCIES = ("USD", "EUR", "JPY")
-
-
-def _three_currency_shop() -> Shop:
-    """The generated shop with each order sold in USD, EUR or JPY (by order id); its payments follow
-    their order's currency, except the generator's deliberate currency mismatches."""
-    shop = generate_shop(600, seed=23, anchor=ANCHOR)
-    order_ids = shop.orders["order_id"].to_pylist()
-    currency_of = {oid: CURRENCIES[oid % 3] for oid in order_ids}
-    orders = shop.orders.set_column(
-        shop.orders.schema.get_field_index("currency"),
-        "currency",
-        pa.array([currency_of[oid] for oid in order_ids], pa.string()),
-    )
-    pay_currency = [
-        currency_of.get(oid, cur) if cur == SHOP_CURRENCY else cur
-        for oid, cur in zip(
-            shop.payments["order_id"].to_pylist(), shop.payments["currency"].to_pylist(), strict=True
-        )
-    ]
-    payments = shop.payments.set_column(
-        shop.payments.schema.get_field_index("currency"), "currency", pa.array(pay_currency, pa.string())
-    )
-    return Shop(orders=orders, payments=payments, ground_truth=shop.ground_truth, anchor=ANCHOR)
+from tests.shops import ANCHOR, CURRENCIES, three_currency_shop
 
 
 @dataclass
@@ -73,7 +47,7 @@ def published(tmp_path_factory) -> Published:
         mp.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
         mp.setenv("DAGSTER_HOME", str(home / "dagster"))
         settings = load_settings()
-        shop = _three_currency_shop()
+        shop = three_currency_shop()
         settings.demo_dir.mkdir(parents=True)
         seed_shop(shop, settings.orders_url, settings.payments_url)
         run = execute(RunRequestOptions(as_of=format_ts(ANCHOR), full_refresh=True), settings)

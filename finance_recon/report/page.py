@@ -1,0 +1,208 @@
+"""summary.html: the page Finance reads, rendered with Jinja2 from `templates/summary.html.j2`.
+
+One self-contained file (inline CSS and SVG, no script, no external asset; its only links are the
+run's sibling files). It explains each category (`guide.py`), shows money per currency (never summed
+across currencies), a trend of the last runs, and every open break grouped by category in collapsible
+sections: the largest `BREAKS_PER_CATEGORY` of each, the rest in breaks.csv.
+
+A pure function of the run's data and the runs published before it, like every artifact
+(`render.py`): the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
+from finance_recon.report.guide import GUIDE
+from finance_recon.report.history import PublishedRun
+
+BREAKS_PER_CATEGORY = 25
+TREND_RUNS = 12  # points on the trend: this run and up to 11 before it
+
+_VERDICT_COLOURS = {"reconciled": "#1b7f3b", "reconciled_with_pending": "#975a16", "breaks": "#c53030"}
+
+_environment = Environment(
+    loader=PackageLoader("finance_recon.report", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def amount(value: Any) -> str:
+    """A decimal with thousands separators, exact (never through a float); '' for none."""
+    return "" if value is None else f"{Decimal(str(value)):,}"
+
+
+_environment.filters["amount"] = amount
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    as_of: str
+    breaks: int
+    break_amount: dict[str, Decimal] | None  # per currency; None for a run published before the split
+
+
+def trend_points(document: dict[str, Any], earlier: list[PublishedRun]) -> list[TrendPoint]:
+    """Oldest first: the runs published before this one (`history.earlier_runs`), then this run."""
+    points = [
+        TrendPoint(
+            as_of=run.manifest["as_of"],
+            breaks=int(run.manifest.get("breaks", 0)),
+            break_amount=(
+                {t["currency"]: Decimal(t["break_amount"]) for t in run.manifest["totals_by_currency"]}
+                if "totals_by_currency" in run.manifest
+                else None
+            ),
+        )
+        for run in reversed(earlier[: TREND_RUNS - 1])
+    ]
+    points.append(
+        TrendPoint(
+            as_of=document["as_of"],
+            breaks=int(document["breaks"]),
+            break_amount={t["currency"]: Decimal(t["break_amount"]) for t in document["totals_by_currency"]},
+        )
+    )
+    return points
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: int
+    y: int
+    width: int
+    height: int
+    label: str  # the exact value, shown above the bar and in its tooltip
+    tick: str  # the run's as_of, shortened, under the bar
+    title: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    bars: list[Bar]
+    width: int
+    height: int
+    baseline: int
+
+
+_CHART_W, _CHART_H, _TOP, _BOTTOM = 900, 150, 18, 30
+
+
+def _chart(title: str, values: list[tuple[str, Decimal | None]], unit: str) -> Chart | None:
+    """Bars of one quantity over the runs, scaled to its own maximum (SVG geometry only; the labels
+    carry the exact values). Runs without a value (published before the quantity existed) get no bar."""
+    if not any(v is not None for _, v in values):
+        return None
+    widest = max((v for _, v in values if v is not None), default=Decimal(0)) or Decimal(1)
+    slot = _CHART_W // max(len(values), 1)
+    width = max(8, min(60, slot - 12))
+    room = _CHART_H - _TOP - _BOTTOM
+    bars = []
+    ticks = [as_of[5:16].replace("T", " ") for as_of, _ in values]  # MM-DD HH:MM (UTC)
+    if len(set(ticks)) < len(ticks):  # runs minutes apart: to the second
+        ticks = [as_of[5:19].replace("T", " ") for as_of, _ in values]
+    for i, ((as_of, value), tick) in enumerate(zip(values, ticks, strict=True)):
+        if value is None:
+            bars.append(
+                Bar(i * slot + (slot - width) // 2, _TOP + room, width, 0, "n/a", tick, f"{as_of}: n/a")
+            )
+            continue
+        height = max(1, int(room * value / widest)) if value else 0
+        label = f"{value:,}" if unit == "count" else amount(value)
+        bars.append(
+            Bar(
+                i * slot + (slot - width) // 2,
+                _TOP + room - height,
+                width,
+                height,
+                label,
+                tick,
+                f"{as_of}: {label}",
+            )
+        )
+    return Chart(title, bars, _CHART_W, _CHART_H, _TOP + room)
+
+
+def trend_charts(points: list[TrendPoint]) -> list[Chart]:
+    """Open breaks per run, then the break amount of each currency on its own scale."""
+    charts = [_chart("Open breaks", [(p.as_of, Decimal(p.breaks)) for p in points], "count")]
+    currencies = sorted({c for p in points if p.break_amount for c in p.break_amount})
+    for currency in currencies:
+        values = [
+            (p.as_of, None if p.break_amount is None else p.break_amount.get(currency, Decimal(0)))
+            for p in points
+        ]
+        charts.append(_chart(f"Break amount, {currency}", values, "amount"))
+    return [c for c in charts if c is not None]
+
+
+@dataclass(frozen=True)
+class BreakGroup:
+    category: str
+    count: int
+    amounts: list[tuple[str, str]]  # (currency, Σ|difference|) sorted by currency
+    rows: list[dict[str, Any]]  # the largest BREAKS_PER_CATEGORY by |difference|
+
+
+def _group(table: pa.Table, category: str) -> BreakGroup:
+    """One category's breaks (the table is ordered by |difference| desc, break_id: breaks.py)."""
+    amounts = (
+        table.append_column("abs_difference", pc.abs(table["difference"]))
+        .group_by("currency")
+        .aggregate([("abs_difference", "sum")])
+        .sort_by("currency")
+        .to_pylist()
+    )
+    return BreakGroup(
+        category=category,
+        count=table.num_rows,
+        amounts=[(a["currency"] or "—", amount(a["abs_difference_sum"])) for a in amounts],
+        rows=table.slice(0, BREAKS_PER_CATEGORY).to_pylist(),
+    )
+
+
+def break_groups(breaks: pa.Table) -> tuple[list[BreakGroup], BreakGroup | None]:
+    """Open breaks by category in rule order, and the breaks resolved since the previous run."""
+    active = breaks.filter(pc.not_equal(breaks["lifecycle"], "resolved"))
+    groups = []
+    for category in BREAK_CATEGORIES:
+        of_category = active.filter(pc.equal(active["category"], category))
+        if of_category.num_rows:
+            groups.append(_group(of_category, category))
+    resolved = breaks.filter(pc.equal(breaks["lifecycle"], "resolved"))
+    return groups, (_group(resolved, "resolved") if resolved.num_rows else None)
+
+
+def summary_html(document: dict[str, Any], breaks: pa.Table, trend: list[TrendPoint]) -> bytes:
+    groups, resolved = break_groups(breaks)
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    categories = [
+        (c, document["by_category"][c])
+        for c in sorted(document["by_category"], key=lambda c: rank.get(c, len(rank)))
+    ]
+    page = _environment.get_template("summary.html.j2").render(
+        doc=document,
+        verdict_colour=_VERDICT_COLOURS.get(document["verdict"], "#4a5568"),
+        guide=GUIDE,
+        break_categories=BREAK_CATEGORIES,
+        categories=categories,
+        counts=[(c, document["counts"].get(c, 0)) for c in CATEGORIES],
+        charts=trend_charts(trend),
+        trend_runs=len(trend),
+        groups=groups,
+        resolved=resolved,
+        per_category=BREAKS_PER_CATEGORY,
+    )
+    return page.encode()
