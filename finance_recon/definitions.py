@@ -4,16 +4,17 @@ Only entry points (the CLI, workspace.yaml, tests) import this module. `build_de
 that a process can wire a second deployment (tests, the CLI with another FINANCE_RECON_HOME).
 """
 
-from dagster import Definitions
+from dagster import Definitions, PipesSubprocessClient
 
 from finance_recon.alerting.resources import build_alerting_resources
 from finance_recon.alerting.sensors import build_alert_sensors
-from finance_recon.jobs import RECONCILIATION_EXECUTOR, reconciliation_job
+from finance_recon.jobs import RECONCILIATION_EXECUTOR, close_job, reconciliation_job
 from finance_recon.names import FRESH_ASSET_KEYS, RECONCILIATION_JOB_NAME, REPORT_KEY
 from finance_recon.quality.checks import build_quality_checks
 from finance_recon.quality.freshness import apply_freshness, freshness_policy
 from finance_recon.reconciliation.assets import reconciliation_dbt_models
 from finance_recon.report.assets import finance_reconciliation_report
+from finance_recon.report.close_asset import build_close_asset
 from finance_recon.resources import build_resources
 from finance_recon.schedules import build_reconciliation_schedule
 from finance_recon.settings import Settings, load_settings
@@ -29,9 +30,9 @@ def build_definitions(settings: Settings) -> Definitions:
     )
     checks = build_quality_checks(settings)
     return Definitions(
-        assets=assets,
+        assets=[*assets, build_close_asset(settings)],
         asset_checks=checks,
-        jobs=[reconciliation_job],
+        jobs=[reconciliation_job, close_job],
         schedules=[build_reconciliation_schedule(settings)],
         sensors=build_alert_sensors(
             check_keys=[key for definition in [*assets, *checks] for key in definition.check_keys],
@@ -39,7 +40,12 @@ def build_definitions(settings: Settings) -> Definitions:
             job_name=RECONCILIATION_JOB_NAME,
             report_key=REPORT_KEY,
         ),
-        resources={**build_resources(settings), **landing_resources, **build_alerting_resources(settings)},
+        resources={
+            **build_resources(settings),
+            **landing_resources,
+            **build_alerting_resources(settings),
+            "pipes_subprocess_client": PipesSubprocessClient(),  # the daily close's worker
+        },
         # Assets materialized from the UI run in an implicit job: same executor, same reason (jobs.py).
         executor=RECONCILIATION_EXECUTOR,
     )

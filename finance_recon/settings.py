@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,8 @@ class Settings:
     report_link_expiry_seconds: int = 7 * 24 * 3600
     # The business day of the daily close ends at midnight in this IANA zone.
     close_timezone: str = "UTC"
+    # The first day the close asset has a partition for (the UI lists and backfills from here).
+    close_start_date: date = date(2026, 1, 1)
 
     @property
     def dagster_home(self) -> Path:
@@ -224,6 +227,7 @@ class _Environment(BaseSettings):
     )
 
     close_timezone: str = Field(default="UTC", description="an IANA time zone, e.g. Europe/Paris")
+    close_start_date: date = Field(default=date(2026, 1, 1), description="a date YYYY-MM-DD")
 
     @field_validator("close_timezone")
     @classmethod
@@ -323,6 +327,7 @@ def load_settings() -> Settings:
         probe_unmatched_every=env.probe_unmatched_every,
         report_link_expiry_seconds=env.report_link_expiry,
         close_timezone=env.close_timezone,
+        close_start_date=env.close_start_date,
     )
 
 

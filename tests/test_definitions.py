@@ -41,7 +41,7 @@ def test_definitions_load_with_the_lineage_the_product_promises():
         "rpt_reconciliation_summary",
     }
     for key, node in graph.items():
-        assert node["group"] in ("sources", "reconciliation", "report"), key
+        assert node["group"] in ("sources", "reconciliation", "report", "close"), key
         assert node["owners"], key
 
 
@@ -78,3 +78,37 @@ def test_loading_definitions_does_not_import_heavy_optional_libraries():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_the_daily_close_is_a_partitioned_asset_with_its_own_job(monkeypatch):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from finance_recon.definitions import build_definitions
+    from finance_recon.names import CLOSE_JOB_NAME, CLOSE_KEY, RECONCILIATION_JOB_NAME
+    from finance_recon.settings import load_settings
+
+    monkeypatch.setenv("FINANCE_RECON_CLOSE_TIMEZONE", "Asia/Tokyo")
+    monkeypatch.setenv("FINANCE_RECON_CLOSE_START_DATE", "2026-06-01")
+    defs = build_definitions(load_settings())
+    close = defs.resolve_job_def(CLOSE_JOB_NAME)
+    partitions = close.partitions_def
+    assert partitions.timezone == "Asia/Tokyo"
+    keys = partitions.get_partition_keys()
+    yesterday_in_tokyo = (datetime.now(UTC).astimezone(ZoneInfo("Asia/Tokyo")) - timedelta(days=1)).date()
+    assert keys[0] == "2026-06-01" and keys[-1] == yesterday_in_tokyo.isoformat()  # today is not closable yet
+    assert close.executor_def.name == "in_process"  # never the rolling run lock (runs/exclusive.py)
+    rolling = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
+    assert rolling.partitions_def is None
+    assert CLOSE_KEY not in rolling.asset_layer.executable_asset_keys
+    assert set(close.asset_layer.executable_asset_keys) == {CLOSE_KEY}
+
+
+def test_a_bad_close_start_date_names_its_variable(monkeypatch):
+    import pytest
+
+    from finance_recon.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("FINANCE_RECON_CLOSE_START_DATE", "first of June")
+    with pytest.raises(SettingsError, match="FINANCE_RECON_CLOSE_START_DATE"):
+        load_settings()

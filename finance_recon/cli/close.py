@@ -1,4 +1,10 @@
-"""`finance-recon close`: the daily close of one day, or a backfill of a range (one run per day, in order)."""
+"""`finance-recon close`: the daily close of one day, or a backfill of a range (one run per day, in order).
+
+Each day is a materialization of the daily-partitioned `finance_reconciliation_close` asset, through
+its job on this deployment's Dagster instance, exactly as the UI materializes it: the UI lists the
+closed days whichever way they were closed. The asset runs `finance-recon close --pipes --date D`,
+the worker that does the close (report/close.py) and reports back through Dagster Pipes.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--from", dest="start", type=day, metavar="D1", help="first day of a backfill")
     parser.add_argument("--to", dest="end", type=day, metavar="D2", help="last day of a backfill (inclusive)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    # The worker side of the close asset (report/close_asset.py): run by Dagster Pipes, not by people.
+    parser.add_argument("--pipes", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle)
 
 
@@ -45,6 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from finance_recon.cli.arguments import EXIT_USAGE, fail
+    from finance_recon.report.close import cutoff
     from finance_recon.settings import load_settings
 
     prog = "finance-recon close"
@@ -52,8 +61,6 @@ def handle(args: argparse.Namespace) -> int:
     if isinstance(wanted, str):
         return fail(prog, wanted, EXIT_USAGE)
     settings = load_settings()
-    from finance_recon.report.close import cutoff
-
     late = [d for d in wanted if cutoff(d, settings.close_timezone) > datetime.now(UTC)]
     if late:
         return fail(
@@ -61,21 +68,18 @@ def handle(args: argparse.Namespace) -> int:
             f"--date {late[0]} is not over yet in {settings.close_timezone}: a close needs its cut-off passed",
             EXIT_USAGE,
         )
-    from finance_recon.cli.output import run_with_output
-    from finance_recon.cli.pipeline import execute
-
-    def runner(options, staged_settings):
-        # dbt and Dagster write to descriptors 1/2: routed to the log file, as for `finance-recon run`.
-        outcome, _log = run_with_output(
-            "close",
-            staged_settings,
-            verbose=False,
-            json_mode=args.json,
-            work=lambda console, reporter: execute(options, staged_settings, on_event=reporter),
+    early = [d for d in wanted if d < settings.close_start_date]
+    if early:
+        return fail(
+            prog,
+            f"--date {early[0]} is before FINANCE_RECON_CLOSE_START_DATE ({settings.close_start_date}), "
+            "the first day the close asset has a partition for",
+            EXIT_USAGE,
         )
-        return outcome
+    if args.pipes:
+        return _pipes_worker(settings, wanted[0])
 
-    results = run_closes(settings, wanted, runner)
+    results = run_closes(settings, wanted, json_mode=args.json)
     if args.json:
         print(json.dumps({"closes": results}, indent=2))
     else:
@@ -86,37 +90,96 @@ def handle(args: argparse.Namespace) -> int:
     return 0 if all(r["outcome"] == "published" for r in results) else 1
 
 
-def run_closes(settings, wanted: list[date], runner=None) -> list[dict]:
-    """One run per day, in order; stops at the first failed day (later days would close on a gap)."""
-    from finance_recon.cli.pipeline import RunRequestOptions, execute
-    from finance_recon.cli.report import open_store
-    from finance_recon.reconciliation.parameters import format_ts
-    from finance_recon.report.close import close_settings, cutoff, publish_close
-    from finance_recon.report.history import latest_run
-    from finance_recon.report.store import LocalReportStore
+def run_closes(settings, wanted: list[date], json_mode: bool = True) -> list[dict]:
+    """Materialize the close partition of each day, in order; stops at the first failed day (later
+    days would close on a gap)."""
+    from finance_recon.cli.output import run_with_output
 
-    staged_settings = close_settings(settings)
-    staging = LocalReportStore(staged_settings.reports_uri)
-    store = open_store(settings)
     results = []
     for d in wanted:
-        as_of = format_ts(cutoff(d, settings.close_timezone))
-        options = RunRequestOptions(as_of=as_of)
-        outcome = runner(options, staged_settings) if runner else execute(options, staged_settings)
-        if not outcome.success:
-            results.append(
-                {"date": d.isoformat(), "as_of": as_of, "outcome": "failed", "cause": outcome.cause}
-            )
-            break
-        staged = latest_run(staging)
-        manifest = publish_close(store, staging, staged.manifest_key, d, settings.close_timezone)
-        results.append(
-            {
-                "date": d.isoformat(),
-                "as_of": manifest["as_of"],
-                "outcome": "published",
-                "run_id": manifest["run_id"],
-                "manifest_key": f"close/dt={d.isoformat()}/manifest.json",
-            }
+        # Dagster's and dbt's output go to the log file, as for `finance-recon run`.
+        result, _log = run_with_output(
+            "close",
+            settings,
+            verbose=False,
+            json_mode=json_mode,
+            work=lambda _c, _r, d=d: _materialize(settings, d),
         )
+        results.append(result)
+        if result["outcome"] != "published":
+            break
     return results
+
+
+def _materialize(settings, d: date) -> dict:
+    """One run of the close job for partition `d` on this deployment's instance."""
+    from dagster import DagsterInstance
+
+    from finance_recon.definitions import build_definitions
+    from finance_recon.names import CLOSE_JOB_NAME
+    from finance_recon.reconciliation.parameters import format_ts
+    from finance_recon.report.close import cutoff
+    from finance_recon.runs.facts import run_failure
+    from finance_recon.settings import ensure_dagster_home
+
+    ensure_dagster_home(settings)
+    job = build_definitions(settings).resolve_job_def(CLOSE_JOB_NAME)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, partition_key=d.isoformat(), raise_on_error=False)
+    if result.success:
+        events = result.get_asset_materialization_events()
+        return {**events[-1].materialization.metadata["close"].value, "dagster_run_id": result.run_id}
+    failure = run_failure(result.all_events)
+    return {
+        "date": d.isoformat(),
+        "as_of": format_ts(cutoff(d, settings.close_timezone)),
+        "outcome": "failed",
+        "cause": failure.cause if failure else "the close run failed",
+        "dagster_run_id": result.run_id,
+    }
+
+
+def _pipes_worker(settings, d: date) -> int:
+    """The close of `d`, reported to the asset that started this process. Exits 0 whenever it could
+    report a result (the asset turns a failed close into a Failure naming its cause)."""
+    import os
+
+    from dagster_pipes import open_dagster_pipes
+
+    from finance_recon.cli.output import run_with_output
+    from finance_recon.cli.pipeline import RunRequestOptions, execute
+    from finance_recon.cli.report import open_store
+    from finance_recon.report.close import CLOSE_PREFIX, close_day
+
+    def runner(as_of: str, close_settings):
+        # The close's own instance: its reconciliation run never counts as the rolling report's.
+        os.environ["DAGSTER_HOME"] = str(close_settings.dagster_home)
+        options = RunRequestOptions(as_of=as_of)
+        outcome, _log = run_with_output(
+            "close",
+            close_settings,
+            verbose=False,
+            json_mode=False,
+            work=lambda _console, reporter: execute(options, close_settings, on_event=reporter),
+        )
+        return outcome
+
+    with open_dagster_pipes() as pipes:
+        store = open_store(settings)
+        result = close_day(settings, store, d, runner)
+        pipes.report_custom_message(result)
+        if result["outcome"] == "published":
+            page = f"{CLOSE_PREFIX}dt={d.isoformat()}/summary.html"
+            pipes.report_asset_materialization(
+                metadata={
+                    "as_of": result["as_of"],
+                    "verdict": result["verdict"] or "",
+                    "breaks": result["breaks"] or 0,
+                    "close_run_id": result["run_id"],
+                    "manifest_key": result["manifest_key"],
+                    "report": {"raw_value": store.url_for(page), "type": "url"},
+                    "totals_by_currency": {"raw_value": result["totals_by_currency"], "type": "json"},
+                    "close": {"raw_value": result, "type": "json"},
+                }
+            )
+    return 0

@@ -10,6 +10,13 @@ The close never touches the rolling report or its warehouse: it runs on its own 
 (`$FINANCE_RECON_HOME/close/staging`), so the rolling run's incremental state is not rebuilt because
 a close moved as_of back, and the rolling `latest.json` never names a close. Closes run in day order
 keep the close warehouse incremental too; closing an older day again rebuilds the close's state only.
+
+In Dagster the close is the daily-partitioned asset `finance_reconciliation_close`
+(`close_asset.py`): materializing partition D (from the UI, a backfill, or `finance-recon close`)
+runs `close_day` in a subprocess through Dagster Pipes. The close's own reconciliation run is
+recorded in its own Dagster instance (`$FINANCE_RECON_HOME/close/dagster`) under its own run lock,
+so it never adds a materialization to the rolling report (whose freshness SLA, Finance notice and
+error budget read them) and never holds the rolling run lock.
 """
 
 from __future__ import annotations
@@ -33,11 +40,55 @@ def cutoff(day: date, zone: str) -> datetime:
 
 
 def close_settings(settings):
-    """The settings a close runs with: its own warehouse file and a local staging store."""
+    """The settings a close runs with: its own home (so its own Dagster instance, run lock and logs),
+    warehouse file and local staging store; the sources and everything else as configured. The
+    correctness prober stays off: a close reads the sources, it never writes synthetic rows."""
     folder = settings.home / "close"
     return dataclasses.replace(
-        settings, warehouse_path=folder / "warehouse.duckdb", reports_uri=str(folder / "staging")
+        settings,
+        home=folder,
+        warehouse_path=folder / "warehouse.duckdb",
+        reports_uri=str(folder / "staging"),
+        probe_enabled=False,
     )
+
+
+def close_partitions(settings):
+    """One partition per business day in the close time zone, from `close_start_date` to the last
+    day that has ended (end_offset 0: today is not closable until its midnight has passed)."""
+    from dagster import DailyPartitionsDefinition
+
+    return DailyPartitionsDefinition(
+        start_date=settings.close_start_date.isoformat(), timezone=settings.close_timezone, end_offset=0
+    )
+
+
+def close_day(settings, store: ReportStore, day: date, runner) -> dict[str, Any]:
+    """Close one day into `store`: reconcile on the close's own settings with as_of = the day's cut-off (through
+    `runner(options, close_settings)`, the CLI's job runner), then publish the staged run under
+    `close/dt=D/`. Returns what happened: `outcome` `published` (with the manifest's figures) or
+    `failed` (with the run's one-line `cause`)."""
+    from finance_recon.reconciliation.parameters import format_ts
+    from finance_recon.report.history import latest_run
+
+    staged_settings = close_settings(settings)
+    as_of = format_ts(cutoff(day, settings.close_timezone))
+    outcome = runner(as_of, staged_settings)
+    if not outcome.success:
+        return {"date": day.isoformat(), "as_of": as_of, "outcome": "failed", "cause": outcome.cause}
+    staging = LocalReportStore(staged_settings.reports_uri)
+    staged = latest_run(staging)
+    manifest = publish_close(store, staging, staged.manifest_key, day, settings.close_timezone)
+    return {
+        "date": day.isoformat(),
+        "as_of": manifest["as_of"],
+        "outcome": "published",
+        "run_id": manifest["run_id"],
+        "manifest_key": f"{CLOSE_PREFIX}dt={day.isoformat()}/manifest.json",
+        "verdict": manifest.get("verdict"),
+        "breaks": manifest.get("breaks"),
+        "totals_by_currency": manifest.get("totals_by_currency", []),
+    }
 
 
 def _dump(document: dict[str, Any]) -> bytes:

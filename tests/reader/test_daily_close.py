@@ -1,7 +1,8 @@
 """`finance-recon close` end to end on a seeded demo deployment: a two-day backfill publishes two
 closes under close/dt=D/, each cut off at the end of its day; close/latest.json names the newest
 closed day and never moves back; the rolling report is left byte for byte as it was; the reader
-lists the closes."""
+lists the closes. Each day is a materialization of that day's partition of the close asset in the
+deployment's Dagster instance (what the UI lists), and the rolling report asset gains none."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 
+from finance_recon.names import CLOSE_KEY, REPORT_KEY
 from finance_recon.report.close import cutoff
 from tests.runbook.helpers import cli, home_env
 
@@ -28,6 +32,14 @@ def deployment(tmp_path_factory) -> tuple[dict[str, str], Path]:
     return env, home / "object-store" / "finance-reports"  # the default local store
 
 
+def _materializations(env: dict[str, str], key) -> list:
+    with DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        return [
+            r.event_log_entry.asset_materialization
+            for r in instance.fetch_materializations(key, limit=100).records
+        ]
+
+
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
@@ -35,6 +47,7 @@ def _json(path: Path) -> dict:
 def test_a_two_day_backfill_publishes_two_closes(deployment):
     env, root = deployment
     rolling_before = (root / "latest.json").read_bytes()
+    reports_before = len(_materializations(env, REPORT_KEY))
     today = datetime.now(UTC).date()
     first, second = today - timedelta(days=2), today - timedelta(days=1)
 
@@ -59,6 +72,12 @@ def test_a_two_day_backfill_publishes_two_closes(deployment):
     assert _json(root / "close" / "latest.json")["date"] == second.isoformat()
     # The rolling report is the close's business not at all.
     assert (root / "latest.json").read_bytes() == rolling_before
+    assert len(_materializations(env, REPORT_KEY)) == reports_before
+    closes = _materializations(env, CLOSE_KEY)
+    assert sorted(m.partition for m in closes) == [first.isoformat(), second.isoformat()]
+    for m in closes:
+        assert m.metadata["manifest_key"].value == f"close/dt={m.partition}/manifest.json"
+        assert m.metadata["report"].value.endswith(f"close/dt%3D{m.partition}/summary.html")
 
     listed = cli(["report", "--closes", "--json"], env, timeout=120)
     assert listed.returncode == 0, listed.stderr[-2000:]
@@ -80,3 +99,10 @@ def test_a_day_not_over_yet_is_refused_with_the_flag_named(deployment):
     proc = cli(["close", "--date", datetime.now(UTC).date().isoformat()], env, timeout=120)
     assert proc.returncode != 0
     assert "--date" in proc.stderr and "not over yet" in proc.stderr
+
+
+def test_a_day_before_the_close_partitions_is_refused_naming_the_variable(deployment):
+    env, _ = deployment
+    proc = cli(["close", "--date", "2025-12-31"], env, timeout=120)
+    assert proc.returncode == 2
+    assert "FINANCE_RECON_CLOSE_START_DATE" in proc.stderr and "2026-01-01" in proc.stderr

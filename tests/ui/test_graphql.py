@@ -5,24 +5,31 @@ FINANCE_RECON_HOME / DAGSTER_HOME whose embedded demo sources hold a small shop,
 1. lineage: the asset graph has orders and payments upstream of the dbt models, upstream of
    `finance_reconciliation_report`; the checks and the freshness policy are attached when the build
    has them (the quality package);
-2. materialize on demand: `launchRun` on `__ASSET_JOB` with an `assetSelection` of the whole graph,
-   polled until SUCCESS, and the report's newest materialization is that run's.
+2. materialize on demand: `launchRun` on `__ASSET_JOB` with an `assetSelection` of the whole rolling
+   graph, polled until SUCCESS, and the report's newest materialization is that run's;
+3. the daily close from its asset page: one partition (yesterday) of `finance_reconciliation_close`
+   launched as the UI does (`dagster/partition` tag), while the rolling run lock is held — a close
+   never takes it — published under close/dt=D/ and listed as that partition's materialization.
 Every process is stopped through its process group, by PID, in `finally`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from finance_recon.runs.lock import RunLock
 from tests.runbook.helpers import PROJECT_ROOT, cli, dagster_dev, graphql, home_env, wait_until
 
 pytestmark = pytest.mark.slow
 
 REPORT = ["finance_reconciliation_report"]
+CLOSE = ["finance_reconciliation_close"]
 LOCATION = "finance_recon"
 REPOSITORY = "__repository__"
 STARTUP_TIMEOUT_S = float(os.environ.get("FINANCE_RECON_TEST_DAGSTER_STARTUP_S", "420"))
@@ -33,6 +40,7 @@ query AssetGraph {
   assetNodes {
     assetKey { path }
     groupName
+    isPartitioned
     dependencyKeys { path }
     dependedByKeys { path }
     internalFreshnessPolicy { __typename ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds } }
@@ -64,22 +72,24 @@ MATERIALIZATIONS = """
 query Materializations($key: AssetKeyInput!) {
   assetOrError(assetKey: $key) {
     __typename
-    ... on Asset { assetMaterializations(limit: 5) { runId timestamp } }
+    ... on Asset { assetMaterializations(limit: 5) { runId timestamp partition } }
   }
 }
 """
 
 
 class GraphQL:
-    def __init__(self, url: str):
+    def __init__(self, url: str, home: Path):
         self.url = url
+        self.home = home
 
     def __call__(self, query: str, **variables) -> dict:
         return graphql(self.url, query, **variables)
 
 
-@pytest.fixture
-def dagster_dev_ui(tmp_path: Path):
+@pytest.fixture(scope="module")
+def dagster_dev_ui(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("ui")
     if not (PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").exists():
         pytest.fail("dbt_project/target/manifest.json is missing: run `make prepare` first")
     home = tmp_path / "home"
@@ -91,7 +101,7 @@ def dagster_dev_ui(tmp_path: Path):
     assert seed.returncode == 0, seed.stderr[-2000:]
     log_path = tmp_path / "dagster-dev.log"
     with dagster_dev(env, log_path, STARTUP_TIMEOUT_S) as url:
-        yield GraphQL(f"{url}/graphql"), log_path
+        yield GraphQL(f"{url}/graphql", home), log_path
 
 
 def test_lineage_and_on_demand_materialization(dagster_dev_ui):
@@ -140,8 +150,13 @@ def test_lineage_and_on_demand_materialization(dagster_dev_ui):
         assert policy and policy["__typename"] == "TimeWindowFreshnessPolicy", policy
         assert policy["failWindowSeconds"] == 30 * 60
 
-    # Materialize the whole graph on demand, as the UI's "Materialize all" does.
-    selection = [{"path": list(k)} for k in nodes]
+    # The daily close is the one partitioned asset, in its own group, outside the rolling graph.
+    close = nodes[("finance_reconciliation_close",)]
+    assert close["isPartitioned"] and close["groupName"] == "close" and not close["dependencyKeys"]
+    assert [k for k, n in nodes.items() if n["isPartitioned"]] == [("finance_reconciliation_close",)]
+
+    # Materialize the whole rolling graph on demand, as the UI's "Materialize all" does.
+    selection = [{"path": list(k)} for k, n in nodes.items() if not n["isPartitioned"]]
     params = {
         "selector": {
             "repositoryLocationName": LOCATION,
@@ -169,3 +184,43 @@ def test_lineage_and_on_demand_materialization(dagster_dev_ui):
     asset = gql(MATERIALIZATIONS, key={"path": REPORT})["assetOrError"]
     assert asset["__typename"] == "Asset"
     assert run_id in [m["runId"] for m in asset["assetMaterializations"]], asset
+
+
+def test_one_day_closes_from_the_asset_page_without_the_rolling_lock(dagster_dev_ui):
+    gql, log_path = dagster_dev_ui
+    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": REPOSITORY,
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": CLOSE}],
+        },
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+    }
+    store = gql.home / "object-store" / "finance-reports"
+    rolling = (store / "latest.json").read_bytes() if (store / "latest.json").exists() else None
+    report_before = gql(MATERIALIZATIONS, key={"path": REPORT})["assetOrError"]
+    lock = RunLock(gql.home).acquire("held-by-the-test")  # as if a rolling run were running
+    try:
+        launched = gql(LAUNCH, params=params)["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+
+        def finished():
+            status = gql(RUN_STATUS, runId=run_id)["runOrError"]["status"]
+            return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+        status = wait_until(finished, RUN_TIMEOUT_S, 2.0, f"close run {run_id} to finish")
+    finally:
+        lock.release()
+    assert status == "SUCCESS", f"close run {run_id} ended {status}; see {log_path}"
+    asset = gql(MATERIALIZATIONS, key={"path": CLOSE})["assetOrError"]
+    assert [(m["runId"], m["partition"]) for m in asset["assetMaterializations"]] == [(run_id, day)]
+    manifest = json.loads((store / "close" / f"dt={day}" / "manifest.json").read_text())
+    assert manifest["close"]["date"] == day
+    assert json.loads((store / "close" / "latest.json").read_text())["date"] == day
+    # The rolling report is untouched, and its asset gained no materialization: the close's own
+    # reconciliation run lives in the close's Dagster instance.
+    assert ((store / "latest.json").read_bytes() if (store / "latest.json").exists() else None) == rolling
+    assert gql(MATERIALIZATIONS, key={"path": REPORT})["assetOrError"] == report_before
