@@ -106,3 +106,23 @@ def test_a_day_before_the_close_partitions_is_refused_naming_the_variable(deploy
     proc = cli(["close", "--date", "2025-12-31"], env, timeout=120)
     assert proc.returncode == 2
     assert "FINANCE_RECON_CLOSE_START_DATE" in proc.stderr and "2026-01-01" in proc.stderr
+
+
+def test_a_failed_day_stops_the_backfill_with_its_cause_in_one_line(deployment):
+    env, root = deployment
+    today = datetime.now(UTC).date()
+    first, second = today - timedelta(days=4), today - timedelta(days=3)
+    broken = {
+        **env,
+        "FINANCE_RECON_PAYMENTS_URL": "postgresql://postgres@127.0.0.1:5432/no_such_db_finance_close",
+    }
+    proc = cli(
+        ["close", "--from", first.isoformat(), "--to", second.isoformat(), "--json"], broken, timeout=600
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(proc.stdout)["closes"]
+    assert [(r["date"], r["outcome"]) for r in results] == [(first.isoformat(), "failed")]  # stopped there
+    cause = results[0]["cause"]
+    assert "\n" not in cause and "payments" in cause and "no_such_db_finance_close" in cause
+    assert not (root / "close" / f"dt={first.isoformat()}").exists()
+    assert not (root / "close" / f"dt={second.isoformat()}").exists()
