@@ -149,7 +149,7 @@ def _pipes_worker(settings, d: date) -> int:
     from finance_recon.cli.output import run_with_output
     from finance_recon.cli.pipeline import RunRequestOptions, execute
     from finance_recon.cli.report import open_store
-    from finance_recon.report.close import CLOSE_PREFIX, close_day
+    from finance_recon.report.close import CLOSE_PREFIX, close_day, one_close_at_a_time
 
     def runner(as_of: str, close_settings):
         # The close's own instance: its reconciliation run never counts as the rolling report's.
@@ -164,7 +164,7 @@ def _pipes_worker(settings, d: date) -> int:
         )
         return outcome
 
-    with open_dagster_pipes() as pipes:
+    with open_dagster_pipes() as pipes, one_close_at_a_time(settings, on_wait=pipes.log.info):
         store = open_store(settings)
         result = close_day(settings, store, d, runner)
         pipes.report_custom_message(result)

@@ -22,7 +22,10 @@ error budget read them) and never holds the rolling run lock.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,9 +66,29 @@ def close_partitions(settings):
     )
 
 
+@contextmanager
+def one_close_at_a_time(settings, on_wait=None) -> Iterator[None]:
+    """Wait for any other close to finish (a kernel lock, released if its holder dies). A backfill
+    from the UI launches one run per day, several at once; they queue here instead of failing on the
+    close's run lock. `on_wait(message)` is told once when this close has to wait."""
+    path = close_settings(settings).home / "locks" / "close-queue.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(f"another close is running; waiting for it ({path})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def close_day(settings, store: ReportStore, day: date, runner) -> dict[str, Any]:
-    """Close one day into `store`: reconcile on the close's own settings with as_of = the day's cut-off (through
-    `runner(options, close_settings)`, the CLI's job runner), then publish the staged run under
+    """Close one day into `store`: reconcile on the close's own settings with as_of = the day's
+    cut-off (through `runner(as_of, close_settings)`, the CLI's job runner), then publish the staged run under
     `close/dt=D/`. Returns what happened: `outcome` `published` (with the manifest's figures) or
     `failed` (with the run's one-line `cause`)."""
     from finance_recon.reconciliation.parameters import format_ts
