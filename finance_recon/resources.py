@@ -20,7 +20,11 @@ from finance_recon.warehouse import WarehouseResource
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
-        "warehouse": WarehouseResource(path=str(settings.warehouse_path), target=settings.warehouse_target),
+        "warehouse": WarehouseResource(
+            path=str(settings.warehouse_path),
+            target=settings.warehouse_target,
+            memory_limit=settings.warehouse_memory_limit,
+        ),
         "orders_source": SourceDatabaseResource(
             url=secret_or_default(ENV_ORDERS_URL, settings.orders_url),
             look_back_minutes=settings.look_back_minutes,

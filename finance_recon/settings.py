@@ -111,6 +111,9 @@ class Settings:
     close_timezone: str = "UTC"
     # The first day the close asset has a partition for (the UI lists and backfills from here).
     close_start_date: date = date(2026, 1, 1)
+    # DuckDB's memory limit, for dbt (profiles.yml reads the same variable) and the platform's own
+    # warehouse connections (the report's breaks spill beyond it instead of growing with their number).
+    warehouse_memory_limit: str = "2GB"
 
     @property
     def dagster_home(self) -> Path:
@@ -228,6 +231,11 @@ class _Environment(BaseSettings):
 
     close_timezone: str = Field(default="UTC", description="an IANA time zone, e.g. Europe/Paris")
     close_start_date: date = Field(default=date(2026, 1, 1), description="a date YYYY-MM-DD")
+    warehouse_memory_limit: str = Field(
+        default="2GB",
+        pattern=r"(?i)^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="a DuckDB memory size, e.g. 2GB or 512MiB",
+    )
 
     @field_validator("close_timezone")
     @classmethod
@@ -328,6 +336,7 @@ def load_settings() -> Settings:
         report_link_expiry_seconds=env.report_link_expiry,
         close_timezone=env.close_timezone,
         close_start_date=env.close_start_date,
+        warehouse_memory_limit=env.warehouse_memory_limit,
     )
 
 

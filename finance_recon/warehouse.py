@@ -33,10 +33,19 @@ class WarehouseResource(ConfigurableResource):
 
     path: str
     target: str = "duckdb"
+    # FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT, as dbt gets it: applied where a step asks for it
+    # (`bounded`); None or not asked, DuckDB's default (80% of the machine's memory).
+    memory_limit: str | None = None
 
     @contextmanager
-    def connection(self, read_only: bool = False) -> Iterator:
+    def connection(self, read_only: bool = False, spill_to: Path | None = None) -> Iterator:
+        """`spill_to`: hold DuckDB to `memory_limit` and spill beyond it into that folder (the report's
+        breaks, whose number grows with the shop; a read-only database has no temp file of its own)."""
         conn = connect(self.path, read_only=read_only)
+        if spill_to is not None:
+            if self.memory_limit:
+                conn.execute("SET memory_limit = ?", [self.memory_limit])
+            conn.execute("SET temp_directory = ?", [str(spill_to)])
         try:
             yield conn
         finally:

@@ -112,3 +112,24 @@ def test_a_bad_close_start_date_names_its_variable(monkeypatch):
     monkeypatch.setenv("FINANCE_RECON_CLOSE_START_DATE", "first of June")
     with pytest.raises(SettingsError, match="FINANCE_RECON_CLOSE_START_DATE"):
         load_settings()
+
+
+def test_the_warehouse_memory_limit_reaches_the_report_connection_and_names_its_variable(
+    monkeypatch, tmp_path
+):
+    import pytest
+
+    from finance_recon.resources import build_resources
+    from finance_recon.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT", "300MiB")
+    monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
+    warehouse = build_resources(load_settings())["warehouse"]
+    with warehouse.connection(spill_to=tmp_path / "spill") as conn:
+        limit, spill = conn.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    assert limit.startswith("300") and spill == str(tmp_path / "spill")
+    monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT", "plenty")
+    with pytest.raises(SettingsError, match="FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT"):
+        load_settings()

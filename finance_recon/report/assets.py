@@ -1,7 +1,9 @@
 """The `finance_reconciliation_report` asset: lifecycle, artifacts, publish, report-table row."""
 
+import tempfile
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
@@ -17,9 +19,9 @@ from finance_recon.names import (
 )
 from finance_recon.probe.evaluate import probe_section, real_rows
 from finance_recon.report import page, render
-from finance_recon.report.breaks import BREAKS_SCHEMA, build_breaks, lifecycle_counts
+from finance_recon.report.breaks import BREAKS_SCHEMA, stage_breaks
 from finance_recon.report.continuity import Continuity
-from finance_recon.report.history import earlier_runs, previous_breaks, previous_run
+from finance_recon.report.history import earlier_runs, previous_breaks_file, previous_run
 from finance_recon.report.publish import publish
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import StoreError
@@ -84,81 +86,55 @@ def finance_reconciliation_report(
     summary, as_of, categories, currencies, watermarks = _read_warehouse(warehouse)
     tolerance = _display_decimal(summary["tolerance"])
     grace_minutes = int(summary["grace_minutes"])
-    try:
-        store = report_store.open()
-        previous = previous_run(store, as_of)
-        before = previous_breaks(store, previous, BREAKS_SCHEMA)
-        earlier = earlier_runs(store, previous, page.TREND_RUNS - 1)
-    except StoreError as exc:
-        raise Failure(f"report store unreachable: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="finance-recon-publish-") as scratch:
+        folder = Path(scratch)
+        try:
+            store = report_store.open()
+            previous = previous_run(store, as_of)
+            before = previous_breaks_file(store, previous, folder)
+            earlier = earlier_runs(store, previous, page.TREND_RUNS - 1)
+        except StoreError as exc:
+            raise Failure(f"report store unreachable: {exc}") from exc
 
-    with warehouse.connection(read_only=True) as conn:
-        breaks = build_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
-        probe = probe_section(conn, context.run_id, f"main.{ITEMS_MODEL.path[-1]}")
-    lifecycle = lifecycle_counts(breaks)
-    continuity = Continuity(
-        previous_open=int(previous.manifest.get("breaks", 0)) if previous else 0,
-        new=lifecycle["new"],
-        resolved=lifecycle["resolved"],
-        open_now=int(summary["breaks"]),
-    )
-    if not continuity.holds:
-        raise Failure(continuity.violation(), allow_retries=False)
-    document = render.summary_document(
-        as_of=as_of,
-        tolerance=tolerance,
-        grace_minutes=grace_minutes,
-        summary=summary,
-        categories=categories,
-        currencies=currencies,
-        lifecycle=lifecycle,
-        breaks=breaks,
-        watermarks=watermarks,
-    )
-    artifacts = [
-        render.Artifact("breaks.csv", render.breaks_csv(breaks), "text/csv", breaks.num_rows),
-        render.Artifact(
-            "breaks.parquet", render.breaks_parquet(breaks), "application/vnd.apache.parquet", breaks.num_rows
-        ),
-        render.Artifact("summary.json", render.summary_json(document), "application/json"),
-        render.Artifact(
-            "summary.html",
-            page.summary_html(document, breaks, page.trend_points(document, earlier)),
-            "text/html; charset=utf-8",
-        ),
-    ]
-    record = context.instance.get_run_record_by_id(context.run_id)
-    run_started_at = (
-        datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else datetime.now(UTC)
-    )
-    run_ended_at = datetime.now(UTC)
-    manifest_fields = {
-        "run_started_at": render.iso(run_started_at),
-        "parameters": document["parameters"],
-        "verdict": document["verdict"],
-        "counts": document["counts"],
-        "breaks": document["breaks"],
-        "lifecycle": lifecycle,
-        "continuity": continuity.as_dict(),
-        "totals_by_currency": document["totals_by_currency"],
-        "watermarks": document["watermarks"],
-        # The correctness prober's verdict, only when it ran (synthetic items are in no figure above).
-        **({"probe": probe} if probe is not None else {}),
-    }
-    try:
-        publication = publish(
-            store,
-            run_id=context.run_id,
-            as_of=as_of,
-            artifacts=artifacts,
-            manifest_fields=manifest_fields,
-            run_ended_at=run_ended_at,
-            previous=previous,
+        # The breaks stay in the warehouse connection (a temporary table) and are streamed to the
+        # CSV/Parquet files: memory does not grow with their number (breaks.py).
+        with warehouse.connection(read_only=True, spill_to=folder / "spill") as conn:
+            breaks = stage_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
+            probe = probe_section(conn, context.run_id, f"main.{ITEMS_MODEL.path[-1]}")
+            lifecycle = breaks.lifecycle_counts()
+            continuity = Continuity(
+                previous_open=int(previous.manifest.get("breaks", 0)) if previous else 0,
+                new=lifecycle["new"],
+                resolved=lifecycle["resolved"],
+                open_now=int(summary["breaks"]),
+            )
+            if not continuity.holds:
+                raise Failure(continuity.violation(), allow_retries=False)
+            document = render.summary_document(
+                as_of=as_of,
+                tolerance=tolerance,
+                grace_minutes=grace_minutes,
+                summary=summary,
+                categories=categories,
+                currencies=currencies,
+                lifecycle=lifecycle,
+                top_breaks=breaks.largest(render.TOP_BREAKS, "lifecycle <> 'resolved'"),
+                watermarks=watermarks,
+            )
+            try:
+                breaks_csv, breaks_parquet = render.write_breaks(breaks.batches(), BREAKS_SCHEMA, folder)
+            except OSError as exc:
+                raise Failure(f"writing the breaks files in {folder} failed: {exc}") from exc
+            html = page.summary_html(document, breaks, page.trend_points(document, earlier))
+        artifacts = [
+            breaks_csv,
+            breaks_parquet,
+            render.Artifact("summary.json", render.summary_json(document), "application/json"),
+            render.Artifact("summary.html", html, "text/html; charset=utf-8"),
+        ]
+        publication, run_started_at, run_ended_at = _publish(
+            context, store, as_of, document, lifecycle, continuity, probe, artifacts, previous
         )
-    except StoreError as exc:
-        raise Failure(
-            f"publishing the report failed, latest.json still names the previous run: {exc}"
-        ) from exc
 
     with warehouse.connection() as conn:
         record_run(
@@ -201,6 +177,46 @@ def finance_reconciliation_report(
         if not probe["success"]:
             context.log.warning(f"correctness probe failed: {probe}")
     return MaterializeResult(metadata=metadata)
+
+
+def _publish(context, store, as_of, document, lifecycle, continuity, probe, artifacts, previous):
+    """Artifacts, then manifest.json, then latest.json (publish.py); the run's times from Dagster."""
+    record = context.instance.get_run_record_by_id(context.run_id)
+    run_started_at = (
+        datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else datetime.now(UTC)
+    )
+    run_ended_at = datetime.now(UTC)
+    manifest_fields = {
+        "run_started_at": render.iso(run_started_at),
+        "parameters": document["parameters"],
+        "verdict": document["verdict"],
+        "counts": document["counts"],
+        "breaks": document["breaks"],
+        "lifecycle": lifecycle,
+        "continuity": continuity.as_dict(),
+        "totals_by_currency": document["totals_by_currency"],
+        "watermarks": document["watermarks"],
+        # The correctness prober's verdict, only when it ran (synthetic items are in no figure above).
+        **({"probe": probe} if probe is not None else {}),
+    }
+    try:
+        return (
+            publish(
+                store,
+                run_id=context.run_id,
+                as_of=as_of,
+                artifacts=artifacts,
+                manifest_fields=manifest_fields,
+                run_ended_at=run_ended_at,
+                previous=previous,
+            ),
+            run_started_at,
+            run_ended_at,
+        )
+    except StoreError as exc:
+        raise Failure(
+            f"publishing the report failed, latest.json still names the previous run: {exc}"
+        ) from exc
 
 
 def _totals_markdown(totals: list[dict[str, Any]]) -> str:

@@ -3,11 +3,22 @@
 The categories come from dbt (`fct_reconciliation_items`); this module only compares two published
 states: `new` (not a break before), `persisting` (a break before and now), `resolved` (a break before,
 not now — shown with its current category). `first_seen_at` is the `as_of` of the first run that saw it.
+
+The breaks never come into Python memory as a whole (a 10M-order shop has hundreds of thousands):
+they are staged as a temporary table on the report's warehouse connection (`stage_breaks`; DuckDB
+spills beyond its memory limit), the previous run's breaks are read from their Parquet file by
+DuckDB, and everything the report needs is asked of the staged table — counts, the largest breaks
+per category, and the rows themselves in fixed-size batches for the CSV/Parquet writers
+(`StagedBreaks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -101,22 +112,125 @@ order by abs(difference) desc, break_id
 """
 
 
-def build_breaks(conn, items_relation: str, previous: pa.Table, as_of: datetime) -> pa.Table:
-    """Run the lifecycle comparison inside the warehouse connection; returns a `BREAKS_SCHEMA` table."""
-    conn.register("previous_breaks", previous)
-    try:
-        sql = _LIFECYCLE_SQL.format(
-            items=items_relation,
-            cur_cols=", ".join(f"c.{c}" for c in _ITEM_COLUMNS),
-            res_cols=", ".join(f"coalesce(i.{c}, p.{c}) as {c}" for c in _ITEM_COLUMNS),
-            out_cols=", ".join(BREAKS_SCHEMA.names),
+STAGED_BREAKS = "report_breaks"
+_PREVIOUS = "previous_breaks"
+# Rows per batch handed to the writers: every batch but the last has exactly this many rows, so a
+# rerun writes the same Parquet row groups and the same bytes.
+BATCH_ROWS = 65_536
+_ORDER = "abs(difference) desc, break_id"
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int64(arrow_type):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def _previous_relation(conn, previous_file: Path | None) -> None:
+    """`previous_breaks`: the previous run's breaks.parquet as DuckDB reads it (never loaded into
+    Python), or no rows. A run published before a column existed: that column is NULL."""
+    if previous_file is None:
+        columns = ", ".join(f"NULL::{_duckdb_type(f.type)} AS {f.name}" for f in BREAKS_SCHEMA)
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW {_PREVIOUS} AS SELECT {columns} WHERE false")
+        return
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(previous_file).names)
+    columns = ", ".join(
+        f.name if f.name in present else f"NULL::{_duckdb_type(f.type)} AS {f.name}" for f in BREAKS_SCHEMA
+    )
+    path = str(previous_file).replace("'", "''")
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW {_PREVIOUS} AS SELECT {columns} FROM read_parquet('{path}')")
+
+
+@dataclass(frozen=True)
+class BreakGroup:
+    """One category's open breaks (or the resolved ones): how many, Σ|difference| per currency,
+    and the largest of them."""
+
+    category: str
+    count: int
+    amounts: list[tuple[str, str]]  # (currency, Σ|difference| as a decimal string), by currency
+    rows: list[dict[str, Any]]  # the largest by |difference|, then break_id
+
+
+class StagedBreaks:
+    """The run's breaks as a relation on the report's warehouse connection (`stage_breaks`), or any
+    relation with `BREAKS_SCHEMA`'s columns (tests register an Arrow table)."""
+
+    def __init__(self, conn, relation: str = STAGED_BREAKS):
+        self.conn = conn
+        self.relation = relation
+
+    def count(self) -> int:
+        return self.conn.execute(f"select count(*) from {self.relation}").fetchone()[0]
+
+    def lifecycle_counts(self) -> dict[str, int]:
+        found = dict(
+            self.conn.execute(f"select lifecycle, count(*) from {self.relation} group by 1").fetchall()
         )
-        table = conn.execute(sql, {"as_of": as_of}).fetch_arrow_table()
-    finally:
-        conn.unregister("previous_breaks")
-    return table.cast(BREAKS_SCHEMA)
+        return {name: int(found.get(name, 0)) for name in LIFECYCLES}
+
+    def largest(self, limit: int, where: str = "true") -> pa.Table:
+        sql = f"select {', '.join(BREAKS_SCHEMA.names)} from {self.relation} where {where} order by {_ORDER} limit {int(limit)}"
+        return self.conn.execute(sql).fetch_arrow_table().cast(BREAKS_SCHEMA)
+
+    def groups(self, per_group: int) -> tuple[list[BreakGroup], BreakGroup | None]:
+        """Open breaks by category in rule order, then the breaks resolved since the previous run."""
+        from finance_recon.contracts import BREAK_CATEGORIES
+
+        sums: dict[str, list[tuple[str, str]]] = {}
+        counts: dict[str, int] = {}
+        for group, currency, n, amount in self.conn.execute(
+            f"""select case when lifecycle = 'resolved' then 'resolved' else category end as grp,
+                       currency, count(*), sum(abs(difference))
+                from {self.relation} group by all order by grp, currency nulls last"""
+        ).fetchall():
+            counts[group] = counts.get(group, 0) + int(n)
+            sums.setdefault(group, []).append((currency or "—", str(amount)))
+
+        def group(name: str, where: str) -> BreakGroup:
+            return BreakGroup(name, counts[name], sums[name], self.largest(per_group, where).to_pylist())
+
+        open_groups = [
+            group(c, f"lifecycle <> 'resolved' and category = '{c}'") for c in BREAK_CATEGORIES if c in counts
+        ]
+        resolved = group("resolved", "lifecycle = 'resolved'") if "resolved" in counts else None
+        return open_groups, resolved
+
+    def batches(self, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Every break in report order, as `BREAKS_SCHEMA` batches of exactly `rows` rows (the last
+        may be shorter): memory is bounded by one batch whatever the number of breaks."""
+        reader = self.conn.execute(
+            f"select {', '.join(BREAKS_SCHEMA.names)} from {self.relation} order by {_ORDER}"
+        ).fetch_record_batch(rows)
+        pending: list[pa.RecordBatch] = []
+        held = 0
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, rows).combine_chunks().to_batches()[0].cast(BREAKS_SCHEMA)
+                rest = table.slice(rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0].cast(BREAKS_SCHEMA)
 
 
-def lifecycle_counts(breaks: pa.Table) -> dict[str, int]:
-    values = breaks.column("lifecycle").to_pylist()
-    return {name: values.count(name) for name in LIFECYCLES}
+def stage_breaks(conn, items_relation: str, previous_file: Path | None, as_of: datetime) -> StagedBreaks:
+    """Compare with the previous run inside the warehouse connection: the breaks become the temporary
+    table `report_breaks` of that connection (it lives as long as the connection)."""
+    _previous_relation(conn, previous_file)
+    sql = _LIFECYCLE_SQL.format(
+        items=items_relation,
+        cur_cols=", ".join(f"c.{c}" for c in _ITEM_COLUMNS),
+        res_cols=", ".join(f"coalesce(i.{c}, p.{c}) as {c}" for c in _ITEM_COLUMNS),
+        out_cols=", ".join(BREAKS_SCHEMA.names),
+    )
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED_BREAKS} AS {sql}", {"as_of": as_of})
+    return StagedBreaks(conn)

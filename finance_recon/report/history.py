@@ -9,14 +9,11 @@ walking back from `latest.json` along each manifest's `previous_manifest_key`. A
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from finance_recon.reconciliation.parameters import parse_as_of
 from finance_recon.report.store import ReportStore
@@ -106,16 +103,11 @@ def earlier_runs(store: ReportStore, previous: PublishedRun | None, limit: int) 
     return found
 
 
-def previous_breaks(store: ReportStore, run: PublishedRun | None, schema: pa.Schema) -> pa.Table:
-    """The previous run's breaks.parquet (empty with `schema` when there is no previous run)."""
+def previous_breaks_file(store: ReportStore, run: PublishedRun | None, folder: Path) -> Path | None:
+    """The previous run's breaks.parquet copied into `folder` (streamed, never held in memory), or
+    None when there is no previous run or it published no breaks file."""
     key = run.file_key("breaks.parquet") if run else None
-    data = store.get(key) if key else None
-    if data is None:
-        return schema.empty_table()
-    table = pq.read_table(io.BytesIO(data))
-    # a run published before a column existed: that column is NULL for its breaks
-    columns = [
-        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        for f in schema
-    ]
-    return pa.table(columns, names=schema.names).cast(schema)
+    if key is None:
+        return None
+    destination = folder / "previous-breaks.parquet"
+    return destination if store.get_file(key, destination) else None

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
+from finance_recon.report.breaks import StagedBreaks
 from finance_recon.report.guide import GUIDE
 from finance_recon.report.history import PublishedRun
 
@@ -148,45 +147,8 @@ def trend_charts(points: list[TrendPoint]) -> list[Chart]:
     return [c for c in charts if c is not None]
 
 
-@dataclass(frozen=True)
-class BreakGroup:
-    category: str
-    count: int
-    amounts: list[tuple[str, str]]  # (currency, Σ|difference|) sorted by currency
-    rows: list[dict[str, Any]]  # the largest BREAKS_PER_CATEGORY by |difference|
-
-
-def _group(table: pa.Table, category: str) -> BreakGroup:
-    """One category's breaks (the table is ordered by |difference| desc, break_id: breaks.py)."""
-    amounts = (
-        table.append_column("abs_difference", pc.abs(table["difference"]))
-        .group_by("currency")
-        .aggregate([("abs_difference", "sum")])
-        .sort_by("currency")
-        .to_pylist()
-    )
-    return BreakGroup(
-        category=category,
-        count=table.num_rows,
-        amounts=[(a["currency"] or "—", amount(a["abs_difference_sum"])) for a in amounts],
-        rows=table.slice(0, BREAKS_PER_CATEGORY).to_pylist(),
-    )
-
-
-def break_groups(breaks: pa.Table) -> tuple[list[BreakGroup], BreakGroup | None]:
-    """Open breaks by category in rule order, and the breaks resolved since the previous run."""
-    active = breaks.filter(pc.not_equal(breaks["lifecycle"], "resolved"))
-    groups = []
-    for category in BREAK_CATEGORIES:
-        of_category = active.filter(pc.equal(active["category"], category))
-        if of_category.num_rows:
-            groups.append(_group(of_category, category))
-    resolved = breaks.filter(pc.equal(breaks["lifecycle"], "resolved"))
-    return groups, (_group(resolved, "resolved") if resolved.num_rows else None)
-
-
-def summary_html(document: dict[str, Any], breaks: pa.Table, trend: list[TrendPoint]) -> bytes:
-    groups, resolved = break_groups(breaks)
+def summary_html(document: dict[str, Any], breaks: StagedBreaks, trend: list[TrendPoint]) -> bytes:
+    groups, resolved = breaks.groups(BREAKS_PER_CATEGORY)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     categories = [
         (c, document["by_category"][c])

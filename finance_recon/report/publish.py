@@ -49,15 +49,16 @@ def publish(
     files = []
     for artifact in artifacts:
         key = prefix + artifact.name
-        store.put(key, artifact.data, artifact.content_type)
+        if artifact.path is not None:  # streamed from its file (the breaks)
+            with open(artifact.path, "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            size = artifact.path.stat().st_size
+            store.put_file(key, artifact.path, artifact.content_type)
+        else:
+            digest, size = hashlib.sha256(artifact.data).hexdigest(), len(artifact.data)
+            store.put(key, artifact.data, artifact.content_type)
         files.append(
-            {
-                "name": artifact.name,
-                "key": key,
-                "bytes": len(artifact.data),
-                "sha256": hashlib.sha256(artifact.data).hexdigest(),
-                "rows": artifact.rows,
-            }
+            {"name": artifact.name, "key": key, "bytes": size, "sha256": digest, "rows": artifact.rows}
         )
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -29,6 +30,11 @@ class ReportStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
 
     def get(self, key: str) -> bytes | None: ...
+
+    # Streaming twins of put/get for artifacts too large to hold in memory (breaks at 10M orders).
+    def put_file(self, key: str, source: Path, content_type: str = "application/octet-stream") -> None: ...
+
+    def get_file(self, key: str, destination: Path) -> bool: ...
 
     def list_keys(self, prefix: str = "") -> list[str]: ...
 
@@ -86,6 +92,16 @@ class LocalReportStore:
         return self.root / key
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._write(key, lambda fh: fh.write(data))
+
+    def put_file(self, key: str, source: Path, content_type: str = "application/octet-stream") -> None:
+        def copy(fh) -> None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, fh, 1 << 20)
+
+        self._write(key, copy)
+
+    def _write(self, key: str, write) -> None:
         path = self._path(key)
         tmp: str | None = None
         try:
@@ -97,7 +113,7 @@ class LocalReportStore:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name))
             with os.fdopen(fd, "wb") as fh:
                 os.fchmod(fh.fileno(), 0o666 & ~_umask())  # a normal file (0644), not mkstemp's 0600
-                fh.write(data)
+                write(fh)
             os.replace(tmp, path)
             tmp = None
         except OSError as exc:
@@ -106,6 +122,16 @@ class LocalReportStore:
             if tmp is not None:  # a failed write (e.g. disk full) leaves no temporary file behind
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    def get_file(self, key: str, destination: Path) -> bool:
+        path = self._path(key)
+        try:
+            shutil.copyfile(path, destination)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        return True
 
     def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -158,6 +184,31 @@ class S3ReportStore:
             )
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+
+    def put_file(self, key: str, source: Path, content_type: str = "application/octet-stream") -> None:
+        """Streamed from the file (boto3's managed transfer: multipart above 8 MB)."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.upload_file(
+                str(source), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+            )
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise StoreError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+
+    def get_file(self, key: str, destination: Path) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(destination))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return False
+            raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+        return True
 
     def get(self, key: str) -> bytes | None:
         from botocore.exceptions import BotoCoreError, ClientError

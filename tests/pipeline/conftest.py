@@ -17,7 +17,8 @@ from finance_recon.demo.generator import Shop, generate_shop
 from finance_recon.demo.seed import seed_shop
 from finance_recon.reconciliation.parameters import format_ts
 from finance_recon.report.store import LocalReportStore
-from finance_recon.settings import Settings, load_settings
+from finance_recon.settings import Settings
+from tests.shops import embedded_deployment
 
 ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -59,14 +60,8 @@ def _pay_one_missing_order(settings: Settings, shop: Shop, as_of: datetime) -> i
 def deployment(tmp_path_factory) -> Deployment:
     home = tmp_path_factory.mktemp("finance_recon_home")
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("FINANCE_RECON_ORDERS_URL", "FINANCE_RECON_PAYMENTS_URL", "FINANCE_RECON_REPORTS_URI"):
-            mp.delenv(name, raising=False)
-        mp.setenv("FINANCE_RECON_HOME", str(home))
-        mp.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        settings = load_settings()
+        settings = embedded_deployment(mp, home)
         shop = generate_shop(2_000, seed=11, anchor=ANCHOR)
-        settings.demo_dir.mkdir(parents=True)
         seed_shop(shop, settings.orders_url, settings.payments_url)
         runs: dict[str, RunOutcome] = {}
         runs["first"] = execute(RunRequestOptions(as_of=format_ts(ANCHOR), full_refresh=True), settings)

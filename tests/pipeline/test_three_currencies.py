@@ -21,9 +21,9 @@ from finance_recon.demo.seed import seed_shop
 from finance_recon.names import REPORT_KEY
 from finance_recon.reconciliation.parameters import format_ts
 from finance_recon.report.store import LocalReportStore
-from finance_recon.settings import Settings, load_settings
+from finance_recon.settings import Settings
 from finance_recon.warehouse import connect
-from tests.shops import ANCHOR, CURRENCIES, three_currency_shop
+from tests.shops import ANCHOR, CURRENCIES, embedded_deployment, three_currency_shop
 
 
 @dataclass
@@ -41,14 +41,8 @@ class Published:
 def published(tmp_path_factory) -> Published:
     home: Path = tmp_path_factory.mktemp("three_currencies")
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("FINANCE_RECON_ORDERS_URL", "FINANCE_RECON_PAYMENTS_URL", "FINANCE_RECON_REPORTS_URI"):
-            mp.delenv(name, raising=False)
-        mp.setenv("FINANCE_RECON_HOME", str(home))
-        mp.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        settings = load_settings()
+        settings = embedded_deployment(mp, home)
         shop = three_currency_shop()
-        settings.demo_dir.mkdir(parents=True)
         seed_shop(shop, settings.orders_url, settings.payments_url)
         run = execute(RunRequestOptions(as_of=format_ts(ANCHOR), full_refresh=True), settings)
         assert run.success, run.cause

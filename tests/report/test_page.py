@@ -8,11 +8,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 
 from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
 from finance_recon.report import page, render
-from finance_recon.report.breaks import BREAKS_SCHEMA
+from finance_recon.report.breaks import BREAKS_SCHEMA, StagedBreaks
 from finance_recon.report.guide import GUIDE
 from finance_recon.report.history import earlier_runs, latest_run, previous_run
 from finance_recon.report.publish import publish
@@ -102,15 +103,22 @@ def _document(breaks: pa.Table, as_of: datetime = AS_OF) -> dict:
         categories=categories,
         currencies=totals,
         lifecycle={"new": len(active), "persisting": 0, "resolved": 1},
-        breaks=breaks,
+        top_breaks=_staged(breaks).largest(render.TOP_BREAKS, "lifecycle <> 'resolved'"),
         watermarks={"orders_max_updated_at": as_of, "payments_max_updated_at": as_of},
     )
+
+
+def _staged(breaks: pa.Table) -> StagedBreaks:
+    """The breaks as the report asks for them: a relation on a DuckDB connection (breaks.py)."""
+    conn = duckdb.connect()
+    conn.register("breaks_under_test", breaks)
+    return StagedBreaks(conn, "breaks_under_test")
 
 
 def _html(breaks=None, trend=None) -> str:
     breaks = _breaks() if breaks is None else breaks
     document = _document(breaks)
-    return page.summary_html(document, breaks, trend or page.trend_points(document, [])).decode()
+    return page.summary_html(document, _staged(breaks), trend or page.trend_points(document, [])).decode()
 
 
 def _section(html: str, section_id: str) -> str:
@@ -224,7 +232,7 @@ def test_trend_has_one_point_per_earlier_as_of_then_this_run(tmp_path):
         assert [p.as_of[11:16] for p in points] == ["14:00", "15:00", "16:00", "18:00"]
         assert [p.breaks for p in points] == [1, 3, 4, document["breaks"]]
         assert points[1].break_amount["USD"] == Decimal("6.00")
-        pages.append(page.summary_html(document, breaks, points))
+        pages.append(page.summary_html(document, _staged(breaks), points))
         _publish(store, AS_OF, "this-run", 5)
     assert pages[0] == pages[1]
     assert latest_run(store).run_id == "this-run"

@@ -18,9 +18,8 @@ from finance_recon.demo.seed import seed_shop
 from finance_recon.reconciliation.parameters import format_ts
 from finance_recon.report import page as report_page
 from finance_recon.report.store import LocalReportStore
-from finance_recon.settings import load_settings
 from tests.services import missing
-from tests.shops import ANCHOR, CURRENCIES, three_currency_shop
+from tests.shops import ANCHOR, CURRENCIES, embedded_deployment, three_currency_shop
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "summary-page.png"
@@ -31,13 +30,7 @@ def published(tmp_path_factory):
     """Two published runs (as of ANCHOR − 2 h, then ANCHOR): the page of the second, its manifest."""
     home: Path = tmp_path_factory.mktemp("summary_page")
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("FINANCE_RECON_ORDERS_URL", "FINANCE_RECON_PAYMENTS_URL", "FINANCE_RECON_REPORTS_URI"):
-            mp.delenv(name, raising=False)
-        mp.setenv("FINANCE_RECON_HOME", str(home))
-        mp.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        settings = load_settings()
-        settings.demo_dir.mkdir(parents=True)
+        settings = embedded_deployment(mp, home)
         seed_shop(three_currency_shop(), settings.orders_url, settings.payments_url)
         first = execute(
             RunRequestOptions(as_of=format_ts(ANCHOR - timedelta(hours=2)), full_refresh=True), settings

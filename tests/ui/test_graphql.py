@@ -104,6 +104,19 @@ def dagster_dev_ui(tmp_path_factory):
         yield GraphQL(f"{url}/graphql", home), log_path
 
 
+def _launch_and_wait(gql: GraphQL, params: dict) -> tuple[str, str]:
+    """`launchRun` as the UI sends it, then poll until the run ends: (run id, final status)."""
+    launched = gql(LAUNCH, params=params)["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def finished():
+        status = gql(RUN_STATUS, runId=run_id)["runOrError"]["status"]
+        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    return run_id, wait_until(finished, RUN_TIMEOUT_S, 2.0, f"run {run_id} to finish")
+
+
 def test_lineage_and_on_demand_materialization(dagster_dev_ui):
     gql, log_path = dagster_dev_ui
 
@@ -170,15 +183,7 @@ def test_lineage_and_on_demand_materialization(dagster_dev_ui):
         "runConfigData": {"execution": {"config": {"in_process": {}}}},
         "executionMetadata": {"tags": [{"key": "finance_recon/test", "value": "ui"}]},
     }
-    launched = gql(LAUNCH, params=params)["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-
-    def finished():
-        status = gql(RUN_STATUS, runId=run_id)["runOrError"]["status"]
-        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
-
-    status = wait_until(finished, RUN_TIMEOUT_S, 2.0, f"run {run_id} to finish")
+    run_id, status = _launch_and_wait(gql, params)
     assert status == "SUCCESS", f"run {run_id} ended {status}; see {log_path}"
 
     asset = gql(MATERIALIZATIONS, key={"path": REPORT})["assetOrError"]
@@ -203,15 +208,7 @@ def test_one_day_closes_from_the_asset_page_without_the_rolling_lock(dagster_dev
     report_before = gql(MATERIALIZATIONS, key={"path": REPORT})["assetOrError"]
     lock = RunLock(gql.home).acquire("held-by-the-test")  # as if a rolling run were running
     try:
-        launched = gql(LAUNCH, params=params)["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
-
-        def finished():
-            status = gql(RUN_STATUS, runId=run_id)["runOrError"]["status"]
-            return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
-
-        status = wait_until(finished, RUN_TIMEOUT_S, 2.0, f"close run {run_id} to finish")
+        run_id, status = _launch_and_wait(gql, params)
     finally:
         lock.release()
     assert status == "SUCCESS", f"close run {run_id} ended {status}; see {log_path}"

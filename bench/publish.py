@@ -1,0 +1,181 @@
+"""Publishing benchmark: the report's breaks streamed to CSV/Parquet vs held whole in memory, same run.
+
+    python -m bench.publish --breaks 1000000 [--breaks 3000000]
+
+Builds a warehouse file with `fct_reconciliation_items`-shaped items (all of them breaks, the worst
+case of a 10M-order shop with ~900k breaks), then, each in its own subprocess so that peak RSS is its
+own:
+
+  streamed      what the report asset does (`finance_recon.report.breaks.stage_breaks` → the DuckDB
+                temporary table → `render.write_breaks`, one fixed-size batch at a time)
+  whole table   the previous release's way, kept here only as the baseline: the lifecycle query's
+                result fetched as one Arrow table, then written whole (`pyarrow.csv.write_csv`,
+                `pyarrow.parquet.write_table`)
+
+Both start from an earlier run's breaks.parquet of the same size (the lifecycle is compared with
+it), and both files must come out with the same rows. Prints wall time, peak RSS, the ratio of the
+two and the load average before and after. Figures: docs/benchmarks.md, section Publishing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+AS_OF = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+EARLIER = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+
+
+def _items_sql(n: int) -> str:
+    return f"""
+    create or replace table fct_reconciliation_items as
+    select md5('order:' || i) as break_id, 'order:' || i as item_key, 'order' as item_type,
+           i::bigint as order_id, null::varchar as payment_id, (1000 + i % 997)::bigint as customer_id,
+           'paid' as order_status,
+           case i % 4 when 0 then 'underpaid' when 1 then 'duplicate_charge' when 2 then 'missing_payment'
+                else 'refund_due' end as category,
+           true as is_break, false as is_synthetic,
+           timestamptz '2026-10-01 00:00:00+00' + to_seconds(i) as created_at, '8-30d' as age_bucket,
+           case i % 3 when 0 then 'USD' when 1 then 'EUR' else 'JPY' end as currency,
+           100.00::decimal(18,2) as expected, (100 - (i % 5000) / 100)::decimal(18,2) as net,
+           (-(i % 5000) / 100)::decimal(18,2) as difference,
+           (100 - (i % 5000) / 100)::decimal(18,2) as captured, 0.00::decimal(18,2) as reversed,
+           (1 + i % 2)::bigint as n_charges, 'pay_' || i || ';pay_' || (i + 1) as payment_ids,
+           'USD' as payment_currencies, 'adyen;stripe' as providers
+    from range(1, {n + 1}) t(i)
+    """
+
+
+def prepare(folder: Path, n: int) -> None:
+    """The items, and an earlier run's breaks.parquet (every other item a break then)."""
+    from finance_recon.report import render
+    from finance_recon.report.breaks import BREAKS_SCHEMA, stage_breaks
+    from finance_recon.warehouse import connect
+
+    conn = connect(folder / "warehouse.duckdb")
+    conn.execute(_items_sql(n))
+    conn.execute(
+        "create or replace table earlier as select * from fct_reconciliation_items where order_id % 2 = 0"
+    )
+    staged = stage_breaks(conn, "earlier", None, EARLIER)
+    previous = folder / "previous"
+    previous.mkdir()
+    render.write_breaks(staged.batches(), BREAKS_SCHEMA, previous)
+    conn.close()
+
+
+def run_method(method: str, folder: Path) -> dict:
+    started = time.perf_counter()
+    from finance_recon.report import render
+    from finance_recon.report.breaks import _LIFECYCLE_SQL, BREAKS_SCHEMA, stage_breaks
+    from finance_recon.settings import load_settings
+    from finance_recon.warehouse import WarehouseResource, connect
+
+    out = folder / method
+    out.mkdir(exist_ok=True)
+    previous = folder / "previous" / "breaks.parquet"
+    if method == "streamed":
+        # The report asset's connection: FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT, spilling beyond it.
+        warehouse = WarehouseResource(
+            path=str(folder / "warehouse.duckdb"), memory_limit=load_settings().warehouse_memory_limit
+        )
+        with warehouse.connection(read_only=True, spill_to=folder / "spill") as conn:
+            staged = stage_breaks(conn, "fct_reconciliation_items", previous, AS_OF)
+            csv, _ = render.write_breaks(staged.batches(), BREAKS_SCHEMA, out)
+        rows = csv.rows
+    else:
+        conn = connect(folder / "warehouse.duckdb", read_only=True)
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        from finance_recon.report.breaks import _ITEM_COLUMNS
+
+        conn.register("previous_breaks", pq.read_table(previous))
+        sql = _LIFECYCLE_SQL.format(
+            items="fct_reconciliation_items",
+            cur_cols=", ".join(f"c.{c}" for c in _ITEM_COLUMNS),
+            res_cols=", ".join(f"coalesce(i.{c}, p.{c}) as {c}" for c in _ITEM_COLUMNS),
+            out_cols=", ".join(BREAKS_SCHEMA.names),
+        )
+        table = conn.execute(sql, {"as_of": AS_OF}).fetch_arrow_table().cast(BREAKS_SCHEMA)
+        batch = render._csv_batch(table.combine_chunks().to_batches()[0])
+        pacsv.write_csv(
+            pa.Table.from_batches([batch]),
+            str(out / "breaks.csv"),
+            pacsv.WriteOptions(quoting_style="needed"),
+        )
+        pq.write_table(table, str(out / "breaks.parquet"), compression="zstd", write_statistics=True)
+        rows = table.num_rows
+    return {
+        "method": method,
+        "rows": rows,
+        "wall_s": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--breaks", type=int, action="append", help="breaks per size (repeatable)")
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prepare:
+        prepare(Path(args.folder), args.prepare)
+        return 0
+    if args.method:
+        print(json.dumps(run_method(args.method, Path(args.folder))))
+        return 0
+    failed = False
+    for n in args.breaks or [1_000_000]:
+        with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
+            folder = Path(scratch)
+            # In its own process too: a child's peak RSS starts at its parent's (Linux keeps ru_maxrss
+            # across fork and exec), so the parent stays small.
+            subprocess.run(
+                [sys.executable, "-m", "bench.publish", "--prepare", str(n), "--folder", str(folder)],
+                check=True,
+                capture_output=True,
+            )
+            load_before = os.getloadavg()
+            results = {}
+            for method in ("streamed", "whole_table"):
+                proc = subprocess.run(
+                    [sys.executable, "-m", "bench.publish", "--method", method, "--folder", str(folder)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if proc.returncode != 0:
+                    print(proc.stderr[-3000:], file=sys.stderr)
+                    return 1
+                results[method] = json.loads(proc.stdout.strip().splitlines()[-1])
+            load_after = os.getloadavg()
+            s, w = results["streamed"], results["whole_table"]
+            if s["rows"] != w["rows"]:
+                print(f"rows differ: streamed {s['rows']}, whole table {w['rows']}", file=sys.stderr)
+                failed = True
+            print(
+                f"breaks {n:,} (rows written {s['rows']:,}); load {load_before[0]:.1f} -> {load_after[0]:.1f}"
+            )
+            for r in (s, w):
+                print(f"  {r['method']:<12} wall {r['wall_s']:>7.2f} s   peak RSS {r['peak_rss_mb']:>6} MB")
+            print(
+                f"  streamed / whole table: wall {s['wall_s'] / w['wall_s']:.2f}x, "
+                f"peak RSS {s['peak_rss_mb'] / w['peak_rss_mb']:.2f}x"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
