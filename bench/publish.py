@@ -75,7 +75,7 @@ def prepare(folder: Path, n: int) -> None:
 def run_method(method: str, folder: Path) -> dict:
     started = time.perf_counter()
     from finance_recon.report import render
-    from finance_recon.report.breaks import _LIFECYCLE_SQL, BREAKS_SCHEMA, stage_breaks
+    from finance_recon.report.breaks import _LIFECYCLE_SQL, BREAKS_SCHEMA, REPORT_ORDER, stage_breaks
     from finance_recon.settings import load_settings
     from finance_recon.warehouse import WarehouseResource, connect
 
@@ -106,7 +106,11 @@ def run_method(method: str, folder: Path) -> dict:
             res_cols=", ".join(f"coalesce(i.{c}, p.{c}) as {c}" for c in _ITEM_COLUMNS),
             out_cols=", ".join(BREAKS_SCHEMA.names),
         )
-        table = conn.execute(sql, {"as_of": AS_OF}).fetch_arrow_table().cast(BREAKS_SCHEMA)
+        table = (
+            conn.execute(f"{sql} order by {REPORT_ORDER}", {"as_of": AS_OF})
+            .fetch_arrow_table()
+            .cast(BREAKS_SCHEMA)
+        )
         batch = render._csv_batch(table.combine_chunks().to_batches()[0])
         pacsv.write_csv(
             pa.Table.from_batches([batch]),

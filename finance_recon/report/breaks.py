@@ -108,7 +108,6 @@ resolved_breaks as (
     where not exists (select 1 from current_breaks c where c.break_id = p.break_id)
 )
 select {out_cols} from (select * from open_breaks union all select * from resolved_breaks)
-order by abs(difference) desc, break_id
 """
 
 
@@ -117,7 +116,8 @@ _PREVIOUS = "previous_breaks"
 # Rows per batch handed to the writers: every batch but the last has exactly this many rows, so a
 # rerun writes the same Parquet row groups and the same bytes.
 BATCH_ROWS = 65_536
-_ORDER = "abs(difference) desc, break_id"
+# The report's order of breaks; the staged table has none, every read asks for it.
+REPORT_ORDER = "abs(difference) desc, break_id"
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:
@@ -176,7 +176,7 @@ class StagedBreaks:
         return {name: int(found.get(name, 0)) for name in LIFECYCLES}
 
     def largest(self, limit: int, where: str = "true") -> pa.Table:
-        sql = f"select {', '.join(BREAKS_SCHEMA.names)} from {self.relation} where {where} order by {_ORDER} limit {int(limit)}"
+        sql = f"select {', '.join(BREAKS_SCHEMA.names)} from {self.relation} where {where} order by {REPORT_ORDER} limit {int(limit)}"
         return self.conn.execute(sql).fetch_arrow_table().cast(BREAKS_SCHEMA)
 
     def groups(self, per_group: int) -> tuple[list[BreakGroup], BreakGroup | None]:
@@ -206,7 +206,7 @@ class StagedBreaks:
         """Every break in report order, as `BREAKS_SCHEMA` batches of exactly `rows` rows (the last
         may be shorter): memory is bounded by one batch whatever the number of breaks."""
         reader = self.conn.execute(
-            f"select {', '.join(BREAKS_SCHEMA.names)} from {self.relation} order by {_ORDER}"
+            f"select {', '.join(BREAKS_SCHEMA.names)} from {self.relation} order by {REPORT_ORDER}"
         ).fetch_record_batch(rows)
         pending: list[pa.RecordBatch] = []
         held = 0
