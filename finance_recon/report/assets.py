@@ -132,9 +132,21 @@ def finance_reconciliation_report(
             render.Artifact("summary.json", render.summary_json(document), "application/json"),
             render.Artifact("summary.html", html, "text/html; charset=utf-8"),
         ]
-        publication, run_started_at, run_ended_at = _publish(
-            context, store, as_of, document, lifecycle, continuity, probe, artifacts, previous
-        )
+        run_started_at, run_ended_at = _run_times(context)
+        try:
+            publication = publish(
+                store,
+                run_id=context.run_id,
+                as_of=as_of,
+                artifacts=artifacts,
+                manifest_fields=_manifest_fields(document, lifecycle, continuity, probe, run_started_at),
+                run_ended_at=run_ended_at,
+                previous=previous,
+            )
+        except StoreError as exc:
+            raise Failure(
+                f"publishing the report failed, latest.json still names the previous run: {exc}"
+            ) from exc
 
     with warehouse.connection() as conn:
         record_run(
@@ -179,14 +191,18 @@ def finance_reconciliation_report(
     return MaterializeResult(metadata=metadata)
 
 
-def _publish(context, store, as_of, document, lifecycle, continuity, probe, artifacts, previous):
-    """Artifacts, then manifest.json, then latest.json (publish.py); the run's times from Dagster."""
+def _run_times(context) -> tuple[datetime, datetime]:
+    """When this run started (from Dagster's run record) and when it ends: now."""
     record = context.instance.get_run_record_by_id(context.run_id)
-    run_started_at = (
-        datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else datetime.now(UTC)
-    )
-    run_ended_at = datetime.now(UTC)
-    manifest_fields = {
+    now = datetime.now(UTC)
+    started = datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else now
+    return started, now
+
+
+def _manifest_fields(document, lifecycle, continuity, probe, run_started_at) -> dict[str, Any]:
+    """What the manifest says of this run besides its files (publish.py adds those, the run id and
+    the previous run)."""
+    return {
         "run_started_at": render.iso(run_started_at),
         "parameters": document["parameters"],
         "verdict": document["verdict"],
@@ -199,24 +215,6 @@ def _publish(context, store, as_of, document, lifecycle, continuity, probe, arti
         # The correctness prober's verdict, only when it ran (synthetic items are in no figure above).
         **({"probe": probe} if probe is not None else {}),
     }
-    try:
-        return (
-            publish(
-                store,
-                run_id=context.run_id,
-                as_of=as_of,
-                artifacts=artifacts,
-                manifest_fields=manifest_fields,
-                run_ended_at=run_ended_at,
-                previous=previous,
-            ),
-            run_started_at,
-            run_ended_at,
-        )
-    except StoreError as exc:
-        raise Failure(
-            f"publishing the report failed, latest.json still names the previous run: {exc}"
-        ) from exc
 
 
 def _totals_markdown(totals: list[dict[str, Any]]) -> str:

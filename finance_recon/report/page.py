@@ -53,7 +53,8 @@ class TrendPoint:
 
 
 def trend_points(document: dict[str, Any], earlier: list[PublishedRun]) -> list[TrendPoint]:
-    """Oldest first: the runs published before this one (`history.earlier_runs`), then this run."""
+    """Oldest first: the runs published before this one (`history.earlier_runs`, at most
+    `TREND_RUNS - 1`), then this run."""
     points = [
         TrendPoint(
             as_of=run.manifest["as_of"],
@@ -64,7 +65,7 @@ def trend_points(document: dict[str, Any], earlier: list[PublishedRun]) -> list[
                 else None
             ),
         )
-        for run in reversed(earlier[: TREND_RUNS - 1])
+        for run in reversed(earlier)
     ]
     points.append(
         TrendPoint(
@@ -114,23 +115,12 @@ def _chart(title: str, values: list[tuple[str, Decimal | None]], unit: str) -> C
         ticks = [as_of[5:19].replace("T", " ") for as_of, _ in values]
     for i, ((as_of, value), tick) in enumerate(zip(values, ticks, strict=True)):
         if value is None:
-            bars.append(
-                Bar(i * slot + (slot - width) // 2, _TOP + room, width, 0, "n/a", tick, f"{as_of}: n/a")
-            )
-            continue
-        height = max(1, int(room * value / widest)) if value else 0
-        label = f"{value:,}" if unit == "count" else amount(value)
-        bars.append(
-            Bar(
-                i * slot + (slot - width) // 2,
-                _TOP + room - height,
-                width,
-                height,
-                label,
-                tick,
-                f"{as_of}: {label}",
-            )
-        )
+            height, label = 0, "n/a"
+        else:
+            height = max(1, int(room * value / widest)) if value else 0
+            label = f"{value:,}" if unit == "count" else amount(value)
+        x = i * slot + (slot - width) // 2
+        bars.append(Bar(x, _TOP + room - height, width, height, label, tick, f"{as_of}: {label}"))
     return Chart(title, bars, _CHART_W, _CHART_H, _TOP + room)
 
 
@@ -165,6 +155,5 @@ def summary_html(document: dict[str, Any], breaks: StagedBreaks, trend: list[Tre
         trend_runs=len(trend),
         groups=groups,
         resolved=resolved,
-        per_category=BREAKS_PER_CATEGORY,
     )
     return page.encode()

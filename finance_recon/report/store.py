@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -175,52 +176,53 @@ class S3ReportStore:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
-
-    def put_file(self, key: str, source: Path, content_type: str = "application/octet-stream") -> None:
-        """Streamed from the file (boto3's managed transfer: multipart above 8 MB)."""
+    def _write(self, key: str, send: Callable[[str], Any]) -> None:
+        """`send(s3_key)`, with any S3 failure as a `StoreError` naming the object."""
         from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.upload_file(
-                str(source), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
-            )
+            send(self._key(key))
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise StoreError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
 
-    def get_file(self, key: str, destination: Path) -> bool:
+    def _read(self, key: str, fetch: Callable[[str], Any]) -> Any:
+        """`fetch(s3_key)`, or None when the object does not exist; other failures as a `StoreError`."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.download_file(self.bucket, self._key(key), str(destination))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return False
-            raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
-        return True
-
-    def get(self, key: str) -> bytes | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            return fetch(self._key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
         except BotoCoreError as exc:
             raise StoreError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._write(
+            key,
+            lambda k: self.client.put_object(Bucket=self.bucket, Key=k, Body=data, ContentType=content_type),
+        )
+
+    def put_file(self, key: str, source: Path, content_type: str = "application/octet-stream") -> None:
+        """Streamed from the file (boto3's managed transfer: multipart above 8 MB)."""
+        self._write(
+            key,
+            lambda k: self.client.upload_file(
+                str(source), self.bucket, k, ExtraArgs={"ContentType": content_type}
+            ),
+        )
+
+    def get(self, key: str) -> bytes | None:
+        return self._read(key, lambda k: self.client.get_object(Bucket=self.bucket, Key=k)["Body"].read())
+
+    def get_file(self, key: str, destination: Path) -> bool:
+        def download(k: str) -> bool:
+            self.client.download_file(self.bucket, k, str(destination))
+            return True
+
+        return self._read(key, download) is not None
 
     def list_keys(self, prefix: str = "") -> list[str]:
         from botocore.exceptions import BotoCoreError, ClientError
