@@ -45,34 +45,9 @@
 
     ),
 
-    -- The evidence a break is worked from (contracts §2): which payments, in which currencies,
-    -- through which providers; sorted and ';'-joined so a rerun gives the same string.
-    evidence_ids as (
-
-        select order_id, {{ dbt.listagg('payment_id', "';'", 'order by payment_id') }} as payment_ids
-        from payments_with_order_currency
-        group by order_id
-
-    ),
-
-    evidence_currencies as (
-
-        select order_id, {{ dbt.listagg('currency', "';'", 'order by currency') }} as payment_currencies
-        from (select distinct order_id, currency from payments_with_order_currency) as distinct_currencies
-        group by order_id
-
-    ),
-
-    evidence_providers as (
-
-        select order_id, {{ dbt.listagg('provider', "';'", 'order by provider') }} as providers
-        from (
-            select distinct order_id, provider from payments_with_order_currency where provider is not null
-        ) as distinct_providers
-        group by order_id
-
-    ),
-
+    -- One pass over the payments: the amounts, and the evidence a break is worked from (contracts
+    -- §2): which payments, in which currencies, through which providers, sorted and ';'-joined so a
+    -- rerun gives the same string.
     aggregated as (
 
         select
@@ -80,7 +55,10 @@
             {{ money("sum(case when is_order_currency and payment_kind = 'charge' then amount else cast(0 as decimal(18, 2)) end)") }} as captured,
             {{ money("sum(case when is_order_currency and payment_kind in ('refund', 'chargeback') then amount else cast(0 as decimal(18, 2)) end)") }} as reversed,
             count(case when payment_kind = 'charge' then 1 end) as n_charges,
-            count(case when not is_order_currency then 1 end) as n_foreign_currency_payments
+            count(case when not is_order_currency then 1 end) as n_foreign_currency_payments,
+            {{ sorted_string_agg('payment_id') }} as payment_ids,
+            {{ sorted_string_agg('currency', distinct=true) }} as payment_currencies,
+            {{ sorted_string_agg('provider', distinct=true) }} as providers
         from payments_with_order_currency
         group by order_id
 
@@ -93,13 +71,10 @@
         {{ money('aggregated.captured - aggregated.reversed') }} as net,
         aggregated.n_charges,
         aggregated.n_foreign_currency_payments,
-        evidence_ids.payment_ids,
-        evidence_currencies.payment_currencies,
-        evidence_providers.providers
+        aggregated.payment_ids,
+        aggregated.payment_currencies,
+        aggregated.providers
     from aggregated
-    left join evidence_ids on evidence_ids.order_id = aggregated.order_id
-    left join evidence_currencies on evidence_currencies.order_id = aggregated.order_id
-    left join evidence_providers on evidence_providers.order_id = aggregated.order_id
 {%- endmacro %}
 
 

@@ -35,3 +35,12 @@
     {#- Spark: unix_micros() gives exact microseconds since the epoch as a BIGINT. -#}
     unix_micros({{ timestamp_expr }})
 {%- endmacro %}
+
+
+{% macro spark__sorted_string_agg(expr, distinct) -%}
+    {#- Spark: collect_list / collect_set skip NULLs; array_sort orders ascending; an empty group
+        must stay NULL, not ''. -#}
+    case when count({{ expr }}) > 0 then
+        concat_ws(';', array_sort({{ 'collect_set' if distinct else 'collect_list' }}({{ expr }})))
+    end
+{%- endmacro %}
