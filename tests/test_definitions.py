@@ -71,7 +71,7 @@ def test_dagster_definitions_validate_accepts_the_workspace():
 def test_loading_definitions_does_not_import_heavy_optional_libraries():
     code = (
         "import sys, finance_recon.definitions as d; "
-        "print(','.join(m for m in ('great_expectations', 'pyspark', 'psycopg2', 'pymysql') if m in sys.modules))"
+        "print(','.join(m for m in ('great_expectations', 'pyspark', 'psycopg2', 'pymysql', 'dbt') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
