@@ -80,21 +80,21 @@ def validate_source_batch(
     table: SourceTable, warehouse, source_url: str | None, *, now: datetime | None = None
 ) -> AssetCheckResult:
     """The contract check's body (also called directly by tests): GX on the batch + source PK probe."""
-    from finance_recon.quality.batches import distinct_keys, frames, spilled_batch
+    from finance_recon.quality.batches import batch_for_check, distinct_keys, frames
     from finance_recon.quality.gx_runner import RuleOutcome, empty_outcome, run_suite
     from finance_recon.quality.suites import Rule
     from finance_recon.sources.landing import batch_table
 
     suite: Suite = source_suite(table, now or datetime.now(UTC), DEFAULT_FUTURE_SKEW)
-    with spilled_batch(warehouse, table) as (path, rows, full_read):
+    with batch_for_check(warehouse, table) as (data, rows, full_read):
         # Nothing extracted (a rerun with nothing new): no row for any expectation, so GX is not even
         # imported; the result still passes and says 0 rows were validated.
-        outcome = run_suite(suite, frames(path, rows, table.primary_key)) if rows else empty_outcome(suite)
+        outcome = run_suite(suite, frames(data, rows, table.primary_key)) if rows else empty_outcome(suite)
         # The source probe exists for incremental batches, which can hide a duplicate key (see
         # `source_keys`). A full read holds every source row, so GX's exact uniqueness rule on the
         # batch already sees every duplicate: probing 1M keys again in the source (~4-10 s) adds nothing.
         probe = bool(source_url and rows and not full_read)
-        keys = distinct_keys(path, table.primary_key) if probe else []
+        keys = distinct_keys(data, table.primary_key) if probe else []
     if keys:
         from finance_recon.quality.source_keys import duplicated_source_keys
 

@@ -25,9 +25,11 @@ GX's per-validation overhead, paid per chunk (chunks are large). An empty batch 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +76,29 @@ def _import_gx():
         if hide_pyspark and sys.modules.get("pyspark", ...) is None:
             del sys.modules["pyspark"]
     return gx, gxe
+
+
+def prewarm() -> threading.Thread | None:
+    """Import GX in a background thread, so that the first check needing it does not wait ~1.5-2.5 s.
+
+    A run that reconciles anything validates with GX at least once (the report's consistency
+    check), and its first steps — extraction, the source checks of an empty batch, the dbt build in
+    a subprocess — mostly wait on other processes: the import overlaps them. A check that needs GX
+    before the import is done waits for it on Python's import lock, as any second importer does.
+    Not with PySpark in the process or about to be imported (the Spark landing): `_import_gx` hides
+    pyspark from `sys.modules` while GX imports, which another thread importing pyspark must not see.
+    Returns the thread (None when GX is already imported)."""
+    if "great_expectations" in sys.modules:
+        return None
+
+    def _import() -> None:
+        # A failure here is reported by the check that needs GX (GreatExpectationsUnavailable).
+        with contextlib.suppress(Exception):
+            _import_gx()
+
+    thread = threading.Thread(target=_import, name="finance_recon-gx-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _defer_scipy_stats() -> None:

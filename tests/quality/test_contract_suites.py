@@ -175,13 +175,13 @@ def test_not_null_and_types_on_a_frame():
 
 def test_duplicates_split_across_chunks_are_still_found(tmp_path, warehouse):
     """Chunks are cut by hash(primary key): both rows of a duplicate fall in the same chunk."""
-    from finance_recon.quality.batches import frames, spilled_batch
+    from finance_recon.quality.batches import batch_for_check, frames
     from finance_recon.quality.gx_runner import run_suite
     from finance_recon.quality.suites import source_suite
 
     land_batch(warehouse, ORDERS, [order(i) for i in range(1, 40)] + [order(17, status="shipped")])
-    with spilled_batch(warehouse, ORDERS) as (path, rows, _full_read):
-        chunks = list(frames(path, rows, "order_id", chunk_rows=5))
+    with batch_for_check(warehouse, ORDERS, chunk_rows=5) as (data, rows, _full_read):
+        chunks = list(frames(data, rows, "order_id", chunk_rows=5))
         assert len(chunks) == 8 and sum(len(c) for c in chunks) == 40
         outcome = run_suite(source_suite(ORDERS, NOW), chunks)
     [dup] = outcome.failed

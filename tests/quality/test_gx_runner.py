@@ -217,7 +217,7 @@ def test_frames_are_arrow_backed_without_python_objects(tmp_path):
     import pyarrow as pa
 
     from finance_recon.contracts import PAYMENTS
-    from finance_recon.quality.batches import frames, spilled_batch
+    from finance_recon.quality.batches import batch_for_check, frames
     from finance_recon.sources.landing import batch_table, ensure_landing
     from finance_recon.warehouse import WarehouseResource
 
@@ -228,8 +228,8 @@ def test_frames_are_arrow_backed_without_python_objects(tmp_path):
             f"INSERT INTO {batch_table(PAYMENTS)} VALUES ('p1', NULL, 'stripe', 'charge', 'succeeded', 'EUR', "
             "12.34, TIMESTAMPTZ '2026-11-01 10:00:00+00', TIMESTAMPTZ '2026-11-01 10:01:00+00')"
         )
-    with spilled_batch(warehouse, PAYMENTS) as (path, rows, _full_read):
-        [frame] = list(frames(path, rows, PAYMENTS.primary_key))
+    with batch_for_check(warehouse, PAYMENTS) as (data, rows, _full_read):
+        [frame] = list(frames(data, rows, PAYMENTS.primary_key))
     dtypes = frame.dtypes.to_dict()
     assert not [c for c, d in dtypes.items() if str(d) == "object"], dtypes
     assert dtypes["amount"] == pd.ArrowDtype(pa.decimal128(18, 2))
