@@ -10,6 +10,7 @@ from finance_recon.alerting.resources import build_alerting_resources
 from finance_recon.alerting.sensors import build_alert_sensors
 from finance_recon.jobs import RECONCILIATION_EXECUTOR, close_job, reconciliation_job
 from finance_recon.names import FRESH_ASSET_KEYS, RECONCILIATION_JOB_NAME, REPORT_KEY
+from finance_recon.probe.step import before_read
 from finance_recon.quality.checks import build_quality_checks
 from finance_recon.quality.freshness import apply_freshness, freshness_policy
 from finance_recon.reconciliation.assets import reconciliation_dbt_models
@@ -18,12 +19,17 @@ from finance_recon.report.close_asset import build_close_asset
 from finance_recon.resources import build_resources
 from finance_recon.schedules import build_reconciliation_schedule
 from finance_recon.settings import Settings, load_settings
-from finance_recon.spark.wiring import select_landing
+from finance_recon.sources.assets import build_source_assets
 
 
 def build_definitions(settings: Settings) -> Definitions:
-    # The landing engine (embedded DuckDB or Spark JDBC → Parquet lake) keeps the same asset keys.
-    source_assets, landing_resources = select_landing(settings)
+    resources = build_resources(settings)
+    # The same `orders` and `payments` over whichever landing engine the deployment's `landing`
+    # resource is (embedded DuckDB or Spark JDBC → Parquet lake), labelled with its kinds. The
+    # correctness prober writes its synthetic rows before each read of an engine it probes (off
+    # unless FINANCE_RECON_PROBE_ENABLED; docs/operations.md).
+    landing = resources["landing"]
+    source_assets = build_source_assets(landing, before_read=before_read if landing.PROBED else None)
     assets = apply_freshness(
         [*source_assets, reconciliation_dbt_models, finance_reconciliation_report],
         freshness_policy(settings.sla_minutes, settings.warn_minutes),
@@ -41,8 +47,7 @@ def build_definitions(settings: Settings) -> Definitions:
             report_key=REPORT_KEY,
         ),
         resources={
-            **build_resources(settings),
-            **landing_resources,
+            **resources,
             **build_alerting_resources(settings),
             "pipes_subprocess_client": PipesSubprocessClient(),  # the daily close's worker
         },

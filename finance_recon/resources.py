@@ -1,5 +1,9 @@
 """Resources for one deployment, built from `Settings` (environment → resources, resolved once).
 
+The one place where a deployment's engines are chosen: the same assets run everywhere, over the
+resources this module maps the settings to (FINANCE_RECON_LANDING_ENGINE → the `landing` resource,
+FINANCE_RECON_WAREHOUSE_TARGET → the warehouse and dbt target).
+
 Secrets never appear here: source URLs are handed over as `EnvVar`s when set, S3 credentials come
 from the standard AWS variables that boto3 reads itself.
 """
@@ -14,8 +18,28 @@ from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.settings import ENV_ORDERS_URL, ENV_PAYMENTS_URL, Settings, secret_or_default
-from finance_recon.sources.resources import SourceDatabaseResource
+from finance_recon.sources.resources import EmbeddedLandingResource, LandingResource, SourceDatabaseResource
 from finance_recon.warehouse import WarehouseResource
+
+
+def landing_resource(settings: Settings) -> LandingResource:
+    """The landing engine under the `orders` and `payments` assets (FINANCE_RECON_LANDING_ENGINE)."""
+    if settings.landing_engine == "spark":
+        # Imported only for this engine: the embedded path never loads PySpark or dagster-pyspark.
+        from finance_recon.spark.resources import build_spark_landing
+
+        return build_spark_landing(settings)
+    return EmbeddedLandingResource()
+
+
+def _source(settings: Settings, env_name: str, default_url: str) -> SourceDatabaseResource:
+    return SourceDatabaseResource(
+        url=secret_or_default(env_name, default_url),
+        look_back_minutes=settings.look_back_minutes,
+        batch_rows=settings.extract_batch_rows,
+        probe_enabled=settings.probe_enabled,
+        probe_unmatched_every=settings.probe_unmatched_every,
+    )
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
@@ -25,20 +49,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             target=settings.warehouse_target,
             memory_limit=settings.warehouse_memory_limit,
         ),
-        "orders_source": SourceDatabaseResource(
-            url=secret_or_default(ENV_ORDERS_URL, settings.orders_url),
-            look_back_minutes=settings.look_back_minutes,
-            batch_rows=settings.extract_batch_rows,
-            probe_enabled=settings.probe_enabled,
-            probe_unmatched_every=settings.probe_unmatched_every,
-        ),
-        "payments_source": SourceDatabaseResource(
-            url=secret_or_default(ENV_PAYMENTS_URL, settings.payments_url),
-            look_back_minutes=settings.look_back_minutes,
-            batch_rows=settings.extract_batch_rows,
-            probe_enabled=settings.probe_enabled,
-            probe_unmatched_every=settings.probe_unmatched_every,
-        ),
+        "orders_source": _source(settings, ENV_ORDERS_URL, settings.orders_url),
+        "payments_source": _source(settings, ENV_PAYMENTS_URL, settings.payments_url),
+        "landing": landing_resource(settings),
         # The dbt beside this interpreter, so a venv works without being on PATH.
         "dbt": LeanDbtCliResource(
             project_dir=dbt_project,

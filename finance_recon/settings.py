@@ -52,6 +52,14 @@ ENV_SPARK_MASTER = "FINANCE_RECON_SPARK_MASTER"
 ENV_SPARK_PARTITIONS = "FINANCE_RECON_SPARK_PARTITIONS"
 ENV_SPARK_DRIVER_MEMORY = "FINANCE_RECON_SPARK_DRIVER_MEMORY"
 ENV_JDBC_JARS = "FINANCE_RECON_JDBC_JARS"
+# Where dbt finds the landed tables (dbt_project reads it as well; the Spark target's catalog follows it).
+ENV_LANDING_SCHEMA = "FINANCE_RECON_LANDING_SCHEMA"
+# The dbt project the in-process dbt runs of the Spark path use (spark/reconcile.py; default dbt_project/).
+ENV_DBT_PROJECT_DIR = "FINANCE_RECON_DBT_PROJECT_DIR"
+# How the MySQL/MariaDB reader streams (sources/readers/mysql.py): through the command-line client
+# when one is installed (default), or always through PyMySQL.
+ENV_MYSQL_READER = "FINANCE_RECON_MYSQL_READER"
+MYSQL_READERS = ("client", "pymysql")
 
 LANDING_ENGINES = ("embedded", "spark")
 # Debian's stable symlinks to the versioned JDBC jars (libpostgresql-jdbc-java, libmariadb-java).
@@ -100,6 +108,9 @@ class Settings:
     spark_partitions: int = 4
     spark_driver_memory: str = "4g"
     jdbc_jars: tuple[str, ...] = DEFAULT_JDBC_JARS
+    landing_schema: str = "landing"
+    dbt_project_dir: Path = DBT_PROJECT_DIR
+    mysql_reader: str = "client"  # "pymysql": never the command-line client
     # The correctness prober (finance_recon/probe/): off by default; when on, every run writes one
     # synthetic matched pair into the sources, and every `probe_unmatched_every`-th run also an
     # unmatched one.
@@ -220,6 +231,11 @@ class _Environment(BaseSettings):
     spark_partitions: int = Field(default=4, ge=1, description="an integer ≥ 1")
     spark_driver_memory: str = Field(default="4g", description="a JVM memory size, e.g. 4g")
     jdbc_jars: str | None = Field(default=None, description="comma-separated paths of JDBC driver jars")
+    landing_schema: str | None = Field(default=None, description="a schema name")
+    dbt_project_dir: Path | None = Field(
+        default=None, description="a folder path of a dbt project (with its profiles.yml)"
+    )
+    mysql_reader: str | None = Field(default=None, description=f"one of {', '.join(MYSQL_READERS)}")
     probe_enabled: bool = Field(default=False, description="true or false")
     probe_unmatched_every: int = Field(default=6, ge=1, description="a whole number of runs, an integer ≥ 1")
     report_link_expiry: int = Field(
@@ -262,6 +278,13 @@ class _Environment(BaseSettings):
         if value.lower() not in LANDING_ENGINES:
             raise ValueError(f"expected one of {', '.join(LANDING_ENGINES)}")
         return value.lower()
+
+    @field_validator("mysql_reader")
+    @classmethod
+    def _mysql_reader(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() not in MYSQL_READERS:
+            raise ValueError(f"expected one of {', '.join(MYSQL_READERS)}")
+        return value and value.lower()
 
     @field_validator("tolerance")
     @classmethod
@@ -331,6 +354,9 @@ def load_settings() -> Settings:
         jdbc_jars=tuple(
             j.strip() for j in (env.jdbc_jars or ",".join(DEFAULT_JDBC_JARS)).split(",") if j.strip()
         ),
+        landing_schema=env.landing_schema or "landing",
+        dbt_project_dir=(env.dbt_project_dir or DBT_PROJECT_DIR).expanduser().resolve(),
+        mysql_reader=env.mysql_reader or "client",
         probe_enabled=env.probe_enabled,
         probe_unmatched_every=env.probe_unmatched_every,
         report_link_expiry_seconds=env.report_link_expiry,

@@ -133,3 +133,44 @@ def test_the_warehouse_memory_limit_reaches_the_report_connection_and_names_its_
     monkeypatch.setenv("FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT", "plenty")
     with pytest.raises(SettingsError, match="FINANCE_RECON_WAREHOUSE_MEMORY_LIMIT"):
         load_settings()
+
+
+def test_the_landing_engine_is_one_resource_under_the_same_source_assets(monkeypatch):
+    from finance_recon.definitions import build_definitions
+    from finance_recon.settings import load_settings
+
+    for engine, resource, kind in (
+        ("embedded", "EmbeddedLandingResource", "duckdb"),
+        ("spark", "SparkLandingResource", "spark"),
+    ):
+        monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", engine)
+        defs = build_definitions(load_settings())
+        assert type(defs.resources["landing"]).__name__ == resource
+        sources = {
+            spec.key.to_user_string(): (spec.kinds, assets_def.required_resource_keys)
+            for assets_def in defs.assets
+            for spec in getattr(assets_def, "specs", [])
+            if spec.group_name == "sources"
+        }
+        assert set(sources) == {"orders", "payments"}
+        for key, (kinds, resource_keys) in sources.items():
+            assert kind in kinds and "landing" in resource_keys, (engine, key, kinds)
+
+
+def test_the_landing_and_reader_settings_name_their_variables(monkeypatch, tmp_path):
+    import pytest
+
+    from finance_recon.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("FINANCE_RECON_DBT_PROJECT_DIR", str(tmp_path))
+    monkeypatch.setenv("FINANCE_RECON_LANDING_SCHEMA", "raw")
+    monkeypatch.setenv("FINANCE_RECON_MYSQL_READER", "PyMySQL")
+    settings = load_settings()
+    assert (settings.dbt_project_dir, settings.landing_schema, settings.mysql_reader) == (
+        tmp_path.resolve(),
+        "raw",
+        "pymysql",
+    )
+    monkeypatch.setenv("FINANCE_RECON_MYSQL_READER", "odbc")
+    with pytest.raises(SettingsError, match="FINANCE_RECON_MYSQL_READER"):
+        load_settings()

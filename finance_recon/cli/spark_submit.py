@@ -2,7 +2,8 @@
 
 It runs the platform's one pipeline — the Dagster reconciliation job through the definitions
 (`finance_recon.cli.pipeline.execute`, exactly what `finance-recon run` does) with the Spark landing
-engine: the step's `LazyPySparkResource` finds the spark-submit driver's session (`getOrCreate`).
+engine: the `landing` resource (`SparkLandingResource`) finds the spark-submit driver's session
+(`getOrCreate`).
 It extracts, checks, reconciles and publishes, and is recorded in the Dagster instance like any run.
 """
 

@@ -1,6 +1,7 @@
 """Reading what was published: `latest.json`, the manifest it names, and the previous published run,
-against which break lifecycle is computed. The one reader of `latest.json` and manifest bytes;
-`metrics/latest.py` parses the manifest's fields for the exporter on top of it.
+against which break lifecycle is computed. The one reader of `latest.json` and manifest bytes, and
+the one walk along the chain of published runs (`walk`); `metrics/latest.py` parses the manifest's
+fields for the exporter on top of it, `reader.py` shows runs for `finance-recon report`/`breaks`.
 
 "Previous" is the newest published run whose `as_of` is strictly earlier than this run's, found by
 walking back from `latest.json` along each manifest's `previous_manifest_key`. A rerun with the same
@@ -10,6 +11,7 @@ walking back from `latest.json` along each manifest's `previous_manifest_key`. A
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,35 +57,51 @@ def read_json(store: ReportStore, key: str) -> dict[str, Any] | None:
     return None if data is None else load_json(data, key)
 
 
-def latest_manifest_key(store: ReportStore) -> str | None:
-    """The manifest `latest.json` names (None when there is no `latest.json`)."""
-    pointer = read_json(store, LATEST_KEY)
+def latest_manifest_key(store: ReportStore, pointer_key: str = LATEST_KEY) -> str | None:
+    """The manifest `latest.json` (or another pointer, e.g. the close's) names; None when there is
+    no such pointer."""
+    pointer = read_json(store, pointer_key)
     if pointer is None:
         return None
     manifest_key = pointer.get("manifest_key")
     if not isinstance(manifest_key, str) or not manifest_key.endswith(MANIFEST_NAME):
-        raise InvalidReportError(f"{LATEST_KEY}: 'manifest_key' missing or not a manifest: {manifest_key!r}")
+        raise InvalidReportError(f"{pointer_key}: 'manifest_key' missing or not a manifest: {manifest_key!r}")
     return manifest_key
 
 
-def latest_run(store: ReportStore) -> PublishedRun | None:
-    key = latest_manifest_key(store)
+def read_run(store: ReportStore, key: str | None) -> PublishedRun | None:
+    """The run whose manifest is `key`, or None when there is no key or no such manifest."""
     manifest = read_json(store, key) if key else None
     return PublishedRun(key, manifest) if key and manifest else None
 
 
-def previous_run(store: ReportStore, as_of: datetime) -> PublishedRun | None:
-    key = latest_manifest_key(store)
+def walk(store: ReportStore, start: PublishedRun | str | None) -> Iterator[PublishedRun]:
+    """Published runs from `start` (a run already read, or its manifest key) back along each
+    manifest's `previous_manifest_key`, newest first. Ends at the first run without a previous one,
+    a manifest missing from the store, or a key seen before (a loop never hangs a reader). Each
+    manifest is read only when the next run is asked for."""
+    run = start if isinstance(start, PublishedRun) or start is None else read_run(store, start)
     seen: set[str] = set()
-    while key and key not in seen:
-        seen.add(key)
-        manifest = read_json(store, key)
-        if manifest is None:
-            return None
-        if parse_as_of(manifest["as_of"]) < as_of:
-            return PublishedRun(key, manifest)
-        key = manifest.get("previous_manifest_key")
-    return None
+    while run is not None:
+        seen.add(run.manifest_key)
+        yield run
+        key = run.manifest.get("previous_manifest_key")
+        run = read_run(store, key) if key not in seen else None
+
+
+def latest_run(store: ReportStore) -> PublishedRun | None:
+    return read_run(store, latest_manifest_key(store))
+
+
+def previous_run(store: ReportStore, as_of: datetime) -> PublishedRun | None:
+    return next(
+        (
+            run
+            for run in walk(store, latest_manifest_key(store))
+            if parse_as_of(run.manifest["as_of"]) < as_of
+        ),
+        None,
+    )
 
 
 def earlier_runs(store: ReportStore, previous: PublishedRun | None, limit: int) -> list[PublishedRun]:
@@ -91,15 +109,11 @@ def earlier_runs(store: ReportStore, previous: PublishedRun | None, limit: int) 
     published for it): the trend behind this run. It depends only on what was published before
     `previous`, never on a rerun of this run's own `as_of`, so a rerun's page stays byte-identical."""
     found: list[PublishedRun] = []
-    run = previous
-    seen: set[str] = set()
-    while run is not None and len(found) < limit and run.manifest_key not in seen:
-        seen.add(run.manifest_key)
+    for run in walk(store, previous):
+        if len(found) >= limit:
+            break
         if not found or parse_as_of(run.manifest["as_of"]) < parse_as_of(found[-1].manifest["as_of"]):
             found.append(run)
-        key = run.manifest.get("previous_manifest_key")
-        manifest = read_json(store, key) if key else None
-        run = PublishedRun(key, manifest) if key and manifest else None
     return found
 
 

@@ -1,8 +1,8 @@
 """Reading published reports back from the report store (folder or S3), never from the warehouse.
 
 `finance-recon report` and `finance-recon breaks` use this module. Runs are found the way the
-publisher links them: `latest.json` names the newest manifest, each manifest names the previous one
-(`previous_manifest_key`). Money stays per currency: a manifest of the current shape carries
+publisher links them, through `history.py` (the one reader of `latest.json` and manifests, and the
+one walk along `previous_manifest_key`); its contract errors become `ReaderError`s here. Money stays per currency: a manifest of the current shape carries
 `totals_by_currency`; one published before that carries a single `totals` object, which this reader
 shows as "not split by currency" and never adds across currencies.
 """
@@ -10,15 +10,24 @@ shows as "not split by currency" and never adds across currencies.
 from __future__ import annotations
 
 import io
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
+from finance_recon.report.history import (
+    LATEST_KEY,
+    InvalidReportError,
+    PublishedRun,
+    latest_manifest_key,
+    read_json,
+    walk,
+)
 from finance_recon.report.store import ReportStore, StoreError
 
-LATEST_KEY = "latest.json"
 CLOSE_LATEST_KEY = "close/latest.json"
 LINKED_FILES = ("summary.html", "summary.json", "breaks.csv", "breaks.parquet", "manifest.json")
 
@@ -48,10 +57,9 @@ class CurrencyTotals:
 
 
 @dataclass(frozen=True)
-class RunView:
+class RunView(PublishedRun):
     """One published run as its manifest describes it."""
 
-    manifest_key: str
     manifest: dict[str, Any] = field(repr=False)
 
     @property
@@ -96,37 +104,26 @@ class RunView:
         version = self.manifest.get("schema_version", "?")
         return f"totals not split by currency (published before per-currency totals, manifest schema_version {version})"
 
-    def file_key(self, name: str) -> str | None:
-        return next((f["key"] for f in self.manifest.get("files", []) if f["name"] == name), None)
 
-
-def _json(store: ReportStore, key: str) -> dict[str, Any] | None:
-    raw = store.get(key)
-    if raw is None:
-        return None
+@contextmanager
+def _contract(store: ReportStore) -> Iterator[None]:
+    """What the store holds breaks the report-store contract: one line naming where."""
     try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReaderError(f"{key} in {store.uri} is not valid JSON ({exc})") from exc
-    if not isinstance(value, dict):
-        raise ReaderError(f"{key} in {store.uri} is not a JSON object")
-    return value
+        yield
+    except InvalidReportError as exc:
+        raise ReaderError(f"{store.uri.rstrip('/')}/{exc}") from exc
+
+
+def _views(store: ReportStore, start: PublishedRun | str | None, limit: int | None) -> list[RunView]:
+    with _contract(store):
+        return [RunView(r.manifest_key, r.manifest) for r in islice(walk(store, start), limit)]
 
 
 def runs(store: ReportStore, limit: int | None = None, latest_key: str = LATEST_KEY) -> list[RunView]:
     """Published runs, newest first, following `previous_manifest_key` from `latest_key`."""
-    pointer = _json(store, latest_key)
-    key = pointer.get("manifest_key") if pointer else None
-    found: list[RunView] = []
-    seen: set[str] = set()
-    while key and key not in seen and (limit is None or len(found) < limit):
-        seen.add(key)
-        manifest = _json(store, key)
-        if manifest is None:
-            break
-        found.append(RunView(key, manifest))
-        key = manifest.get("previous_manifest_key")
-    return found
+    with _contract(store):
+        key = latest_manifest_key(store, latest_key)
+    return _views(store, key, limit)
 
 
 def find_run(store: ReportStore, run_id: str | None) -> RunView:
@@ -140,23 +137,15 @@ def find_run(store: ReportStore, run_id: str | None) -> RunView:
     keys = [k for k in store.list_keys() if k.endswith(suffix)]
     if not keys:
         raise ReaderError(f"--run {run_id!r}: no published run with that id in {store.uri}")
-    manifest = _json(store, keys[0])
+    with _contract(store):
+        manifest = read_json(store, keys[0])
     assert manifest is not None
     return RunView(keys[0], manifest)
 
 
 def trend(store: ReportStore, run: RunView, last: int) -> list[dict[str, Any]]:
     """The `last` runs up to and including `run`, oldest first: break count and amount per currency."""
-    chain = [run]
-    key = run.manifest.get("previous_manifest_key")
-    seen = {run.manifest_key}
-    while key and key not in seen and len(chain) < last:
-        seen.add(key)
-        manifest = _json(store, key)
-        if manifest is None:
-            break
-        chain.append(RunView(key, manifest))
-        key = manifest.get("previous_manifest_key")
+    chain = _views(store, run, max(1, last))
     return [
         {
             "run_id": r.run_id,
@@ -227,7 +216,8 @@ def closes(store: ReportStore) -> list[dict[str, Any]]:
     out = []
     for key in store.list_keys("close/"):
         if key.startswith("close/dt=") and key.endswith("/manifest.json"):
-            manifest = _json(store, key)
+            with _contract(store):
+                manifest = read_json(store, key)
             if manifest is not None:
                 out.append(
                     {

@@ -6,14 +6,13 @@ column, changed type) is permanent (`allow_retries=False`); any other error is r
 `runs/facts.py` classifies it retryable. Either way nothing is written: the
 landing happens in one warehouse transaction after the whole batch has been read.
 
-One asset per source table, whatever the landing engine: `build_source_asset` takes a
-`LandingEngine` (the embedded DuckDB landing here, the Spark JDBC landing in `spark/assets.py`),
-which brings the landing function, the resources it needs, its kinds and its descriptions. Keys,
-group, owners, config, retry policy and failure handling are the same for every engine.
+One asset per source table, whatever the landing engine: the asset calls the `landing` resource
+(`sources/resources.py`: `EmbeddedLandingResource`, or `SparkLandingResource` in `finance_recon/spark/`),
+chosen per deployment in one place (`finance_recon/resources.py`). Keys, group, owners, config, retry
+policy and failure handling are the same for every engine; its kinds and descriptions come from it.
 """
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from dagster import (
@@ -33,7 +32,7 @@ from pydantic import Field
 from ..contracts import ORDERS, PAYMENTS, SourceTable
 from ..runs.facts import classify, one_line
 from .errors import SourceError
-from .extract import extract_table
+from .resources import EmbeddedLandingResource, LandingResource
 
 GROUP = "sources"
 OWNERS = ["team:data-platform"]
@@ -52,73 +51,46 @@ class ExtractConfig(Config):
     )
 
 
-# (context, table, source resource, full_refresh) → the materialization's metadata.
-Lander = Callable[[AssetExecutionContext, SourceTable, Any, bool], dict[str, Any]]
+# The landing of the assets built without a `landing` resource (`orders`/`payments` below, tests).
+EMBEDDED_LANDING = EmbeddedLandingResource()
 
-
-@dataclass(frozen=True)
-class LandingEngine:
-    """How a source table lands: the function, the resource keys it needs beyond `warehouse` and the
-    source's own, the asset kinds and descriptions per table, and extra definition metadata."""
-
-    land: Lander
-    descriptions: Mapping[str, str]
-    kinds: Mapping[str, set[str]]
-    resource_keys: frozenset[str] = frozenset()
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-
-def _land_embedded(
-    context: AssetExecutionContext, table: SourceTable, source, full_refresh: bool
-) -> dict[str, Any]:
-    result = extract_table(
-        table,
-        source.url,
-        context.resources.warehouse,
-        look_back_minutes=source.look_back_minutes,
-        batch_rows=source.batch_rows,
-        full_refresh=full_refresh,
-        run_id=context.run_id,
-        logger=context.log,
-    )
-    return result.metadata()
-
-
-_DESCRIPTIONS = {
-    "orders": "Shop orders from the MySQL `oltp.orders` table (contracts §1), landed in `landing.orders` "
-    "with the latest version per order_id. Incremental on updated_at with a look-back window.",
-    "payments": "Provider payments from PostgreSQL `public.payments` (contracts §1), landed in "
-    "`landing.payments` with the latest version per payment_id. Incremental on updated_at with a look-back window.",
-}
-_KINDS = {"orders": {"mysql", "duckdb"}, "payments": {"postgres", "duckdb"}}
-
-EMBEDDED_LANDING = LandingEngine(land=_land_embedded, descriptions=_DESCRIPTIONS, kinds=_KINDS)
+# Each source table and the key of its `SourceDatabaseResource` (finance_recon/resources.py).
+SOURCE_TABLES = ((ORDERS, "orders_source"), (PAYMENTS, "payments_source"))
 
 
 def build_source_asset(
     table: SourceTable,
     source_resource_key: str,
     *,
-    engine: LandingEngine = EMBEDDED_LANDING,
+    landing: LandingResource | None = None,
     retry_policy: RetryPolicy | None = SOURCE_RETRY_POLICY,
     before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
 ) -> AssetsDefinition:
     """One extraction asset per contract table (the tests build them with a faster retry policy).
-    `before_read(context, table, source resource)` runs first in the step: the definitions wire the
-    correctness prober there (finance_recon/probe/), which sits above this layer."""
+
+    `landing` is the deployment's landing resource: its kinds and descriptions label the asset, and
+    the definitions provide it under the `landing` key. Without one, the asset lands with the embedded
+    engine and needs no `landing` resource (tests materialize it alone). `before_read(context, table, source resource)` runs
+    first in the step: the definitions wire the correctness prober there (finance_recon/probe/),
+    which sits above this layer."""
+    engine = landing if landing is not None else EMBEDDED_LANDING
 
     @asset(
         name=table.asset_name,
         group_name=GROUP,
         owners=OWNERS,
-        kinds=engine.kinds[table.asset_name],
-        description=engine.descriptions[table.asset_name],
-        required_resource_keys={"warehouse", source_resource_key, *engine.resource_keys},
+        kinds=set(engine.KINDS[table.asset_name]),
+        description=engine.DESCRIPTIONS[table.asset_name],
+        required_resource_keys={
+            "warehouse",
+            source_resource_key,
+            *(["landing"] if landing is not None else []),
+        },
         retry_policy=retry_policy,
         metadata={
             "landing_table": f"landing.{table.asset_name}",
             "primary_key": table.primary_key,
-            **engine.metadata,
+            **engine.DEFINITION_METADATA,
         },
     )
     def _extract(context: AssetExecutionContext, config: ExtractConfig) -> MaterializeResult:
@@ -126,7 +98,8 @@ def build_source_asset(
         if before_read is not None:  # e.g. the correctness prober's synthetic rows (wired from above)
             before_read(context, table, source)
         try:
-            metadata = engine.land(context, table, source, config.full_refresh)
+            lander = context.resources.landing if landing is not None else EMBEDDED_LANDING
+            metadata = lander.land(context, table, source, config.full_refresh)
         except SourceError as exc:
             context.log.error(str(exc))
             # `from None`: the driver's exception is already summarised in the message; its chain could
@@ -147,7 +120,16 @@ def build_source_asset(
     return _extract
 
 
-orders = build_source_asset(ORDERS, "orders_source")
-payments = build_source_asset(PAYMENTS, "payments_source")
+def build_source_assets(
+    landing: LandingResource | None = None,
+    *,
+    before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
+) -> list[AssetsDefinition]:
+    """One asset per source table (`orders`, `payments`) over one landing engine (`build_source_asset`)."""
+    return [
+        build_source_asset(table, key, landing=landing, before_read=before_read)
+        for table, key in SOURCE_TABLES
+    ]
 
-source_assets = [orders, payments]
+
+orders, payments = build_source_assets()

@@ -125,12 +125,7 @@ def land_table(
         full_refresh=full_refresh,
         look_back_minutes=look_back_minutes,
     )
-    mode, reason, watermark_before, read_since = (
-        plan.mode,
-        plan.reason,
-        plan.watermark_before,
-        plan.read_since,
-    )
+    read_since = plan.read_since
 
     props = jdbc.properties()
     try:
@@ -147,7 +142,7 @@ def land_table(
     n_parts = max(1, min(partitions, math.ceil(n_rows / max(1, min_rows_per_partition))))
     predicates = jdbc.predicates(table, read_since, lo, hi, n_parts)
     logger.info(
-        f"landing {table.table} from {source.redacted} via Spark JDBC: {mode} ({reason})"
+        f"landing {table.table} from {source.redacted} via Spark JDBC: {plan.mode} ({plan.reason})"
         + (f", updated_at > {iso(read_since)}" if read_since else "")
         + f", ~{n_rows} rows in {len(predicates)} partition(s)"
     )
@@ -171,7 +166,7 @@ def land_table(
     newest = Window.partitionBy(pk).orderBy(F.col("updated_at").desc())
     batch_latest = batch.withColumn("_rn", F.row_number().over(newest)).where("_rn = 1").drop("_rn")
     current_path = lake.resolved_data_path(table)
-    if mode == "full_refresh" or current_path is None:
+    if plan.full_refresh or current_path is None:
         merged = batch_latest
     else:
         # Upsert: every key in the batch replaces its previous version, whatever its updated_at.
@@ -183,7 +178,7 @@ def land_table(
     stats = landed.agg(F.count(F.lit(1)).alias("n"), _utc_text(F.max("updated_at")).alias("mx")).first()
     rows_extracted = batch.count()
     rows_total = int(stats["n"])
-    watermark_after = next_watermark(plan.full_refresh, watermark_before, _parse_utc(stats["mx"]))
+    watermark_after = next_watermark(plan.full_refresh, plan.watermark_before, _parse_utc(stats["mx"]))
 
     lake.commit(
         table,
@@ -191,12 +186,12 @@ def land_table(
             table=table.asset_name,
             version=version,
             source=source.redacted,
-            mode=mode,
+            mode=plan.mode,
             max_updated_at=iso(watermark_after),
             rows_total=rows_total,
             rows_extracted=rows_extracted,
             read_since=iso(read_since),
-            watermark_before=iso(watermark_before),
+            watermark_before=iso(plan.watermark_before),
             run_id=run_id,
             started_at=started_at.isoformat(),
             landed_at=now_iso(),
@@ -206,12 +201,12 @@ def land_table(
     result = ExtractResult(
         table=table.asset_name,
         source=source.redacted,
-        mode=mode,
-        reason=reason,
+        mode=plan.mode,
+        reason=plan.reason,
         rows_extracted=rows_extracted,
         rows_total=rows_total,
         read_since=read_since,
-        watermark_before=watermark_before,
+        watermark_before=plan.watermark_before,
         watermark_after=watermark_after,
         duration_s=time.perf_counter() - started,
         read_s=read_s,
@@ -219,6 +214,6 @@ def land_table(
     )
     logger.info(
         f"landed {rows_extracted} {table.table} rows ({rows_total} in the lake, snapshot {version}), "
-        f"watermark {iso(watermark_before)} -> {iso(watermark_after)} in {result.duration_s:.2f}s"
+        f"watermark {iso(plan.watermark_before)} -> {iso(watermark_after)} in {result.duration_s:.2f}s"
     )
     return result

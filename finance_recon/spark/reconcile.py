@@ -3,9 +3,13 @@
 `dbtRunner` keeps dbt in-process: on the `spark` target, dbt-spark's `session` method calls
 `SparkSession.builder.getOrCreate()` and so works in the session that landed the data (no second
 JVM, no metastore); on the `duckdb` target it reads the lake through the `landing.*` views.
-Used by the spark-submit job, the benchmark and the equality tests. The Dagster graph keeps using
-`DbtCliResource` (a subprocess: dbt-spark then starts its own local session and registers the lake
-itself through the `register_landing_lake` macro).
+Used by the benchmark and the equality tests. The Dagster graph keeps using its dbt CLI resource (a
+subprocess: dbt-spark then starts its own local session and registers the lake itself through the
+`register_landing_lake` macro).
+
+The dbt project and the landing schema come from `Settings` (FINANCE_RECON_DBT_PROJECT_DIR,
+FINANCE_RECON_LANDING_SCHEMA), passed in or loaded once per call; the variables set here are the
+ones dbt's profiles read, for the duration of the in-process invocation.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from finance_recon.settings import DBT_PROJECT_DIR
+from finance_recon.settings import Settings, load_settings
 
 from .lake import Lake
 
@@ -31,6 +35,7 @@ def dbt_env(
     lake: Lake | None = None,
     warehouse_path: Path | None = None,
     spark_warehouse_dir: Path | None = None,
+    landing_catalog: str | None = None,
 ) -> dict[str, str]:
     env = {
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -45,12 +50,8 @@ def dbt_env(
         env["FINANCE_RECON_LAKE_DIR"] = str(lake.root)
     if spark_warehouse_dir is not None:
         env["FINANCE_RECON_SPARK_WAREHOUSE_DIR"] = str(spark_warehouse_dir)
-    if target == "spark":
-        # _landing__sources.yml defaults the source database to target.database, which dbt-spark
-        # does not have; Spark accepts a "database" only when it equals the schema.
-        env.setdefault(
-            "FINANCE_RECON_LANDING_CATALOG", os.environ.get("FINANCE_RECON_LANDING_SCHEMA", "landing")
-        )
+    if landing_catalog is not None:
+        env["FINANCE_RECON_LANDING_CATALOG"] = landing_catalog
     return env
 
 
@@ -87,14 +88,14 @@ def invoke_dbt(
     target: str,
     dbt_vars: Mapping[str, object],
     work_dir: Path,
-    env: Mapping[str, str] | None = None,
-    project_dir: Path | None = None,
+    env: Mapping[str, str],
+    project_dir: Path,
 ) -> None:
-    """`dbt <args> --target <target>` in-process; artifacts and logs go to `work_dir` (never the
-    project's own target/, which holds the manifest Dagster loads). Raises DbtRunError on failure."""
+    """`dbt <args> --target <target>` in-process with `env` (from `dbt_env`) in the environment;
+    artifacts and logs go to `work_dir` (never the project's own target/, which holds the manifest
+    Dagster loads). Raises DbtRunError on failure."""
     from dbt.cli.main import dbtRunner
 
-    project_dir = Path(project_dir or os.environ.get("FINANCE_RECON_DBT_PROJECT_DIR") or DBT_PROJECT_DIR)
     cli = [
         *args,
         "--project-dir",
@@ -110,7 +111,7 @@ def invoke_dbt(
         "--vars",
         json.dumps(dict(dbt_vars)),
     ]
-    with _environ({**dbt_env(target=target), **(env or {})}):
+    with _environ(env):
         try:
             result = dbtRunner().invoke(cli)
         finally:
@@ -131,20 +132,22 @@ def reconcile_on_spark(
     work_dir: Path,
     command: tuple[str, ...] = ("run",),
     project_dir: Path | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Register the lake in the current Spark session and run the models there."""
-    env = dbt_env(target="spark", lake=lake)
-    invoke_dbt(
-        ["run-operation", "register_landing_lake"],
-        target="spark",
-        dbt_vars=dbt_vars,
-        work_dir=work_dir,
-        env=env,
-        project_dir=project_dir,
-    )
-    invoke_dbt(
-        list(command), target="spark", dbt_vars=dbt_vars, work_dir=work_dir, env=env, project_dir=project_dir
-    )
+    settings = settings or load_settings()
+    # _landing__sources.yml defaults the source database to target.database, which dbt-spark does
+    # not have; Spark accepts a "database" only when it equals the schema.
+    env = dbt_env(target="spark", lake=lake, landing_catalog=settings.landing_schema)
+    for args in (["run-operation", "register_landing_lake"], list(command)):
+        invoke_dbt(
+            args,
+            target="spark",
+            dbt_vars=dbt_vars,
+            work_dir=work_dir,
+            env=env,
+            project_dir=project_dir or settings.dbt_project_dir,
+        )
 
 
 def reconcile_on_duckdb(
@@ -153,6 +156,7 @@ def reconcile_on_duckdb(
     work_dir: Path,
     command: tuple[str, ...] = ("run",),
     project_dir: Path | None = None,
+    settings: Settings | None = None,
 ) -> None:
     invoke_dbt(
         list(command),
@@ -160,5 +164,5 @@ def reconcile_on_duckdb(
         dbt_vars=dbt_vars,
         work_dir=work_dir,
         env=dbt_env(target="duckdb", warehouse_path=warehouse_path),
-        project_dir=project_dir,
+        project_dir=project_dir or (settings or load_settings()).dbt_project_dir,
     )

@@ -1,6 +1,6 @@
 """One SparkSession per process, built from `SparkSettings.spark_conf()`.
 
-The Dagster resource (`LazyPySparkResource`), the spark-submit job and the tests all end up in
+The Dagster resource (`SparkLandingResource`), the spark-submit job and the tests all end up in
 `SparkSession.builder.getOrCreate()`: under spark-submit the session of the submitted app is reused,
 and dbt-spark's `session` method, run in-process, finds the same session.
 """

@@ -1,5 +1,6 @@
-"""The Spark landing assets through Dagster: same keys as the embedded ones, metadata, the DuckDB
-warehouse's `landing.*` becoming views over the lake, and the engine selection."""
+"""The source assets over the Spark landing resource through Dagster: same keys as over the embedded
+one, metadata, the DuckDB warehouse's `landing.*` becoming views over the lake, and the engine
+selection by the settings."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dagster import materialize
 
 from finance_recon.contracts import ORDERS, PAYMENTS
 from finance_recon.demo.seed import load_table
+from finance_recon.resources import landing_resource
 from finance_recon.settings import load_settings
-from finance_recon.sources.resources import SourceDatabaseResource
-from finance_recon.spark.assets import spark_source_assets
-from finance_recon.spark.resources import LakeResource
-from finance_recon.spark.wiring import select_landing
+from finance_recon.sources.assets import build_source_assets
+from finance_recon.sources.resources import EmbeddedLandingResource, SourceDatabaseResource
+from finance_recon.spark.resources import SparkLandingResource
 from finance_recon.warehouse import WarehouseResource
 
 from .conftest import T0, orders_table, payments_table
@@ -24,8 +25,6 @@ pytestmark = [pytest.mark.spark, pytest.mark.mysql, pytest.mark.postgres]
 
 
 def test_spark_assets_land_and_point_the_warehouse_at_the_lake(spark, tmp_path, mysql_url, pg_url):
-    from dagster_pyspark import LazyPySparkResource
-
     load_table(
         ORDERS,
         orders_table([(1, "paid", "10.00", T0), (2, "pending", "0.01", T0 - timedelta(hours=1))]),
@@ -36,14 +35,15 @@ def test_spark_assets_land_and_point_the_warehouse_at_the_lake(spark, tmp_path, 
     # An embedded landing table left from before the switch is replaced by a view.
     with warehouse.connection() as conn:
         conn.execute("CREATE SCHEMA landing; CREATE TABLE landing.orders (order_id BIGINT)")
+    # No spark_config: getOrCreate finds the test session.
+    landing = SparkLandingResource(lake_root=str(tmp_path / "lake"), partitions=2, min_rows_per_partition=1)
     resources = {
-        "pyspark": LazyPySparkResource(spark_config={}),  # getOrCreate: the test session
-        "lake": LakeResource(root=str(tmp_path / "lake"), partitions=2, min_rows_per_partition=1),
+        "landing": landing,
         "warehouse": warehouse,
         "orders_source": SourceDatabaseResource(url=mysql_url),
         "payments_source": SourceDatabaseResource(url=pg_url),
     }
-    result = materialize(spark_source_assets, resources=resources)
+    result = materialize(build_source_assets(landing), resources=resources)
     assert result.success
     meta = {
         e.event_specific_data.materialization.asset_key.path[
@@ -63,15 +63,26 @@ def test_spark_assets_land_and_point_the_warehouse_at_the_lake(spark, tmp_path, 
         assert str(conn.execute("select sum(total_amount) from landing.orders").fetchone()[0]) == "10.01"
 
 
-def test_landing_engine_selects_the_assets(monkeypatch):
+def test_landing_engine_selects_the_resource_under_the_same_assets(monkeypatch, tmp_path):
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "spark")
-    assets, resources = select_landing(load_settings())
+    monkeypatch.setenv("FINANCE_RECON_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("FINANCE_RECON_SPARK_PARTITIONS", "3")
+    landing = landing_resource(load_settings())
+    assert isinstance(landing, SparkLandingResource)
+    assert (landing.lake_root, landing.partitions) == (str(tmp_path / "lake"), 3)
+    assert landing.spark_config["spark.sql.session.timeZone"] == "UTC"
+    assets = build_source_assets(landing)
     assert [a.key.path[-1] for a in assets] == ["orders", "payments"]
-    assert set(resources) == {"pyspark", "lake"}
     assert all(a.metadata_by_key[a.key]["landing_engine"] == "spark" for a in assets)
+    assert all({"spark", "parquet"} <= set(a.specs_by_key[a.key].kinds) for a in assets)
+    assert all("landing" in a.required_resource_keys for a in assets)
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "embedded")
-    assets, resources = select_landing(load_settings())
-    assert resources == {} and [a.key.path[-1] for a in assets] == ["orders", "payments"]
+    landing = landing_resource(load_settings())
+    assert isinstance(landing, EmbeddedLandingResource)
+    assets = build_source_assets(landing)
+    assert [a.key.path[-1] for a in assets] == ["orders", "payments"]
+    assert all("duckdb" in a.specs_by_key[a.key].kinds for a in assets)
+    assert all("landing_engine" not in a.metadata_by_key[a.key] for a in assets)
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "hadoop")
     with pytest.raises(ValueError, match="FINANCE_RECON_LANDING_ENGINE"):
-        select_landing(load_settings())
+        landing_resource(load_settings())

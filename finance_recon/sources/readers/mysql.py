@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ...contracts import SourceTable
+from ...settings import ENV_MYSQL_READER, load_settings
 from ..errors import (
     MYSQL_REJECTION_CODES,
     ContractViolationError,
@@ -45,7 +46,7 @@ from ..errors import (
 from ..urls import SourceUrl
 from .base import SourceColumn, SourceReader, as_utc, chunks, conform
 
-ENV_READER = "FINANCE_RECON_MYSQL_READER"  # "client" (default when available) or "pymysql"
+ENV_READER = ENV_MYSQL_READER  # "client" (default when available) or "pymysql"
 BYTES_PER_ROW_ESTIMATE = 96
 _ESCAPES = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\", "r": "\r", "Z": "\x1a"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
@@ -65,7 +66,7 @@ def relation(source: SourceUrl, table: SourceTable) -> str:
 
 def client_binary() -> str | None:
     """The MySQL/MariaDB command-line client to stream with, or None for the pymysql path."""
-    if os.environ.get(ENV_READER, "").strip().lower() == "pymysql":
+    if load_settings().mysql_reader == "pymysql":
         return None
     return shutil.which("mariadb") or shutil.which("mysql")
 
