@@ -9,6 +9,7 @@ resources: `secret_or_default` hands Dagster an `EnvVar` so the value never show
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -381,5 +382,18 @@ def ensure_dagster_home(settings: Settings) -> Path:
     target = dagster_home / "dagster.yaml"
     if not target.exists():
         template = PROJECT_ROOT / "deploy" / "dagster" / "dagster.yaml"
-        target.write_text(template.read_text())
+        target.write_text(template.read_text() + _event_log_storage_yaml(dagster_home))
     return dagster_home
+
+
+def _event_log_storage_yaml(dagster_home: Path) -> str:
+    """The instance's event log (finance_recon/runs/event_log.py) in the folder Dagster's default
+    SQLite storage uses, spelled out: Dagster hands a custom storage class only its own config."""
+    base_dir = json.dumps(str(dagster_home.resolve() / "history" / "runs"))  # a quoted YAML scalar
+    return (
+        "event_log_storage:\n"
+        "  module: finance_recon.runs.event_log\n"
+        "  class: PooledSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {base_dir}\n"
+    )

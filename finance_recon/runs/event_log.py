@@ -15,8 +15,9 @@ This subclass changes only how a shard is connected to:
   the file (SQLite's documented guarantee for WAL + NORMAL). The run lock, the run records and the
   published report do not depend on it.
 
-Storing, reading and the schema are Dagster's. The shipped `deploy/dagster/dagster.yaml` selects it;
-the compose stack keeps PostgreSQL storage (`dagster.postgres.yaml`).
+Storing, reading and the schema are Dagster's. `settings.ensure_dagster_home` selects it in every
+home it creates (with the home's absolute `base_dir`); the compose stack keeps PostgreSQL storage
+(`dagster.postgres.yaml`).
 """
 
 from __future__ import annotations
@@ -40,23 +41,18 @@ from sqlalchemy.pool import QueuePool
 KEEP_ENGINES = 4
 
 
-def _default_base_dir() -> str:
-    # Where Dagster's default SQLite storage keeps its event logs ($DAGSTER_HOME/history/runs).
-    return os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
-
-
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` that keeps one pooled engine per shard (see the module docstring)."""
 
-    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
-        super().__init__(base_dir or _default_base_dir(), inst_data)
+        super().__init__(base_dir, inst_data)
         # A forked child must not share the parent's open SQLite connections.
         os.register_at_fork(after_in_child=self._engines.clear)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"base_dir": Field(StringSource)}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any):
