@@ -33,3 +33,11 @@ def test_dbt_is_break_rule_uses_the_python_list():
     (expression,) = [t["expression_is_true"]["arguments"]["expression"] for t in col["data_tests"]]
     settled = expression.split("not in (", 1)[1].split(")", 1)[0]
     assert [c.strip().strip("'") for c in settled.split(",")] == list(NON_BREAK_CATEGORIES)
+
+
+def test_dbt_settled_categories_macro_is_the_python_list():
+    """is_break and the evidence of breaks (macros/rules.sql) read the non-break list from one macro."""
+    rules = (MARTS.parents[2] / "macros" / "rules.sql").read_text()
+    body = rules.split("{% macro settled_categories() -%}", 1)[1].split("{%- endmacro %}", 1)[0]
+    listed = body.split("-#}", 1)[1].strip()
+    assert [c.strip().strip("'") for c in listed.split(",")] == list(NON_BREAK_CATEGORIES)

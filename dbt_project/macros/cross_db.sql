@@ -132,3 +132,21 @@
         array_join(array_sort({% if distinct %}array_distinct({% endif %}array_agg({{ expr }}){% if distinct %}){% endif %}), ';')
     end
 {%- endmacro %}
+
+
+{% macro inlined() -%}
+    {#- Written after `name as` in a WITH clause: the CTE is inlined where it is used, not
+        computed once into a temporary result. -#}
+    {{- return(adapter.dispatch('inlined', 'finance_recon')()) -}}
+{%- endmacro %}
+
+{% macro default__inlined() -%}
+    {#- Trino and Spark inline CTEs already and have no such keyword. -#}
+{%- endmacro %}
+
+{% macro duckdb__inlined() -%}
+    {#- DuckDB materializes a CTE that is referenced more than once. For a filtered projection of a
+        table that costs a full copy (the state's full build at 10M orders: 44.7 s with its inputs
+        materialized, 32.8 s inlined, measured 2026-12-07); scanning the table twice is cheaper. -#}
+    not materialized
+{%- endmacro %}

@@ -22,7 +22,7 @@
 
     succeeded_payments as (
 
-        select payment_id, order_id, provider, payment_kind, currency, amount
+        select order_id, payment_kind, currency, amount
         from {{ payments }}
         where payment_status = 'succeeded'
           and order_id is not null
@@ -33,8 +33,6 @@
 
         select
             succeeded_payments.order_id,
-            succeeded_payments.payment_id,
-            succeeded_payments.provider,
             succeeded_payments.currency,
             succeeded_payments.payment_kind,
             succeeded_payments.amount,
@@ -45,9 +43,6 @@
 
     ),
 
-    -- One pass over the payments: the amounts, and the evidence a break is worked from (contracts
-    -- §2): which payments, in which currencies, through which providers, sorted and ';'-joined so a
-    -- rerun gives the same string.
     aggregated as (
 
         select
@@ -55,10 +50,7 @@
             {{ money("sum(case when is_order_currency and payment_kind = 'charge' then amount else cast(0 as decimal(18, 2)) end)") }} as captured,
             {{ money("sum(case when is_order_currency and payment_kind in ('refund', 'chargeback') then amount else cast(0 as decimal(18, 2)) end)") }} as reversed,
             count(case when payment_kind = 'charge' then 1 end) as n_charges,
-            count(case when not is_order_currency then 1 end) as n_foreign_currency_payments,
-            {{ sorted_string_agg('payment_id') }} as payment_ids,
-            {{ sorted_string_agg('currency', distinct=true) }} as payment_currencies,
-            {{ sorted_string_agg('provider', distinct=true) }} as providers
+            count(case when not is_order_currency then 1 end) as n_foreign_currency_payments
         from payments_with_order_currency
         group by order_id
 
@@ -70,10 +62,7 @@
         aggregated.reversed,
         {{ money('aggregated.captured - aggregated.reversed') }} as net,
         aggregated.n_charges,
-        aggregated.n_foreign_currency_payments,
-        aggregated.payment_ids,
-        aggregated.payment_currencies,
-        aggregated.providers
+        aggregated.n_foreign_currency_payments
     from aggregated
 {%- endmacro %}
 
@@ -103,9 +92,6 @@
             orders.customer_id,
             orders.order_status,
             orders.currency,
-            payments.payment_ids,
-            payments.payment_currencies,
-            payments.providers,
             {{ money("case when orders.order_status in ('paid', 'shipped', 'delivered') then orders.total_amount else 0 end") }} as expected,
             {{ money('coalesce(payments.captured, 0)') }} as captured,
             {{ money('coalesce(payments.reversed, 0)') }} as reversed,
@@ -163,9 +149,6 @@
         customer_id,
         order_status,
         currency,
-        payment_ids,
-        payment_currencies,
-        providers,
         expected,
         captured,
         reversed,
@@ -238,7 +221,7 @@
         provider,
         payment_kind,
         currency,
-        -- the evidence columns of an order item, for the payment itself (a payment names no customer)
+        -- the evidence columns of a break (order_evidence), for the payment itself (it names no customer)
         payment_id as payment_ids,
         currency as payment_currencies,
         provider as providers,
@@ -254,4 +237,34 @@
         is_within_grace,
         case when is_within_grace then 'in_flight' else 'orphan_payment' end as category
     from measured
+{%- endmacro %}
+
+
+{% macro settled_categories() -%}
+    {#- The categories that are not breaks (contracts §2), as a SQL list: is_break is `category not in
+        (...)`. finance_recon.contracts.NON_BREAK_CATEGORIES is the same list (tests/test_names.py). -#}
+    'matched', 'open', 'in_flight'
+{%- endmacro %}
+
+
+{% macro order_evidence(orders, payments) -%}
+    {#-
+    The evidence a break is worked from (contracts §2), for the order items that are breaks: the ids,
+    currencies and providers of the order's succeeded payments, each sorted and ';'-joined so a rerun
+    gives the same string. Only breaks carry evidence — Finance works from breaks — so only their
+    payments are aggregated into lists: DuckDB cannot spill a list aggregate, and one list per order
+    for every order ran a 10M-order full build out of its 2 GB memory limit.
+      orders: classify_orders rows; payments: stg_payments__payments rows (any status).
+    -#}
+    select
+        payments.order_id,
+        {{ sorted_string_agg('payments.payment_id') }} as payment_ids,
+        {{ sorted_string_agg('payments.currency', distinct=true) }} as payment_currencies,
+        {{ sorted_string_agg('payments.provider', distinct=true) }} as providers
+    from {{ payments }} as payments
+    inner join {{ orders }} as breaks
+        on payments.order_id = breaks.order_id
+    where payments.payment_status = 'succeeded'
+      and breaks.category not in ({{ settled_categories() }})
+    group by payments.order_id
 {%- endmacro %}

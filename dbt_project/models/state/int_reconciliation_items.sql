@@ -25,6 +25,7 @@
 -- consumed) and drops the consumed part of the change log, in the merge's transaction.
 
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
+{%- set is_break = 'category not in (' ~ settled_categories() ~ ')' %}
 {#- An item created before this instant is outside the grace window as of this run. #}
 {%- set grace_cutoff = add_minutes(as_of_ts(), '-' ~ grace_minutes()) %}
 
@@ -133,29 +134,30 @@ dirty_payment_ids as (
 
 {% endif %}
 
--- The rules' inputs: the dirty rows only (every row when not by_changes).
-orders_input as (
+-- The rules' inputs: the dirty rows only (every row when not by_changes). Each is read where it is
+-- used (inlined()), not copied once into a temporary result: on a full build that copy is every row.
+orders_input as {{ inlined() }} (
 
     select * from {{ ref('stg_shop__orders') }}
     {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
 
 ),
 
-payments_of_orders_input as (
+payments_of_orders_input as {{ inlined() }} (
 
     select * from {{ ref('stg_payments__payments') }}
     {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
 
 ),
 
-payments_input as (
+payments_input as {{ inlined() }} (
 
     select * from {{ ref('stg_payments__payments') }}
     {% if by_changes %}where payment_id in (select payment_id from dirty_payment_ids){% endif %}
 
 ),
 
-named_orders_input as (
+named_orders_input as {{ inlined() }} (
 
     -- the considered orders these payments name: enough to tell matched from unmatched
     select * from {{ ref('stg_shop__orders') }}
@@ -167,7 +169,7 @@ payments_by_order as (
     {{ aggregate_payments_to_orders('orders_input', 'payments_of_orders_input') }}
 ),
 
-classified_orders as (
+classified_orders as {{ inlined() }} (
     {{ classify_orders('orders_input', 'payments_by_order') }}
 ),
 
@@ -175,30 +177,36 @@ classified_payments as (
     {{ unmatched_payments('payments_input', 'named_orders_input') }}
 ),
 
+evidence_of_orders as (
+    {{ order_evidence('classified_orders', 'payments_of_orders_input') }}
+),
+
 fresh as (
 
     select
-        'order:' || cast(order_id as {{ dbt.type_string() }}) as item_key,
+        'order:' || cast(classified_orders.order_id as {{ dbt.type_string() }}) as item_key,
         'order' as item_type,
-        order_id,
+        classified_orders.order_id,
         cast(null as {{ dbt.type_string() }}) as payment_id,
-        customer_id,
-        payment_ids,
-        payment_currencies,
-        providers,
-        order_status,
-        currency,
-        expected,
-        captured,
-        reversed,
-        net,
-        difference,
-        n_charges,
-        created_at,
-        is_within_grace,
-        category,
-        updated_at as source_updated_at
+        classified_orders.customer_id,
+        evidence_of_orders.payment_ids,
+        evidence_of_orders.payment_currencies,
+        evidence_of_orders.providers,
+        classified_orders.order_status,
+        classified_orders.currency,
+        classified_orders.expected,
+        classified_orders.captured,
+        classified_orders.reversed,
+        classified_orders.net,
+        classified_orders.difference,
+        classified_orders.n_charges,
+        classified_orders.created_at,
+        classified_orders.is_within_grace,
+        classified_orders.category,
+        classified_orders.updated_at as source_updated_at
     from classified_orders
+    left join evidence_of_orders
+        on classified_orders.order_id = evidence_of_orders.order_id
 
     union all
 
@@ -236,9 +244,10 @@ items as (
         order_id,
         payment_id,
         cast(customer_id as bigint) as customer_id,
-        cast(payment_ids as {{ dbt.type_string() }}) as payment_ids,
-        cast(payment_currencies as {{ dbt.type_string() }}) as payment_currencies,
-        cast(providers as {{ dbt.type_string() }}) as providers,
+        -- evidence on breaks only (macros/rules.sql, order_evidence)
+        cast(case when {{ is_break }} then payment_ids end as {{ dbt.type_string() }}) as payment_ids,
+        cast(case when {{ is_break }} then payment_currencies end as {{ dbt.type_string() }}) as payment_currencies,
+        cast(case when {{ is_break }} then providers end as {{ dbt.type_string() }}) as providers,
         order_status,
         currency,
         {{ stored_money('expected') }} as expected,
@@ -249,7 +258,7 @@ items as (
         cast(n_charges as integer) as n_charges,
         created_at,
         category,
-        category not in ('matched', 'open', 'in_flight') as is_break,
+        {{ is_break }} as is_break,
         is_within_grace,
         source_updated_at,
         {{ as_of_ts() }} as classified_as_of,
