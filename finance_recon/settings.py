@@ -112,6 +112,8 @@ class Settings:
     landing_schema: str = "landing"
     dbt_project_dir: Path = DBT_PROJECT_DIR
     mysql_reader: str = "client"  # "pymysql": never the command-line client
+    # Who `finance-recon accept` records as having accepted a quarantined batch (else the login name).
+    operator: str | None = None
     # The correctness prober (finance_recon/probe/): off by default; when on, every run writes one
     # synthetic matched pair into the sources, and every `probe_unmatched_every`-th run also an
     # unmatched one.
@@ -237,6 +239,7 @@ class _Environment(BaseSettings):
         default=None, description="a folder path of a dbt project (with its profiles.yml)"
     )
     mysql_reader: str | None = Field(default=None, description=f"one of {', '.join(MYSQL_READERS)}")
+    operator: str | None = Field(default=None, description="a name, recorded by `finance-recon accept`")
     probe_enabled: bool = Field(default=False, description="true or false")
     probe_unmatched_every: int = Field(default=6, ge=1, description="a whole number of runs, an integer ≥ 1")
     report_link_expiry: int = Field(
@@ -358,6 +361,7 @@ def load_settings() -> Settings:
         landing_schema=env.landing_schema or "landing",
         dbt_project_dir=(env.dbt_project_dir or DBT_PROJECT_DIR).expanduser().resolve(),
         mysql_reader=env.mysql_reader or "client",
+        operator=(env.operator or "").strip() or None,
         probe_enabled=env.probe_enabled,
         probe_unmatched_every=env.probe_unmatched_every,
         report_link_expiry_seconds=env.report_link_expiry,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 
 from finance_recon.cli import arguments
 
@@ -47,7 +46,7 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     table = next(t for t in SOURCE_TABLES if t.asset_name == args.table)
-    who = args.by or os.environ.get("FINANCE_RECON_OPERATOR") or _login_name()
+    who = args.by or settings.operator or _login_name()
     warehouse = WarehouseResource(path=str(settings.warehouse_path))
     with warehouse_connection(warehouse) as conn:
         ensure_landing(conn, table)

@@ -188,6 +188,24 @@ def test_duplicates_split_across_chunks_are_still_found(tmp_path, warehouse):
     assert dup.rule.rule == "unique primary key" and dup.unexpected_count == 2 and dup.samples == [17]
 
 
+def test_a_batch_that_fits_one_chunk_is_read_in_memory_and_still_splits_by_key(tmp_path, warehouse):
+    """Up to a chunk's worth, the batch comes from the warehouse as Arrow (no Parquet copy); split
+    smaller anyway, it is cut by hash(primary key) like a spilled one."""
+    import pyarrow as pa
+
+    from finance_recon.quality.batches import batch_for_check, frames
+    from finance_recon.quality.gx_runner import run_suite
+    from finance_recon.quality.suites import source_suite
+
+    land_batch(warehouse, ORDERS, [order(i) for i in range(1, 40)] + [order(17, status="shipped")])
+    with batch_for_check(warehouse, ORDERS) as (data, rows, _full_read):
+        assert isinstance(data, pa.Table) and rows == 40 == data.num_rows
+        chunks = list(frames(data, rows, "order_id", chunk_rows=5))
+    assert len(chunks) == 8 and sum(len(c) for c in chunks) == 40
+    [dup] = run_suite(source_suite(ORDERS, NOW), chunks).failed
+    assert dup.rule.rule == "unique primary key" and dup.unexpected_count == 2 and dup.samples == [17]
+
+
 def _log_batch(warehouse: WarehouseResource, table, read_since) -> None:
     """The batch's entry in landing._extract_batches, as `landing.land` writes it."""
     from finance_recon.sources.landing import BATCH_LOG
