@@ -14,11 +14,9 @@
         items of the maintained state (int_reconciliation_items) classified after the last verified
         build (classified_seq); a rebuild (τ/G changed, as_of went back, --full-refresh)
         re-classifies every item, so every item is tested.
-    __orders_landed_since_verified__ / __payments_landed_since_verified__
-        landing rows that may have been written after the last verified build: updated_at at or
-        after the earliest read_since of the extraction batches landed since (landing._extract_batches);
-        every row after a full-refresh extraction. Exact because an incremental extraction reads only
-        updated_at > watermark − look-back and watermarks never move back.
+
+  (The landing and staging rows are not tested in production: the blocking contract suite checks
+  every batch before it lands, see dbt_project.yml.)
 
   Without the parameters table (--vars: unit tests, ad hoc, Spark, Trino) nothing is verified, so
   every placeholder selects every row.
@@ -44,36 +42,14 @@
     )
 {%- endmacro %}
 
-{% macro _landed_since_verified_filter(source_table) -%}
-    {%- set batches = api.Relation.create(
-        database=target.database,
-        schema=landing_schema(),
-        identifier='_extract_batches') -%}
-    updated_at >= (
-        select case
-            when count(case when batches.read_since is null then 1 end) > 0 then cast('-infinity' as timestamptz)
-            else coalesce(min(batches.read_since), cast('infinity' as timestamptz))
-        end
-        from {{ batches }} as batches
-        where batches.source_table = '{{ source_table }}'
-          and batches.landed_at > (
-              select coalesce(max(verified_at), cast('-infinity' as timestamptz)) from {{ _verified_builds() }}
-          )
-    )
-{%- endmacro %}
-
 {% macro expand_changed_placeholders(where) -%}
     {%- set expanded = where -%}
     {%- if params_from_table() -%}
         {%- set expanded = expanded
-            | replace('__changed_items__', '(' ~ _changed_items_filter() ~ ')')
-            | replace('__orders_landed_since_verified__', '(' ~ _landed_since_verified_filter('orders') ~ ')')
-            | replace('__payments_landed_since_verified__', '(' ~ _landed_since_verified_filter('payments') ~ ')') -%}
+            | replace('__changed_items__', '(' ~ _changed_items_filter() ~ ')') -%}
     {%- else -%}
         {%- set expanded = expanded
-            | replace('__changed_items__', 'true')
-            | replace('__orders_landed_since_verified__', 'true')
-            | replace('__payments_landed_since_verified__', 'true') -%}
+            | replace('__changed_items__', 'true') -%}
     {%- endif -%}
     {{- return(expanded) -}}
 {%- endmacro %}
@@ -89,4 +65,16 @@
         {{- return(filtered) -}}
     {%- endif -%}
     {{- return(relation) -}}
+{%- endmacro %}
+
+{% macro few_rows(model, where, limit=250000) -%}
+    {#- Whether at most `limit` rows of `model` satisfy `where` (counted when the test runs, with a
+        LIMIT so that a large count stops early). False while parsing or compiling without a run. -#}
+    {%- if not execute or flags.WHICH not in ('run', 'build', 'test') -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- set counted = run_query(
+        'select count(*) from (select 1 from ' ~ model ~ ' where ' ~ where ~ ' limit ' ~ (limit + 1) ~ ') as changed'
+    ) -%}
+    {{- return(counted.columns[0].values()[0] <= limit) -}}
 {%- endmacro %}

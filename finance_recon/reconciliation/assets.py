@@ -26,8 +26,9 @@ from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
 from finance_recon.sources.landing import promote, warehouse_connection
 from finance_recon.warehouse import WarehouseResource
 
-# dbt_project.yml tags the tests of the rules' intermediate views with it: CI runs them, production does not.
-CI_ONLY_TAG = "rules_ci"
+# dbt_project.yml tags the tests CI runs and production does not with it (the rules' intermediate
+# views; the landing and staging tests, whose rules the blocking contract suite checks on every batch).
+CI_ONLY_TAG = "ci_only"
 
 
 class ReconciliationTranslator(DagsterDbtTranslator):
@@ -50,9 +51,9 @@ class ReconciliationTranslator(DagsterDbtTranslator):
         return {**super().get_tags(dbt_resource_props), "layer": layer}
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
-        # The tests of the rules' intermediate views prove the SQL in CI (tests/reconciliation) and
-        # never run in production (`--exclude tag:rules_ci` below): no asset check for them, which a
-        # run would otherwise plan, never evaluate, and show as such in the UI. (A selection
+        # The CI-only tests prove the SQL in CI (tests/reconciliation) and never run in production
+        # (`--exclude tag:ci_only` below): no asset check for them, which a run would otherwise
+        # plan, never evaluate, and show as such in the UI. (A selection
         # `exclude` on the decorator would need dbt-core's selector in this process: __init__.py.)
         if CI_ONLY_TAG in manifest["nodes"].get(unique_id, {}).get("tags", []):
             return None
@@ -113,9 +114,9 @@ def reconciliation_dbt_models(
     params_args: list[str] = []
     if warehouse.target != "duckdb":  # engines without the embedded warehouse's control table take vars
         params_args = ["--vars", json.dumps(params.dbt_vars())]
-    # Unit tests and the tests of the rules' intermediate views prove the SQL, in CI
-    # (tests/reconciliation); a production run executes the models and the data tests that guard
-    # publishing: sources, the maintained state, the marts and the summary.
+    # Unit tests and the CI-only data tests prove the SQL, in CI (tests/reconciliation); a production
+    # run executes the models and the data tests that guard publishing: the maintained state, the
+    # marts and the summaries (the sources' rules are the blocking contract suite's).
     args = ["build", "--exclude-resource-type", "unit_test", "--exclude", f"tag:{CI_ONLY_TAG}", *params_args]
     if config.full_refresh:
         args.append("--full-refresh")

@@ -6,13 +6,15 @@
   duplicate can only appear through a row written since: the count of every value a changed row
   holds is taken over all rows, so a new row colliding with an old one is found. The built-in
   `unique` groups every row of the model (10M orders: a hash aggregate of 10M keys per test, four
-  such tests, ~2 min of a no-change run on this machine) to find nothing new. Without the
-  parameters table (unit tests, Spark, Trino, ad hoc --vars) the placeholder selects every row and
-  this is the built-in test.
+  such tests, ~2 min of a no-change run on this machine) to find nothing new. When most rows changed
+  (`few_rows`, macros/changed_rows.sql) it is the built-in form again. Without the parameters table
+  (unit tests, Spark, Trino, ad hoc --vars) the placeholder selects every row.
 -#}
 {% test unique_among_changed(model, column_name, changed) %}
 
 {%- set changed_rows = expand_changed_placeholders(changed) %}
+
+{%- if few_rows(model, changed_rows) %}
 
 select {{ column_name }} as unique_field, count(*) as n_records
 from {{ model }}
@@ -21,5 +23,19 @@ where {{ column_name }} in (
 )
 group by {{ column_name }}
 having count(*) > 1
+
+{%- else %}
+
+{#- Most rows changed (a first load, a full refresh, a rebuild): one grouping of every row, which
+    DuckDB spills beyond its memory limit, is cheaper than narrowing first (10M orders: 1.5 s
+    against 3.8 s), and two semi-joins of millions of keys in each of several tests at once ran a
+    10M full build out of its 2 GB limit. -#}
+select {{ column_name }} as unique_field, count(*) as n_records
+from {{ model }}
+where {{ column_name }} is not null
+group by {{ column_name }}
+having count(*) > 1
+
+{%- endif %}
 
 {% endtest %}
