@@ -35,11 +35,10 @@
 {%- endmacro %}
 
 {% macro _changed_items_filter() -%}
-    {%- set state = api.Relation.create(database=target.database, schema=target.schema, identifier='int_reconciliation_items') -%}
-    item_key in (
-        select item_key from {{ state }}
-        where classified_seq > (select coalesce(max(seq), -1) from {{ _verified_builds() }})
-    )
+    {#- A filter on the tested row's own column (the state and fct_reconciliation_items carry it), so
+        DuckDB filters while it scans the state: a lookup of the changed keys instead cost a scan and
+        a semi-join of every item per test (10M items: ~1-2.5 s each). -#}
+    classified_seq > (select coalesce(max(seq), -1) from {{ _verified_builds() }})
 {%- endmacro %}
 
 {% macro expand_changed_placeholders(where) -%}

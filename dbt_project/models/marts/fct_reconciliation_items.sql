@@ -52,5 +52,8 @@ select
     category,
     is_break,
     -- A correctness-prober item (macros/synthetic.sql): classified, never in Finance's figures.
-    {{ is_synthetic('order_id', 'payment_id') }} as is_synthetic
+    {{ is_synthetic('order_id', 'payment_id') }} as is_synthetic,
+    -- The run that last classified the item (control.run_parameters.seq): what "changed since the
+    -- last verified build" means for the data tests (macros/changed_rows.sql).
+    classified_seq
 from aged

@@ -45,6 +45,7 @@
     {#- a state without the evidence columns predates them: every row is re-classified once #}
     {%- set by_changes = has_change_log and 'classified_seq' in stored_columns and 'payment_ids' in stored_columns %}
 {%- endif %}
+{%- set inputs_inlined = '' if by_changes else inlined() %}
 
 {{ config(
     materialized=('incremental' if incremental_engine else 'table'),
@@ -134,30 +135,32 @@ dirty_payment_ids as (
 
 {% endif %}
 
--- The rules' inputs: the dirty rows only (every row when not by_changes). Each is read where it is
--- used (inlined()), not copied once into a temporary result: on a full build that copy is every row.
-orders_input as {{ inlined() }} (
+-- The rules' inputs: the dirty rows only (every row when not by_changes). On a full build each is
+-- read where it is used (inlined()), not copied once into a temporary result of every row; on an
+-- incremental one they are the few dirty rows, computed once (inlined, each use would scan every
+-- landed row again to find them).
+orders_input as {{ inputs_inlined }} (
 
     select * from {{ ref('stg_shop__orders') }}
     {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
 
 ),
 
-payments_of_orders_input as {{ inlined() }} (
+payments_of_orders_input as {{ inputs_inlined }} (
 
     select * from {{ ref('stg_payments__payments') }}
     {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
 
 ),
 
-payments_input as {{ inlined() }} (
+payments_input as {{ inputs_inlined }} (
 
     select * from {{ ref('stg_payments__payments') }}
     {% if by_changes %}where payment_id in (select payment_id from dirty_payment_ids){% endif %}
 
 ),
 
-named_orders_input as {{ inlined() }} (
+named_orders_input as {{ inputs_inlined }} (
 
     -- the considered orders these payments name: enough to tell matched from unmatched
     select * from {{ ref('stg_shop__orders') }}
@@ -169,7 +172,7 @@ payments_by_order as (
     {{ aggregate_payments_to_orders('orders_input', 'payments_of_orders_input') }}
 ),
 
-classified_orders as {{ inlined() }} (
+classified_orders as {{ inputs_inlined }} (
     {{ classify_orders('orders_input', 'payments_by_order') }}
 ),
 
