@@ -1,5 +1,3 @@
-import sys
+from finance_recon.cli import entry
 
-from finance_recon.cli import main
-
-sys.exit(main())
+entry()

@@ -59,5 +59,25 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def entry() -> None:
+    """The `finance-recon` console script: `main`, then an immediate exit.
+
+    By the time `main` returns, every command has committed its work and closed what it opened (the
+    warehouse, the Dagster instance, the report files, the log file). What is left is the
+    interpreter's finalization: tearing down the thousands of modules a run loads (Dagster, Great
+    Expectations, pandas, pyarrow) one object at a time — 1.2-1.5 s of every run on two cores
+    (measured 2026-12-07), for nothing. So the streams and logging are flushed and the process ends
+    with `os._exit`. `main` itself (what the tests call) returns normally; an exception escaping it
+    is raised as usual, with its traceback and exit status.
+    """
+    import logging
+
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -49,6 +49,24 @@ def test_demo_reconciles_and_matches_its_ground_truth(tmp_path):
     assert (tmp_path / "object-store" / "finance-reports" / "latest.json").exists()
 
 
+def test_a_run_ending_with_the_fast_exit_leaves_everything_committed_for_the_next(tmp_path):
+    """The console script ends with os._exit after `main` (cli.entry): what the run wrote must already
+    be on disk. The second run finds the first one's breaks, and both runs' logs end complete."""
+    env = _env(tmp_path)
+    first = _cli(["demo", "--orders", "120", "--seed", "5", "--json"], env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    first_as_of = datetime.fromisoformat(json.loads(first.stdout)["manifest"]["as_of"].replace("Z", "+00:00"))
+    later = (first_as_of + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # a rerun of the same as_of
+    second = _cli(["run", "--as-of", later, "--json"], env)  # would republish that as_of's report
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    lifecycle = json.loads(second.stdout)["manifest"]["lifecycle"]
+    breaks = json.loads(first.stdout)["manifest"]["breaks"]
+    assert breaks > 0 and lifecycle["persisting"] == breaks  # time alone never resolves a break
+    logs = sorted((tmp_path / "logs").glob("*.log"))
+    assert len(logs) == 2 and all(log.read_bytes().endswith(b"\n") for log in logs)
+
+
 def test_run_rejects_a_naive_as_of_with_exit_code_2(tmp_path):
     result = _cli(["run", "--as-of", "2026-11-28T10:00:00"], _env(tmp_path), timeout=120)
     assert result.returncode == 2
