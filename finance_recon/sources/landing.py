@@ -6,7 +6,9 @@ Tables in schema `landing` of the warehouse DuckDB file:
   primary key holding its latest version. No hard deletes reach it: rows deleted upstream stay
   until a full refresh (which replaces the table with the source's current content).
 - `landing.<table>__last_batch`: exactly the rows the latest successful run extracted (same
-  columns; emptied and refilled by each run). The quality checks validate this batch.
+  columns; emptied and refilled by each run). The quality checks validate this batch. A full
+  refresh's batch, once promoted, *becomes* `landing.<table>` (renamed, not copied) and the batch
+  table is empty again.
 - `landing._watermarks`: one row per source table — the newest `updated_at` landed, and the
   source it came from (redacted URL). A different source URL forces a full refresh.
 - `landing._extract_batches`: an append-only log of every promoted extraction.
@@ -322,7 +324,6 @@ def _log_changes(conn, table: SourceTable, *, full_refresh: bool, any_rows: bool
 
 def _promote_one(conn, table: SourceTable) -> Landed | None:
     target, batch, pk = landing_table(table), batch_table(table), table.primary_key
-    cols = ", ".join(table.column_names)
     name = sql_literal(table.asset_name)
     row = conn.execute(
         f"SELECT source, mode, epoch_us(read_since), epoch_us(watermark_before), run_id, epoch_us(started_at) "
@@ -337,20 +338,19 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
         f"SELECT count(*), count(DISTINCT {pk}) FROM {batch}"
     ).fetchone()
     _log_changes(conn, table, full_refresh=full_refresh, any_rows=bool(rows_extracted))
-    if full_refresh:
-        conn.execute(f"DELETE FROM {target}")
-    elif rows_extracted:
-        conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {batch})")
-    with _unordered_inserts(conn):
-        if rows_extracted == distinct_keys:
-            conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
-        else:
-            # The source's primary key is unique by contract; should it not be, keep one (the newest)
-            # version here and leave the duplicate visible in the batch table for the quality checks.
-            conn.execute(
-                f"INSERT INTO {target} SELECT {cols} FROM {batch} "
-                f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
-            )
+    if full_refresh and rows_extracted == distinct_keys:
+        # The batch is the table's whole new content: it becomes the landing table (renamed, not
+        # copied row by row: ~1 s per 2M rows, ~10 s for a 10M-order first load) and an empty batch
+        # table takes its place. Views over landing.<table> (dbt's staging) rebind by name.
+        conn.execute(f"DROP TABLE {target}")
+        conn.execute(f"ALTER TABLE {batch} RENAME TO {table.asset_name}")
+        conn.execute(f"CREATE TABLE {batch} ({_columns_ddl(table)})")
+    else:
+        if full_refresh:
+            conn.execute(f"DELETE FROM {target}")
+        elif rows_extracted:
+            conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {batch})")
+        _insert_batch(conn, table, unique_keys=rows_extracted == distinct_keys)
     rows_total, max_us = conn.execute(f"SELECT count(*), epoch_us(max(updated_at)) FROM {target}").fetchone()
     after = watermark_after(full_refresh, watermark_before, _from_epoch_us(max_us))
     conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {name}")
@@ -371,6 +371,21 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
     conn.execute(f"INSERT INTO {BATCH_LOG} VALUES ({', '.join(map(sql_literal, values))}, now())")
     conn.execute(f"DELETE FROM {PENDING} WHERE source_table = {name}")
     return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=after)
+
+
+def _insert_batch(conn, table: SourceTable, *, unique_keys: bool) -> None:
+    target, batch, pk = landing_table(table), batch_table(table), table.primary_key
+    cols = ", ".join(table.column_names)
+    with _unordered_inserts(conn):
+        if unique_keys:
+            conn.execute(f"INSERT INTO {target} SELECT {cols} FROM {batch}")
+        else:
+            # The source's primary key is unique by contract; should it not be, keep one (the newest)
+            # version here and leave the duplicate visible in the batch table for the quality checks.
+            conn.execute(
+                f"INSERT INTO {target} SELECT {cols} FROM {batch} "
+                f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY updated_at DESC) = 1"
+            )
 
 
 def promote(conn, tables: tuple[SourceTable, ...]) -> dict[str, Landed]:
