@@ -19,8 +19,13 @@ def _accepted_values(model: str, column: str) -> list[str]:
 
 
 def test_dbt_category_lists_are_the_python_list():
-    assert _accepted_values("fct_reconciliation_items", "category") == list(CATEGORIES)
-    assert _accepted_values("rpt_category_summary", "category") == list(CATEGORIES)
+    project = yaml.safe_load((MARTS.parents[2] / "dbt_project.yml").read_text())
+    assert project["vars"]["categories"] == list(CATEGORIES)
+    # the tests and the summary read that one list
+    assert _accepted_values("fct_reconciliation_items", "category") == "{{ var('categories') }}"
+    assert _accepted_values("rpt_category_summary", "category") == "{{ var('categories') }}"
+    summary = (MARTS.parent / "rpt_reconciliation_summary.sql").read_text()
+    assert "{%- set categories = var('categories') %}" in summary
 
 
 def test_dbt_verdicts_are_the_python_list():

@@ -2,10 +2,7 @@
 -- verdict. An aggregate without GROUP BY, so an empty landing still gives one row. Money is per
 -- currency and lives in rpt_currency_totals: a one-row total would add currencies together.
 
-{%- set categories = [
-    'matched', 'open', 'in_flight', 'currency_mismatch', 'order_status_lag', 'missing_payment',
-    'underpaid', 'overpaid', 'duplicate_charge', 'refund_due', 'over_refunded', 'orphan_payment',
-] %}
+{%- set categories = var('categories') %}
 
 with summed as (
 
