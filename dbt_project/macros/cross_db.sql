@@ -150,3 +150,23 @@
         materialized, 32.8 s inlined, measured 2026-12-07); scanning the table twice is cheaper. -#}
     not materialized
 {%- endmacro %}
+
+
+
+{% macro computed_once() -%}
+    {#- Written after `name as` in a WITH clause: the CTE is computed once, before what uses it. -#}
+    {{- return(adapter.dispatch('computed_once', 'finance_recon')()) -}}
+{%- endmacro %}
+
+{% macro default__computed_once() -%}
+    {#- Trino and Spark have no such keyword; the plan is theirs. -#}
+{%- endmacro %}
+
+{% macro duckdb__computed_once() -%}
+    {#- DuckDB: a CTE referenced once is inlined, and its filters are pushed into the scans of what
+        uses it: the landed rows of a few dirty keys must be found before the as_of filter joins them,
+        or DuckDB, unable to estimate `created_at <= (a scalar subquery)`, builds its hash table on
+        the filtered landing table instead of on the keys (the state at 10M orders, 1% changed:
+        7.3 s against 1.7 s, measured 2026-12-07). -#}
+    materialized
+{%- endmacro %}

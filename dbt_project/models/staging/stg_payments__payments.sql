@@ -8,28 +8,7 @@ with source as (
 ),
 
 renamed as (
-
-    select
-        -- ids
-        payment_id,
-        order_id,
-
-        -- attributes
-        provider,
-        kind as payment_kind,
-        status as payment_status,
-        currency,
-
-        -- amounts
-        cast(amount as decimal(18, 2)) as amount,
-
-        -- timestamps
-        created_at,
-        updated_at
-
-    from source
-    where created_at <= {{ as_of_ts() }}
-
+    {{ stage_payments('source') }}
 )
 
 select * from renamed

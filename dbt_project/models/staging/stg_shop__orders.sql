@@ -7,26 +7,7 @@ with source as (
 ),
 
 renamed as (
-
-    select
-        -- ids
-        order_id,
-        customer_id,
-
-        -- attributes
-        status as order_status,
-        currency,
-
-        -- amounts
-        cast(total_amount as decimal(18, 2)) as total_amount,
-
-        -- timestamps
-        created_at,
-        updated_at
-
-    from source
-    where created_at <= {{ as_of_ts() }}
-
+    {{ stage_orders('source') }}
 )
 
 select * from renamed

@@ -24,28 +24,25 @@
 -- A post-hook records the build (control.state_builds: the run, its as_of, the last change
 -- consumed) and drops the consumed part of the change log, in the merge's transaction.
 
+-- depends_on: {{ source('landing', 'orders') }}, {{ source('landing', 'payments') }}
+
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
 {%- set is_break = 'category not in (' ~ settled_categories() ~ ')' %}
 {#- An item created before this instant is outside the grace window as of this run. #}
 {%- set grace_cutoff = add_minutes(as_of_ts(), '-' ~ grace_minutes()) %}
 
 {#- merging: the stored state exists, so rows no longer present need tombstones.
-    by_changes: only the dirty rows are classified (else every row is, and merged). Both need the
+    by_changes: only the dirty rows are classified (else every row is, and merged); it needs the
     platform's control tables, so the parameters come from control.run_parameters. #}
 {%- set merging = state_is_incremental() %}
-{%- set has_change_log = false %}
-{%- if merging and params_from_table() %}
+{%- set by_changes = state_by_changes() %}
+{%- if by_changes %}
     {%- set change_log = change_log_relation() %}
     {%- set state_builds = adapter.get_relation(target.database, 'control', 'state_builds') %}
-    {%- set has_change_log = change_log is not none and state_builds is not none %}
 {%- endif %}
-{%- set by_changes = false %}
 {%- if merging %}
     {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
-    {#- a state without the evidence columns predates them: every row is re-classified once #}
-    {%- set by_changes = has_change_log and 'classified_seq' in stored_columns and 'payment_ids' in stored_columns %}
 {%- endif %}
-{%- set inputs_inlined = '' if by_changes else inlined() %}
 
 {{ config(
     materialized=('incremental' if incremental_engine else 'table'),
@@ -135,44 +132,73 @@ dirty_payment_ids as (
 
 {% endif %}
 
--- The rules' inputs: the dirty rows only (every row when not by_changes). On a full build each is
--- read where it is used (inlined()), not copied once into a temporary result of every row; on an
--- incremental one they are the few dirty rows, computed once (inlined, each use would scan every
--- landed row again to find them).
-orders_input as {{ inputs_inlined }} (
+-- The rules' inputs: the dirty rows only (every row when not by_changes), staged as the staging
+-- models stage every row (macros/staging.sql).
+{% if by_changes %}
+-- The dirty rows are looked up by key in the landing tables first (computed_once()), then staged:
+-- looked up in the staging views, whose as_of filter DuckDB cannot estimate, they made it hash the
+-- whole filtered landing table instead of the few keys.
+dirty_landed_orders as {{ computed_once() }} (
+    select * from {{ source('landing', 'orders') }}
+    where order_id in (select order_id from dirty_order_ids)
+),
 
+orders_input as (
+    {{ stage_orders('dirty_landed_orders') }}
+),
+
+dirty_landed_payments_of_orders as {{ computed_once() }} (
+    select * from {{ source('landing', 'payments') }}
+    where order_id in (select order_id from dirty_order_ids)
+),
+
+payments_of_orders_input as (
+    {{ stage_payments('dirty_landed_payments_of_orders') }}
+),
+
+dirty_landed_payments as {{ computed_once() }} (
+    select * from {{ source('landing', 'payments') }}
+    where payment_id in (select payment_id from dirty_payment_ids)
+),
+
+payments_input as (
+    {{ stage_payments('dirty_landed_payments') }}
+),
+
+-- the considered orders these payments name: enough to tell matched from unmatched
+named_landed_orders as {{ computed_once() }} (
+    select * from {{ source('landing', 'orders') }}
+    where order_id in (select order_id from payments_input)
+),
+
+named_orders_input as (
+    {{ stage_orders('named_landed_orders') }}
+),
+{% else %}
+-- A full build reads every row where it is used (inlined()), not copied once into a temporary
+-- result of every row first.
+orders_input as {{ inlined() }} (
     select * from {{ ref('stg_shop__orders') }}
-    {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
-
 ),
 
-payments_of_orders_input as {{ inputs_inlined }} (
-
+payments_of_orders_input as {{ inlined() }} (
     select * from {{ ref('stg_payments__payments') }}
-    {% if by_changes %}where order_id in (select order_id from dirty_order_ids){% endif %}
-
 ),
 
-payments_input as {{ inputs_inlined }} (
-
+payments_input as {{ inlined() }} (
     select * from {{ ref('stg_payments__payments') }}
-    {% if by_changes %}where payment_id in (select payment_id from dirty_payment_ids){% endif %}
-
 ),
 
-named_orders_input as {{ inputs_inlined }} (
-
-    -- the considered orders these payments name: enough to tell matched from unmatched
+named_orders_input as {{ inlined() }} (
     select * from {{ ref('stg_shop__orders') }}
-    {% if by_changes %}where order_id in (select order_id from payments_input){% endif %}
-
 ),
+{% endif %}
 
 payments_by_order as (
     {{ aggregate_payments_to_orders('orders_input', 'payments_of_orders_input') }}
 ),
 
-classified_orders as {{ inputs_inlined }} (
+classified_orders as {{ '' if by_changes else inlined() }} (
     {{ classify_orders('orders_input', 'payments_by_order') }}
 ),
 
