@@ -95,6 +95,10 @@ open_breaks as (
     from current_breaks c
     left join previous_active p on p.break_id = c.break_id
 ),
+resolved_ids as (
+    select p.break_id from previous_active p
+    where not exists (select 1 from current_breaks c where c.break_id = p.break_id)
+),
 resolved_breaks as (
     select {res_cols},
            coalesce(i.category, p.category) as category,
@@ -102,10 +106,11 @@ resolved_breaks as (
            'resolved' as lifecycle,
            p.first_seen_at
     from previous_active p
-    -- only the items of previous breaks: a join to every item would read the whole view
-    left join (select * from {items} where break_id in (select break_id from previous_active)) i
+    -- only the items of the resolved breaks, found first (typically a few): looking up the items
+    -- of every previous break read every item of the view (10M items, 800k breaks: ~2 s)
+    left join (select * from {items} where break_id in (select break_id from resolved_ids)) i
         on i.break_id = p.break_id
-    where not exists (select 1 from current_breaks c where c.break_id = p.break_id)
+    where p.break_id in (select break_id from resolved_ids)
 )
 select {out_cols} from (select * from open_breaks union all select * from resolved_breaks)
 """
