@@ -37,7 +37,7 @@ CHUNK_COLUMN = "_finance_recon_chunk"  # the spilled batch's partition column (n
 
 
 class Batch(NamedTuple):
-    data: pa.Table | Path  # the batch itself (one chunk's worth or less), or its Parquet copy
+    data: pa.Table | Path  # the batch itself (one chunk's worth or less), or the folder of its chunks
     rows: int
     full_read: (
         bool  # the extraction read the whole source table (no `read_since`), per its pending/batch log entry
@@ -110,13 +110,11 @@ def frames(data: pa.Table | Path, rows: int, primary_key: str, chunk_rows: int =
                 f"SELECT * FROM _finance_recon_batch WHERE hash({primary_key}) % {n} = {i}" for i in range(n)
             ]
         else:
-            every = _parquet_glob(data)
+            every = f"read_parquet({_literal(_parquet_glob(data))}, hive_partitioning = true)"
+            # An empty chunk (no key hashed to it) has no folder: the batch's columns, no row.
             chunk_sql = [
-                f"SELECT * EXCLUDE ({CHUNK_COLUMN}) FROM read_parquet({_literal(every)}, hive_partitioning = true) "
-                f"WHERE {CHUNK_COLUMN} = {i}"
-                if (data / f"{CHUNK_COLUMN}={i}").is_dir()
-                # an empty chunk (no key hashed to it) has no folder: the batch's columns, no row
-                else f"SELECT * EXCLUDE ({CHUNK_COLUMN}) FROM read_parquet({_literal(every)}, hive_partitioning = true) LIMIT 0"
+                f"SELECT * EXCLUDE ({CHUNK_COLUMN}) FROM {every} "
+                + (f"WHERE {CHUNK_COLUMN} = {i}" if (data / f"{CHUNK_COLUMN}={i}").is_dir() else "LIMIT 0")
                 for i in range(n)
             ]
         for sql in chunk_sql:

@@ -206,6 +206,30 @@ def test_a_batch_that_fits_one_chunk_is_read_in_memory_and_still_splits_by_key(t
     assert dup.rule.rule == "unique primary key" and dup.unexpected_count == 2 and dup.samples == [17]
 
 
+def test_a_spilled_chunk_no_key_hashed_to_still_yields_a_frame(tmp_path, warehouse):
+    """Spilled in one pass partitioned by chunk: a chunk with no row has no folder, and is an empty
+    frame with the batch's columns (GX then validates the chunks that have rows)."""
+    import duckdb
+
+    from finance_recon.quality.batches import batch_for_check, frames
+    from finance_recon.quality.gx_runner import run_suite
+    from finance_recon.quality.suites import source_suite
+
+    same_chunk = [
+        i
+        for (i,) in duckdb.connect()
+        .execute("SELECT i FROM range(1, 200) t(i) WHERE hash(i) % 2 = 0")
+        .fetchall()
+    ][:2]
+    land_batch(warehouse, ORDERS, [order(i) for i in same_chunk])
+    with batch_for_check(warehouse, ORDERS, chunk_rows=1) as (data, rows, _full_read):
+        assert rows == 2 and not (data / "_finance_recon_chunk=1").exists()
+        chunks = list(frames(data, rows, "order_id", chunk_rows=1))
+    assert [len(c) for c in chunks] == [2, 0]
+    assert list(chunks[1].columns) == list(chunks[0].columns) == list(ORDERS.column_names)
+    assert run_suite(source_suite(ORDERS, NOW), chunks).success
+
+
 def _log_batch(warehouse: WarehouseResource, table, read_since) -> None:
     """The batch's entry in landing._extract_batches, as `landing.land` writes it."""
     from finance_recon.sources.landing import BATCH_LOG
