@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -401,3 +403,19 @@ def _event_log_storage_yaml(dagster_home: Path) -> str:
         "  config:\n"
         f"    base_dir: {base_dir}\n"
     )
+
+
+@contextmanager
+def environment_overrides(updates: Mapping[str, str]) -> Iterator[None]:
+    """Set these environment variables for the block, then restore each one (or remove it): for a
+    child that reads its configuration from the environment (dbt in-process, a drill's run)."""
+    saved = {name: os.environ.get(name) for name in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -45,6 +45,7 @@ from finance_recon.settings import (
     ENV_S3_ENDPOINT_URL,
     ENV_WAREHOUSE_TARGET,
     Settings,
+    environment_overrides,
     load_settings,
 )
 
@@ -139,20 +140,6 @@ class CauseDrillResult:
 # ------------------------------------------------------------------------------------------ faults
 
 
-@contextmanager
-def _environment(overrides: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _duckdb_copy(url: str, workdir: Path, variable: str, cause: str) -> Path:
     if not url.startswith("duckdb:///"):
         raise CauseDrillError(
@@ -190,7 +177,7 @@ def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[str]:
         copy = _duckdb_copy(settings.orders_url, workdir, ENV_ORDERS_URL, cause)
         with duckdb.connect(str(copy)) as conn:
             conn.execute("UPDATE orders SET updated_at = updated_at - INTERVAL 3 HOUR")
-        with _environment({ENV_ORDERS_URL: f"duckdb:///{copy}"}):
+        with environment_overrides({ENV_ORDERS_URL: f"duckdb:///{copy}"}):
             yield f"orders read from a copy ({copy}) whose every updated_at is 3 hours older"
     elif cause == C.SCHEMA_DRIFT:
         import duckdb
@@ -198,14 +185,14 @@ def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[str]:
         copy = _duckdb_copy(settings.payments_url, workdir, ENV_PAYMENTS_URL, cause)
         with duckdb.connect(str(copy)) as conn:
             conn.execute("ALTER TABLE payments DROP COLUMN currency")
-        with _environment({ENV_PAYMENTS_URL: f"duckdb:///{copy}"}):
+        with environment_overrides({ENV_PAYMENTS_URL: f"duckdb:///{copy}"}):
             yield f"payments read from a copy ({copy}) without the column currency"
     elif cause in (C.STORAGE_FULL, C.STORAGE_UNREACHABLE, C.CREDENTIALS_REJECTED):
         mode = {C.STORAGE_FULL: FULL, C.STORAGE_UNREACHABLE: DOWN, C.CREDENTIALS_REJECTED: FORBIDDEN}[cause]
         upstream = settings.s3_endpoint_url if settings.reports_are_s3 else None
         with (
             FaultyS3(mode, upstream=upstream) as fault,
-            _environment(_s3_store_env(settings, fault.endpoint)),
+            environment_overrides(_s3_store_env(settings, fault.endpoint)),
         ):
             what = {
                 FULL: "answers every write 507 InsufficientStorage"
@@ -219,7 +206,7 @@ def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[str]:
             }[mode]
             yield f"report store behind {fault.endpoint}, which {what}"
     elif cause == C.JOB_FAILURE:
-        with _environment({ENV_WAREHOUSE_TARGET: "no_such_target"}):
+        with environment_overrides({ENV_WAREHOUSE_TARGET: "no_such_target"}):
             yield "warehouse target no_such_target (not in the dbt profile): the dbt step cannot start"
     else:
         raise CauseDrillError(f"drill --cause {cause!r}: expected one of {', '.join(DRILL_CAUSES)}")

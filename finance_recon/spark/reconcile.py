@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
-from finance_recon.settings import Settings, load_settings
+from finance_recon.settings import Settings, environment_overrides, load_settings
 
 from .lake import Lake
 
@@ -53,20 +52,6 @@ def dbt_env(
     if landing_catalog is not None:
         env["FINANCE_RECON_LANDING_CATALOG"] = landing_catalog
     return env
-
-
-@contextmanager
-def _environ(updates: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in updates}
-    os.environ.update(updates)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _release_duckdb() -> None:
@@ -111,7 +96,7 @@ def invoke_dbt(
         "--vars",
         json.dumps(dict(dbt_vars)),
     ]
-    with _environ(env):
+    with environment_overrides(env):
         try:
             result = dbtRunner().invoke(cli)
         finally:
