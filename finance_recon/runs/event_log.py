@@ -4,8 +4,8 @@ Dagster's `SqliteEventLogStorage` opens a new SQLAlchemy engine and SQLite conne
 event it stores, commits with a full fsync, and closes the connection again; closing the last
 connection of a WAL database checkpoints the log into the database file. A reconciliation stores
 ~270 events (every dbt model and test is a materialization or a check evaluation, each mirrored into
-the index shard), so that pattern cost 4-6 s of a 15 s run on two cores (py-spy, 2026-12-07: most
-of it in `commit` and `close`).
+the index shard): 4-6 s of a 15 s run on two cores under py-spy, most of it in `commit` and `close`,
+and 1-2 s of it measured without the profiler (2026-12-07, alternating runs on one home).
 
 This subclass changes only how a shard is connected to:
 - one engine per shard, its connection pooled and reused (the few most recently used shards are
@@ -23,6 +23,7 @@ home it creates (with the home's absolute `base_dir`); the compose stack keeps P
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,8 +48,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         super().__init__(base_dir, inst_data)
-        # A forked child must not share the parent's open SQLite connections.
-        os.register_at_fork(after_in_child=self._engines.clear)
+        _STORAGES.add(self)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -101,6 +101,19 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         self._dispose_engines()
         super().dispose()
+
+
+def _forget_engines_after_fork() -> None:
+    """A forked child must not use (or close) the parent's SQLite connections: SQLAlchemy's advice is
+    to drop the pools without closing what they hold; the child connects anew."""
+    for storage in list(_STORAGES):
+        for engine in storage._engines.values():
+            engine.dispose(close=False)
+        storage._engines.clear()
+
+
+_STORAGES: weakref.WeakSet[PooledSqliteEventLogStorage] = weakref.WeakSet()
+os.register_at_fork(after_in_child=_forget_engines_after_fork)
 
 
 def _synchronous_normal(dbapi_connection, _record) -> None:
