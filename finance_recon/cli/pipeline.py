@@ -139,11 +139,6 @@ def _execute(
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(RECONCILIATION_JOB_NAME)
-    if settings.landing_engine == "embedded":
-        # GX imports while the run extracts and dbt builds (quality/gx_runner.py says why it is safe).
-        from finance_recon.quality.gx_runner import prewarm
-
-        prewarm()
     # One run at a time (an OS lock shared with daemon runs); dead runs are marked failed first.
     run_id = new_run_id()
     try:
