@@ -8,20 +8,17 @@
     {{- return(is_incremental()) -}}
 {%- endmacro %}
 
-{% macro state_by_changes() -%}
-    {#- Whether this build of the maintained state re-classifies only the dirty rows (its header):
-        the stored state exists with today's columns (a state without the evidence columns predates
-        them: every row is re-classified once), the parameters come from control.run_parameters,
-        and the change log and the record of the last build exist. -#}
-    {%- if not (state_is_incremental() and params_from_table()) -%}
+{% macro state_by_changes(stored_columns) -%}
+    {#- Whether this build of the maintained state re-classifies only the dirty rows (its header),
+        given the stored state's columns (empty when there is none to merge into): the state has
+        today's columns (a state without the evidence columns predates them: every row is
+        re-classified once), the parameters come from control.run_parameters, and the change log
+        and the record of the last build exist. -#}
+    {%- if not ('classified_seq' in stored_columns and 'payment_ids' in stored_columns and params_from_table()) -%}
         {{- return(false) -}}
     {%- endif -%}
-    {%- set state = adapter.get_relation(this.database, this.schema, this.identifier) -%}
-    {%- if change_log_relation() is none or adapter.get_relation(target.database, 'control', 'state_builds') is none or state is none -%}
-        {{- return(false) -}}
-    {%- endif -%}
-    {%- set stored_columns = adapter.get_columns_in_relation(state) | map(attribute='name') | map('lower') | list -%}
-    {{- return('classified_seq' in stored_columns and 'payment_ids' in stored_columns) -}}
+    {{- return(change_log_relation() is not none
+               and adapter.get_relation(target.database, 'control', 'state_builds') is not none) -}}
 {%- endmacro %}
 
 {% macro landing_schema() -%}

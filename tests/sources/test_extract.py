@@ -276,7 +276,8 @@ def test_source_change_forces_full_refresh(duckdb_url, tmp_path, warehouse):
 
 
 def test_mysql_client_and_pymysql_paths_land_the_same(mysql_url, warehouse, tmp_path, monkeypatch):
-    from finance_recon.sources.readers.mysql import ENV_READER, client_binary
+    from finance_recon.settings import ENV_MYSQL_READER
+    from finance_recon.sources.readers.mysql import client_binary
 
     assert client_binary(), "the MariaDB client ships with the server on the platform's machines"
     load_table(
@@ -291,7 +292,7 @@ def test_mysql_client_and_pymysql_paths_land_the_same(mysql_url, warehouse, tmp_
         mysql_url,
     )
     extract(mysql_url, warehouse, table=PAYMENTS)
-    monkeypatch.setenv(ENV_READER, "pymysql")
+    monkeypatch.setenv(ENV_MYSQL_READER, "pymysql")
     assert client_binary() is None
     other = WarehouseResource(path=str(tmp_path / "pymysql.duckdb"))
     extract(mysql_url, other, table=PAYMENTS)

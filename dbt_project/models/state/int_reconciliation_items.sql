@@ -35,13 +35,14 @@
     by_changes: only the dirty rows are classified (else every row is, and merged); it needs the
     platform's control tables, so the parameters come from control.run_parameters. #}
 {%- set merging = state_is_incremental() %}
-{%- set by_changes = state_by_changes() %}
+{%- set stored_columns = [] %}
+{%- if merging %}
+    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+{%- endif %}
+{%- set by_changes = state_by_changes(stored_columns) %}
 {%- if by_changes %}
     {%- set change_log = change_log_relation() %}
     {%- set state_builds = adapter.get_relation(target.database, 'control', 'state_builds') %}
-{%- endif %}
-{%- if merging %}
-    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
 {%- endif %}
 
 {{ config(

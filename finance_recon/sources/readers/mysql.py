@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ...contracts import SourceTable
-from ...settings import ENV_MYSQL_READER, load_settings
+from ...settings import load_settings
 from ..errors import (
     MYSQL_REJECTION_CODES,
     ContractViolationError,
@@ -46,7 +46,6 @@ from ..errors import (
 from ..urls import SourceUrl
 from .base import SourceColumn, SourceReader, as_utc, chunks, conform
 
-ENV_READER = ENV_MYSQL_READER  # "client" (default when available) or "pymysql"
 BYTES_PER_ROW_ESTIMATE = 96
 _ESCAPES = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\", "r": "\r", "Z": "\x1a"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
