@@ -8,7 +8,7 @@ PYTHON ?= python3
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 
-.PHONY: install install-full prepare demo run test dev lint format system-deps bench bench/extract bench/reconcile bench/e2e bench/smoke clean
+.PHONY: install install-full prepare demo run test dev lint format system-deps services services-stop trino-catalogs bench bench/extract bench/reconcile bench/e2e bench/smoke clean
 
 # The default install is the embedded path (no PySpark, dbt-spark, dbt-trino, dagster-postgres);
 # `install-full` adds every extra the tests, lint and benchmarks need (`.[dev,spark,trino,deploy]`).
@@ -41,7 +41,21 @@ run: prepare
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: install-full prepare system-deps
+# MariaDB (3306), PostgreSQL (5432) and Trino 476 (FINANCE_RECON_TRINO_PORT, 8080) on loopback: installs what
+# is missing, starts what is not running, leaves the rest alone (scripts/services.sh says where each
+# keeps its data, log and pid file). `services-stop` stops only what `services` started.
+services: install system-deps
+	PYTHON=$(abspath $(PY)) bash scripts/services.sh start
+
+services-stop:
+	bash scripts/services.sh stop
+
+# deploy/trino/etc/catalog for the compose stack, from the same template the local server uses.
+trino-catalogs: install
+	rm -f deploy/trino/etc/catalog/*.properties
+	$(PY) -m finance_recon.trino.catalogs render --compose --out deploy/trino/etc/catalog
+
+test: install-full prepare system-deps services
 	$(BIN)/lint-imports
 	@# Two workers; loadfile keeps each test module (and its module-scoped deployment) on one worker, in
 	@# order. (loadgroup would group whole packages, but xdist 3.8 cannot tag node ids under pytest 9.2.)

@@ -130,6 +130,15 @@ class Settings:
     # DuckDB's memory limit, for dbt (profiles.yml reads the same variable) and the platform's own
     # warehouse connections (the report's breaks spill beyond it instead of growing with their number).
     warehouse_memory_limit: str = "2GB"
+    # The Trino target (dbt_project/profiles.yml reads the same variables) and its Iceberg warehouse.
+    trino_host: str = "127.0.0.1"
+    trino_port: int = 8080
+    trino_catalog: str = "iceberg"
+    trino_schema: str = "finance_recon"
+    trino_user: str = "finance_recon"
+    # Iceberg's JDBC catalog (a PostgreSQL database of its own) and where the data files live.
+    iceberg_catalog_url: str = "postgresql://postgres@127.0.0.1:5432/finance_recon_iceberg"
+    iceberg_warehouse: str = "local:///"
 
     @property
     def dagster_home(self) -> Path:
@@ -258,6 +267,19 @@ class _Environment(BaseSettings):
         pattern=r"(?i)^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description="a DuckDB memory size, e.g. 2GB or 512MiB",
     )
+    trino_host: str = Field(default="127.0.0.1", description="a host name")
+    trino_port: int = Field(default=8080, ge=1, le=65535, description="a TCP port, 1-65535")
+    trino_catalog: str = Field(default="iceberg", pattern=r"^[a-z_][a-z0-9_]*$", description="a catalog name")
+    trino_schema: str = Field(default="finance_recon", pattern=r"^[a-z_][a-z0-9_]*$", description="a schema name")
+    trino_user: str = Field(default="finance_recon", description="a Trino user name")
+    iceberg_catalog_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/finance_recon_iceberg",
+        pattern=r"^postgres(ql)?(\+\w+)?://",
+        description="a postgresql:// URL of the Iceberg JDBC catalog's database",
+    )
+    iceberg_warehouse: str = Field(
+        default="local:///", pattern=r"^(local|s3)://", description="local:///path or s3://bucket/prefix"
+    )
 
     @field_validator("close_timezone")
     @classmethod
@@ -370,6 +392,13 @@ def load_settings() -> Settings:
         close_timezone=env.close_timezone,
         close_start_date=env.close_start_date,
         warehouse_memory_limit=env.warehouse_memory_limit,
+        trino_host=env.trino_host,
+        trino_port=env.trino_port,
+        trino_catalog=env.trino_catalog,
+        trino_schema=env.trino_schema,
+        trino_user=env.trino_user,
+        iceberg_catalog_url=env.iceberg_catalog_url,
+        iceberg_warehouse=env.iceberg_warehouse,
     )
 
 
