@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The servers the tests and a local Trino-target run need, on loopback, started by the project itself:
 #
-#   scripts/services.sh start     (make services)       install what is missing, start what is not running
-#   scripts/services.sh stop      (make services-stop)  stop only what `start` started (its pid files)
-#   scripts/services.sh status                          one line per server
+#   scripts/services.sh start [SERVER…]  (make services)       install what is missing, start what is not running
+#   scripts/services.sh stop [SERVER…]   (make services-stop)  stop only what `start` started (its pid files)
+#   scripts/services.sh status                                 one line per server
+#   SERVER: mariadb, postgresql, trino (default: all three)
 #
 #   MariaDB     127.0.0.1:3306   root, empty password          (the orders source in tests)
 #   PostgreSQL  127.0.0.1:5432   trust for `postgres`          (the payments source, the Iceberg catalog)
@@ -30,7 +31,7 @@ TRINO_PORT="${FINANCE_RECON_TRINO_PORT:-8080}"
 TRINO_VERSION=476
 # geospatial: the postgresql connector maps PostGIS columns and fails to load without its Geometry type.
 TRINO_PLUGINS=(iceberg postgresql mariadb geospatial)
-TRINO_HEAP="${FINANCE_RECON_TRINO_HEAP:-3G}"
+TRINO_HEAP_GB="${FINANCE_RECON_TRINO_HEAP_GB:-3}"  # whole GB; at most 3 on 2 cores and 24 GB
 TRINO_READY_SECONDS="${FINANCE_RECON_TRINO_READY_SECONDS:-180}"
 MAVEN_REPO="${FINANCE_RECON_MAVEN_REPO:-$HOME/.m2/repository}"
 TRINO_INSTALL="${FINANCE_RECON_TRINO_INSTALL_DIR:-$HOME/.cache/finance_recon/trino-server-$TRINO_VERSION}"
@@ -120,6 +121,11 @@ postgres_start() {
     say "PostgreSQL initialising $dir/data"
     as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
       || die "PostgreSQL initialisation failed; see $dir/initdb.log"
+    # Trust for `postgres` only: every other role logs in with its password, so a wrong one is refused.
+    printf '%s\n' "local all postgres trust" "host all postgres 127.0.0.1/32 trust" \
+      "host all postgres ::1/128 trust" "local all all scram-sha-256" \
+      "host all all 127.0.0.1/32 scram-sha-256" "host all all ::1/128 scram-sha-256" \
+      | as_pg tee "$dir/data/pg_hba.conf" >/dev/null
   fi
   # synchronous_commit=off: a crash may lose the last few commits of a test server, never corrupt it.
   as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -s \
@@ -201,6 +207,9 @@ PY
 
 trino_start() {
   local dir="$SERVICES_DIR/trino" java_home
+  # The Iceberg JDBC catalog's own tables: Trino reads and writes them but never creates them.
+  "$PYTHON" -m finance_recon.trino.catalogs ensure-jdbc-catalog >/dev/null \
+    || die "could not create the Iceberg JDBC catalog's tables in PostgreSQL (FINANCE_RECON_ICEBERG_CATALOG_URL)"
   if port_open "$TRINO_PORT"; then
     trino_info >/dev/null || die "127.0.0.1:$TRINO_PORT answers but is not Trino (set FINANCE_RECON_TRINO_PORT)"
     say "Trino      127.0.0.1:$TRINO_PORT already answers: left alone"
@@ -211,9 +220,6 @@ trino_start() {
   trino_install
   mkdir -p "$dir/etc/catalog" "$dir/data" "$dir/iceberg-warehouse"
   trino_config "$dir"
-  # The Iceberg JDBC catalog's own tables: Trino reads and writes them but never creates them.
-  "$PYTHON" -m finance_recon.trino.catalogs ensure-jdbc-catalog >/dev/null \
-    || die "could not create the Iceberg JDBC catalog's tables in PostgreSQL (127.0.0.1:$PG_PORT)"
   JAVA_HOME="$java_home" PATH="$java_home/bin:$PATH" "$TRINO_INSTALL/bin/launcher" \
     --etc-dir="$dir/etc" --data-dir="$dir/data" start >"$dir/launcher.log" 2>&1 \
     || die "the Trino launcher failed; see $dir/launcher.log"
@@ -224,9 +230,13 @@ trino_start() {
 
 # Ready = /v1/info says "starting": false, then SELECT 1 answers ("No nodes available" comes first).
 trino_wait() {
-  local log="$1" deadline=$((SECONDS + TRINO_READY_SECONDS))
+  local log="$1" pidfile="$SERVICES_DIR/trino/trino.pid" deadline=$((SECONDS + TRINO_READY_SECONDS))
   until trino_info | grep -q '"starting":false'; do
     [ $SECONDS -lt $deadline ] || die "Trino did not finish starting within ${TRINO_READY_SECONDS} s; see $log"
+    if [ -f "$pidfile" ] && ! live_pid "$pidfile" >/dev/null; then
+      rm -f "$pidfile"
+      die "Trino exited while starting; see $log"
+    fi
     sleep 1
   done
   until trino_select_1 2>/dev/null; do
@@ -249,13 +259,13 @@ http-server.http.port=$TRINO_PORT
 discovery.uri=http://127.0.0.1:$TRINO_PORT
 node.internal-address=127.0.0.1
 catalog.management=dynamic
-query.max-memory=1GB
-query.max-memory-per-node=1GB
+query.max-memory=$((TRINO_HEAP_GB * 1024 * 6 / 10))MB
+query.max-memory-per-node=$((TRINO_HEAP_GB * 1024 * 6 / 10))MB
 EOF
   # Sized for 2 cores and 24 GB; never a percentage of RAM (InitialRAMPercentage reserves most of it).
   cat >"$dir/etc/jvm.config" <<EOF
 -server
--Xmx$TRINO_HEAP
+-Xmx${TRINO_HEAP_GB}G
 -XX:InitialRAMPercentage=1
 -XX:G1HeapRegionSize=32M
 -XX:+ExitOnOutOfMemoryError
@@ -294,16 +304,17 @@ stop_pidfile() {  # name pidfile [command to stop it gracefully]
 
 services_stop() {
   local bin
-  stop_pidfile "Trino     " "$SERVICES_DIR/trino/trino.pid"
-  if [ -f "$SERVICES_DIR/postgresql/postgresql.pid" ] && live_pid "$SERVICES_DIR/postgresql/postgresql.pid" >/dev/null \
-     && bin="$(pg_bindir)"; then
-    as_pg "$bin/pg_ctl" -D "$SERVICES_DIR/postgresql/data" -m fast -w -s stop || true
-    rm -f "$SERVICES_DIR/postgresql/postgresql.pid"
-    say "PostgreSQL stopped"
-  else
-    stop_pidfile "PostgreSQL" "$SERVICES_DIR/postgresql/postgresql.pid"
+  if want trino; then stop_pidfile "Trino     " "$SERVICES_DIR/trino/trino.pid"; fi
+  if want postgresql; then
+    if live_pid "$SERVICES_DIR/postgresql/postgresql.pid" >/dev/null && bin="$(pg_bindir)"; then
+      as_pg "$bin/pg_ctl" -D "$SERVICES_DIR/postgresql/data" -m fast -w -s stop || true
+      rm -f "$SERVICES_DIR/postgresql/postgresql.pid"
+      say "PostgreSQL stopped"
+    else
+      stop_pidfile "PostgreSQL" "$SERVICES_DIR/postgresql/postgresql.pid"
+    fi
   fi
-  stop_pidfile "MariaDB   " "$SERVICES_DIR/mariadb/mariadb.pid"
+  if want mariadb; then stop_pidfile "MariaDB   " "$SERVICES_DIR/mariadb/mariadb.pid"; fi
 }
 
 services_status() {
@@ -314,15 +325,25 @@ services_status() {
   done
 }
 
-case "${1:-start}" in
+# The servers to act on: those named after the verb, else all three.
+want() { [ ${#SELECTED[@]} -eq 0 ] || [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
+
+VERB="${1:-start}"
+shift || true
+SELECTED=("$@")
+for s in "${SELECTED[@]}"; do
+  case "$s" in mariadb | postgresql | trino) ;; *) die "unknown server '$s': expected mariadb, postgresql or trino" ;; esac
+done
+
+case "$VERB" in
   start)
     mkdir -p "$SERVICES_DIR"
     [ "$(id -u)" -ne 0 ] || chmod 755 "$SERVICES_DIR"
-    mariadb_start
-    postgres_start
-    trino_start
+    if want mariadb; then mariadb_start; fi
+    if want postgresql; then postgres_start; fi
+    if want trino; then trino_start; fi
     ;;
   stop) services_stop ;;
   status) services_status ;;
-  *) die "usage: $0 start|stop|status" ;;
+  *) die "usage: $0 start|stop|status [mariadb] [postgresql] [trino]" ;;
 esac

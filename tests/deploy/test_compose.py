@@ -190,3 +190,15 @@ def test_trino_catalogs():
         for key, value in props.items():
             if "password" in key or "secret" in key:
                 assert value.startswith("${ENV:"), f"{key} must come from the environment"
+
+
+def test_trino_catalogs_are_rendered_from_the_one_template(tmp_path):
+    """deploy/trino/etc/catalog is exactly what the renderer the local server uses writes for compose
+    (`make trino-catalogs`): one template, no hand-edited copy drifting from it."""
+    from finance_recon.trino.catalogs import compose_catalogs, write_catalogs
+
+    written = write_catalogs(compose_catalogs(), tmp_path)
+    shipped = sorted((DEPLOY / "trino/etc/catalog").glob("*.properties"))
+    assert [p.name for p in shipped] == sorted(p.name for p in written)
+    for path in written:
+        assert (DEPLOY / "trino/etc/catalog" / path.name).read_text() == path.read_text(), path.name

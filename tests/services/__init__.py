@@ -54,3 +54,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------------------- Trino
+
+TRINO_HOST = "127.0.0.1"
+TRINO_PORT = int(os.environ.get("FINANCE_RECON_TRINO_PORT", "8080"))
+
+
+def require_trino(timeout: float = 30.0) -> None:
+    """Trino 476 on TRINO_PORT (`make services`), past its start (`/v1/info` says starting: false)."""
+    import json
+    import urllib.request
+
+    require_server("Trino", TRINO_HOST, TRINO_PORT)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{TRINO_HOST}:{TRINO_PORT}/v1/info", timeout=2) as resp:
+                if not json.load(resp)["starting"]:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            missing(f"Trino on {TRINO_HOST}:{TRINO_PORT} is still starting after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def trino_connect(port: int | None = None, **kwargs):
+    import trino
+
+    return trino.dbapi.connect(host=TRINO_HOST, port=port or TRINO_PORT, user="finance_recon", **kwargs)
+
+
+def trino_query(conn, sql: str) -> list[list]:
+    cur = conn.cursor()
+    cur.execute(sql)
+    return cur.fetchall()
