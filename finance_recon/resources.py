@@ -19,11 +19,14 @@ from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.settings import ENV_ORDERS_URL, ENV_PAYMENTS_URL, Settings, secret_or_default
 from finance_recon.sources.resources import EmbeddedLandingResource, LandingResource, SourceDatabaseResource
+from finance_recon.trino.resources import TrinoLandingResource, TrinoWarehouseResource
 from finance_recon.warehouse import WarehouseResource
 
 
 def landing_resource(settings: Settings) -> LandingResource:
     """The landing engine under the `orders` and `payments` assets (FINANCE_RECON_LANDING_ENGINE)."""
+    if settings.warehouse_target == "trino":
+        return TrinoLandingResource()  # Trino reads the sources into its own Iceberg tables
     if settings.landing_engine == "spark":
         # Imported only for this engine: the embedded path never loads PySpark or dagster-pyspark.
         from finance_recon.spark.resources import build_spark_landing
@@ -42,13 +45,31 @@ def _source(settings: Settings, env_name: str, default_url: str) -> SourceDataba
     )
 
 
+def warehouse_resource(settings: Settings) -> WarehouseResource | TrinoWarehouseResource:
+    """The warehouse of the dbt target (FINANCE_RECON_WAREHOUSE_TARGET): the DuckDB file, or Iceberg
+    tables through Trino, everything under the deployment's schema (`<schema>`, `<schema>_landing`,
+    `<schema>_control`)."""
+    if settings.warehouse_target == "trino":
+        return TrinoWarehouseResource(
+            host=settings.trino_host,
+            port=settings.trino_port,
+            user=settings.trino_user,
+            catalog=settings.trino_catalog,
+            models_schema=settings.trino_schema,
+            landing_schema=f"{settings.trino_schema}_landing",
+            control_schema=f"{settings.trino_schema}_control",
+            local_dir=str(settings.home / "trino"),
+        )
+    return WarehouseResource(
+        path=str(settings.warehouse_path),
+        target=settings.warehouse_target,
+        memory_limit=settings.warehouse_memory_limit,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
-        "warehouse": WarehouseResource(
-            path=str(settings.warehouse_path),
-            target=settings.warehouse_target,
-            memory_limit=settings.warehouse_memory_limit,
-        ),
+        "warehouse": warehouse_resource(settings),
         "orders_source": _source(settings, ENV_ORDERS_URL, settings.orders_url),
         "payments_source": _source(settings, ENV_PAYMENTS_URL, settings.payments_url),
         "landing": landing_resource(settings),

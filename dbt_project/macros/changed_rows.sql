@@ -31,7 +31,7 @@
 {%- endmacro %}
 
 {% macro _verified_builds() -%}
-    {{- return(api.Relation.create(database=target.database, schema='control', identifier='verified_builds')) -}}
+    {{- return(control_relation('verified_builds')) -}}
 {%- endmacro %}
 
 {% macro _changed_items_filter() -%}

@@ -25,7 +25,9 @@
 
 
 {% macro add_minutes(timestamp_expr, minutes_expr) -%}
-    {#- timestamp + N minutes, exact to the microsecond (N may be negative). -#}
+    {#- timestamp + N minutes, exact to the microsecond (N may be negative). A negative N is written
+        `0 - n`, not `-n`: in a view, Trino 476 refuses a unary minus applied to a scalar subquery
+        ("Query does not round-trip": its formatter prints it in a form that parses differently). -#}
     {{- return(adapter.dispatch('add_minutes', 'finance_recon')(timestamp_expr, minutes_expr)) -}}
 {%- endmacro %}
 

@@ -23,13 +23,35 @@
         (finance_recon/reconciliation/parameters.py), so it is no upstream asset of its own.
         Columns: seq (increasing; the newest row is the run's), run_id, as_of TIMESTAMPTZ,
         tolerance DECIMAL(18,6), grace_minutes INTEGER, written_at. -#}
-    {%- set relation = api.Relation.create(database=target.database, schema='control', identifier='run_parameters') -%}
+    {%- set relation = control_relation('run_parameters') -%}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
         {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
             {{ exceptions.raise_compiler_error("var 'as_of' is required for dbt " ~ flags.WHICH ~ ": pass --vars '{as_of: 2026-11-28T18:00:00+00:00}', or write the run's row into control.run_parameters first (the platform does before every run)") }}
         {%- endif -%}
     {%- endif -%}
+    {{- return(adapter.dispatch('run_parameter_value', 'finance_recon')(relation, column)) -}}
+{%- endmacro %}
+
+{% macro default__run_parameter_value(relation, column) -%}
     (select {{ column }} from {{ relation }} order by seq desc limit 1)
+{%- endmacro %}
+
+{% macro trino__run_parameter_value(relation, column) -%}
+    {#- Trino: the newest row's value, read once when the node compiles and inlined as a typed literal.
+        As a scalar subquery it is a plan stage of its own wherever it appears, and the maintained
+        state (which names as_of, τ and G in many places) then exceeds Trino's limit of 150 stages
+        per query (769 were planned). The row is written before dbt starts, so the value is the
+        run's; outside run/build (parse, compile) a placeholder of the same type stands in. -#}
+    {%- set types = {'as_of': 'timestamp(6) with time zone', 'tolerance': 'decimal(18, 6)',
+                     'grace_minutes': 'integer', 'seq': 'bigint', 'run_id': 'varchar'} -%}
+    {%- set placeholders = {'as_of': '9999-12-31 00:00:00.000000 UTC', 'tolerance': '0',
+                            'grace_minutes': '0', 'seq': '0', 'run_id': ''} -%}
+    {%- set text = placeholders[column] -%}
+    {%- if execute and flags.WHICH in ('run', 'build') -%}
+        {%- set result = run_query('select cast(' ~ column ~ ' as varchar) from ' ~ relation ~ ' order by seq desc limit 1') -%}
+        {%- set text = result.columns[0].values()[0] -%}
+    {%- endif -%}
+    cast('{{ text }}' as {{ types[column] }})
 {%- endmacro %}
 
 {% macro as_of_ts() -%}

@@ -102,7 +102,7 @@
             orders.updated_at,
             {{ whole_minutes_between('orders.created_at', as_of_ts()) }} as age_minutes,
             -- age ≤ G, compared on exact timestamps (not truncated minutes): G + 1 µs is already late.
-            orders.created_at >= {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }} as is_within_grace
+            orders.created_at >= {{ add_minutes(as_of_ts(), '0 - ' ~ grace_minutes()) }} as is_within_grace
         from orders
         left join payments
             on orders.order_id = payments.order_id
@@ -210,7 +210,7 @@
             created_at,
             updated_at,
             {{ whole_minutes_between('created_at', as_of_ts()) }} as age_minutes,
-            created_at >= {{ add_minutes(as_of_ts(), '-' ~ grace_minutes()) }} as is_within_grace
+            created_at >= {{ add_minutes(as_of_ts(), '0 - ' ~ grace_minutes()) }} as is_within_grace
         from unmatched
 
     )

@@ -1,3 +1,14 @@
+{% macro control_schema() -%}
+    {#- Where the platform keeps its control tables (run parameters, builds): `control` in the DuckDB
+        file; on Trino the deployment's own schema (FINANCE_RECON_CONTROL_SCHEMA), so two deployments
+        on one catalog never share them. -#}
+    {{- return(var('control_schema', env_var('FINANCE_RECON_CONTROL_SCHEMA', 'control'))) -}}
+{%- endmacro %}
+
+{% macro control_relation(identifier) -%}
+    {{- return(api.Relation.create(database=target.database, schema=control_schema(), identifier=identifier)) -}}
+{%- endmacro %}
+
 {% macro state_is_incremental() -%}
     {#- is_incremental(), asked only when dbt runs or builds: dbt's own is_incremental() asks the
         database whether the relation exists, so `dbt compile --no-populate-cache` against an absent
@@ -18,7 +29,7 @@
         {{- return(false) -}}
     {%- endif -%}
     {{- return(change_log_relation() is not none
-               and adapter.get_relation(target.database, 'control', 'state_builds') is not none) -}}
+               and adapter.get_relation(target.database, control_schema(), 'state_builds') is not none) -}}
 {%- endmacro %}
 
 {% macro landing_schema() -%}
@@ -40,14 +51,14 @@
         {{- return('') -}}
     {%- endif -%}
     {%- set change_log = change_log_relation() -%}
-    insert into control.state_builds (seq, run_id, as_of, consumed_change_batch, built_at)
+    insert into {{ control_relation('state_builds') }} (seq, run_id, as_of, consumed_change_batch, built_at)
     select
         seq,
         run_id,
         as_of,
         {% if change_log is not none %}(select coalesce(max(change_batch), 0) from {{ change_log }}){% else %}0{% endif %},
         now()
-    from control.run_parameters
+    from {{ control_relation('run_parameters') }}
     order by seq desc
     limit 1
 {%- endmacro %}
@@ -62,5 +73,5 @@
         {{- return('') -}}
     {%- endif -%}
     delete from {{ change_log }}
-    where change_batch <= (select max(consumed_change_batch) from control.state_builds)
+    where change_batch <= (select max(consumed_change_batch) from {{ control_relation('state_builds') }})
 {%- endmacro %}

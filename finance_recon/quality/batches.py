@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from finance_recon.contracts import SourceTable
 from finance_recon.sources.landing import checked_batch_sql, latest_read_was_full, warehouse_connection
+from finance_recon.trino.resources import TrinoWarehouseResource
 
 # ~250 bytes a row at GX's peak (below): ~500 MB for a full chunk, checked in one GX validation.
 CHUNK_ROWS = 2_000_000
@@ -54,6 +55,14 @@ def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_RO
     in the same connection; a batch without either (written by hand, as tests do) counts as not a
     full read.
     """
+    if isinstance(warehouse, TrinoWarehouseResource):
+        # The Trino warehouse's batch (the rows Trino read from the source), less accepted versions.
+        with warehouse.session(f"reading the {table.asset_name} batch for its contract check") as conn:
+            landing = warehouse.landing(conn)
+            full_read = landing.pending_mode(table) == "full_refresh"
+            data = conn.fetch_arrow(landing.checked_batch_sql(table, table.column_names), table.arrow_schema)
+        yield Batch(data, data.num_rows, full_read)
+        return
     with tempfile.TemporaryDirectory(prefix=f"finance_recon_check_{table.asset_name}_") as tmp:
         with warehouse_connection(warehouse) as conn:
             full_read = latest_read_was_full(conn, table)

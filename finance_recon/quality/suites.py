@@ -220,7 +220,7 @@ with items as (
         count(*) as n_items,
         count(case when item_type = 'order' then 1 end) as n_order_items,
         count(case when is_break then 1 end) as n_break_items,
-        count(case when category not in ({cats}) or category is null then 1 end) as unknown_categories,
+        count(case when category not in ({cats}) or category is null then 1 end) as unknown_categories
     from {schema}.fct_reconciliation_items
     where not is_synthetic  -- correctness-prober items never reach the summaries (finance_recon/probe)
 ),

@@ -1,12 +1,12 @@
 """The dbt models as Dagster assets: staging → intermediate → marts, with dbt tests as asset checks."""
 
 import functools
-import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, ConfigurableResource
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from finance_recon.contracts import SOURCE_TABLES
@@ -24,7 +24,9 @@ from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
 from finance_recon.sources.landing import promote, warehouse_connection
-from finance_recon.warehouse import WarehouseResource
+from finance_recon.trino.resources import TrinoWarehouseResource
+from finance_recon.trino.resources import record_verified_build as record_trino_verified_build
+from finance_recon.trino.resources import write_run_parameters as write_trino_run_parameters
 
 # dbt_project.yml tags the tests CI runs and production does not with it (the rules' intermediate
 # views; the landing and staging tests, whose rules the blocking contract suite checks on every batch).
@@ -89,39 +91,52 @@ translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enab
 def reconciliation_dbt_models(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
-    warehouse: WarehouseResource,
+    warehouse: ConfigurableResource,  # WarehouseResource (DuckDB) or TrinoWarehouseResource
     config: ReconciliationConfig,
 ):
     params = resolve(context, config)
-    # profiles.yml reads the DuckDB path from the environment (dagster-dbt passes os.environ to dbt);
-    # setting it from the warehouse resource keeps dbt and the other steps on the same file.
-    os.environ[ENV_WAREHOUSE_PATH] = warehouse.path
     context.log.info(
         f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
     )
-    with warehouse_connection(warehouse) as conn:
-        # This step runs only after the blocking contract checks of both sources passed: their staged
-        # batches become visible to dbt now, and only now (quarantine, sources/landing.py).
-        promoted = promote(conn, SOURCE_TABLES)
-        for name, landed in promoted.items():
-            context.log.info(
-                f"promoted the checked {name} batch: {landed.rows_extracted} rows, {landed.rows_total} in landing"
-            )
-        if warehouse.target == "duckdb":
-            # The parameters reach the models through a table, not --vars: new vars on every run would
-            # make dbt re-parse the project instead of using the prepared manifest (partial parse).
+    # This step runs only after the blocking contract checks of both sources passed: their staged
+    # batches become visible to dbt now, and only now (quarantine, sources/landing.py). The
+    # parameters reach the models through a table, not --vars: new vars on every run would make dbt
+    # re-parse the project instead of using the prepared manifest (partial parse).
+    if isinstance(warehouse, TrinoWarehouseResource):
+        with warehouse.session("promoting the checked batches") as conn:
+            promoted = warehouse.landing(conn).promote(SOURCE_TABLES)
+        write_trino_run_parameters(warehouse, params, context.run_id)
+        # profiles.yml and the sources read where this deployment lives from the environment
+        # (dagster-dbt hands os.environ to dbt).
+        os.environ.update(warehouse.dbt_env())
+    else:
+        os.environ[ENV_WAREHOUSE_PATH] = warehouse.path
+        with warehouse_connection(warehouse) as conn:
+            promoted = promote(conn, SOURCE_TABLES)
             write_run_parameters(conn, params, context.run_id)
-    params_args: list[str] = []
-    if warehouse.target != "duckdb":  # engines without the embedded warehouse's control table take vars
-        params_args = ["--vars", json.dumps(params.dbt_vars())]
+    for name, landed in promoted.items():
+        context.log.info(
+            f"promoted the checked {name} batch: {landed.rows_extracted} rows, {landed.rows_total} in landing"
+        )
     # Unit tests and the CI-only data tests prove the SQL, in CI (tests/reconciliation); a production
     # run executes the models and the data tests that guard publishing: the maintained state, the
     # marts and the summaries (the sources' rules are the blocking contract suite's).
-    args = ["build", "--exclude-resource-type", "unit_test", "--exclude", f"tag:{CI_ONLY_TAG}", *params_args]
+    args = ["build", "--exclude-resource-type", "unit_test", "--exclude", f"tag:{CI_ONLY_TAG}"]
     if config.full_refresh:
         args.append("--full-refresh")
-    with run_target_path(warehouse.path, context.run_id) as target_path:
+    with run_target_path(_parse_state_anchor(warehouse), context.run_id) as target_path:
         yield from dbt.cli(args, context=context, target_path=target_path).stream()
-    if warehouse.target == "duckdb":  # every test passed (a failure raised above): later runs skip these rows
+    # Every test passed (a failure raised above): later runs skip these rows.
+    if isinstance(warehouse, TrinoWarehouseResource):
+        record_trino_verified_build(warehouse, context.run_id)
+    else:
         with warehouse_connection(warehouse) as conn:
             record_verified_build(conn, context.run_id)
+
+
+def _parse_state_anchor(warehouse) -> str:
+    """A path whose folder keeps dbt's parse state for this warehouse (parse_cache.run_target_path):
+    beside the DuckDB file, or in the Trino deployment's local state folder."""
+    if isinstance(warehouse, TrinoWarehouseResource):
+        return str(Path(warehouse.local_dir) / warehouse.models_schema)
+    return warehouse.path

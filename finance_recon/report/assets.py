@@ -6,7 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    ConfigurableResource,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from finance_recon.contracts import CATEGORIES
 from finance_recon.names import (
@@ -25,7 +32,9 @@ from finance_recon.report.history import earlier_runs, previous_breaks_file, pre
 from finance_recon.report.publish import publish
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import StoreError
-from finance_recon.report.table import record_run
+from finance_recon.report.table import record_run, record_run_on_trino
+from finance_recon.trino.report_mirror import mirror_marts, mirror_resolved_items
+from finance_recon.trino.resources import TrinoWarehouseResource
 from finance_recon.warehouse import LANDING_SCHEMA, WarehouseResource
 
 
@@ -39,6 +48,16 @@ def _display_decimal(value: Decimal) -> Decimal:
     """At least two decimals, more only when they matter: 0.000000 → 0.00, 0.005000 → 0.005."""
     cents = value.quantize(Decimal("0.01"))
     return cents if cents == value else value.normalize()
+
+
+def _marts(warehouse: WarehouseResource | TrinoWarehouseResource, folder: Path) -> WarehouseResource:
+    """The warehouse the report reads its marts from: the DuckDB file itself, or on Trino a scratch
+    copy of the report's inputs (summaries, breaks; finance_recon/trino/report_mirror.py)."""
+    if not isinstance(warehouse, TrinoWarehouseResource):
+        return warehouse
+    path = folder / "marts.duckdb"
+    mirror_marts(warehouse, path, real_rows)
+    return WarehouseResource(path=str(path), memory_limit="1GB")
 
 
 def _read_warehouse(warehouse: WarehouseResource):
@@ -78,16 +97,17 @@ def _read_warehouse(warehouse: WarehouseResource):
 )
 def finance_reconciliation_report(
     context: AssetExecutionContext,
-    warehouse: WarehouseResource,
+    warehouse: ConfigurableResource,  # WarehouseResource (DuckDB) or TrinoWarehouseResource
     report_store: ReportStoreResource,
 ) -> MaterializeResult:
     # The run's parameters were resolved once, by the dbt step, and the marts carry them: the report
     # publishes the as_of, τ and G the marts were built with (it takes no parameters of its own).
-    summary, as_of, categories, currencies, watermarks = _read_warehouse(warehouse)
-    tolerance = _display_decimal(summary["tolerance"])
-    grace_minutes = int(summary["grace_minutes"])
     with tempfile.TemporaryDirectory(prefix="finance-recon-publish-") as scratch:
         folder = Path(scratch)
+        marts = _marts(warehouse, folder)
+        summary, as_of, categories, currencies, watermarks = _read_warehouse(marts)
+        tolerance = _display_decimal(summary["tolerance"])
+        grace_minutes = int(summary["grace_minutes"])
         try:
             store = report_store.open()
             previous = previous_run(store, as_of)
@@ -95,10 +115,12 @@ def finance_reconciliation_report(
             earlier = earlier_runs(store, previous, page.TREND_RUNS - 1)
         except StoreError as exc:
             raise Failure(f"report store unreachable: {exc}") from exc
+        if isinstance(warehouse, TrinoWarehouseResource):
+            mirror_resolved_items(warehouse, Path(marts.path), before)
 
         # The breaks stay in the warehouse connection (a temporary table) and are streamed to the
         # CSV/Parquet files: memory does not grow with their number (breaks.py).
-        with warehouse.connection(read_only=True, spill_to=folder / "spill") as conn:
+        with marts.connection(read_only=True, spill_to=folder / "spill") as conn:
             breaks = stage_breaks(conn, f"main.{ITEMS_MODEL.path[-1]}", before, as_of)
             probe = probe_section(conn, context.run_id, f"main.{ITEMS_MODEL.path[-1]}")
             lifecycle = breaks.lifecycle_counts()
@@ -148,24 +170,24 @@ def finance_reconciliation_report(
                 f"publishing the report failed, latest.json still names the previous run: {exc}"
             ) from exc
 
-    with warehouse.connection() as conn:
-        record_run(
-            conn,
-            {
-                "run_id": context.run_id,
-                "as_of": as_of,
-                "run_started_at": run_started_at,
-                "run_ended_at": run_ended_at,
-                **watermarks,
-                **{f"count_{c}": document["counts"][c] for c in CATEGORIES},
-                "breaks": document["breaks"],
-                "verdict": document["verdict"],
-                "tolerance": tolerance,
-                "grace_minutes": grace_minutes,
-                "artifact_uri": store.url_for(publication.manifest_key),
-            },
-            currencies,
-        )
+    row = {
+        "run_id": context.run_id,
+        "as_of": as_of,
+        "run_started_at": run_started_at,
+        "run_ended_at": run_ended_at,
+        **watermarks,
+        **{f"count_{c}": document["counts"][c] for c in CATEGORIES},
+        "breaks": document["breaks"],
+        "verdict": document["verdict"],
+        "tolerance": tolerance,
+        "grace_minutes": grace_minutes,
+        "artifact_uri": store.url_for(publication.manifest_key),
+    }
+    if isinstance(warehouse, TrinoWarehouseResource):
+        record_run_on_trino(warehouse, row, currencies)
+    else:
+        with warehouse.connection() as conn:
+            record_run(conn, row, currencies)
 
     metadata: dict[str, Any] = {
         "verdict": document["verdict"],

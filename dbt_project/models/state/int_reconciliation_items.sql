@@ -29,7 +29,7 @@
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
 {%- set is_break = 'category not in (' ~ settled_categories() ~ ')' %}
 {#- An item created before this instant is outside the grace window as of this run. #}
-{%- set grace_cutoff = add_minutes(as_of_ts(), '-' ~ grace_minutes()) %}
+{%- set grace_cutoff = add_minutes(as_of_ts(), '0 - ' ~ grace_minutes()) %}
 
 {#- merging: the stored state exists, so rows no longer present need tombstones.
     by_changes: only the dirty rows are classified (else every row is, and merged); it needs the
@@ -42,7 +42,7 @@
 {%- set by_changes = state_by_changes(stored_columns) %}
 {%- if by_changes %}
     {%- set change_log = change_log_relation() %}
-    {%- set state_builds = adapter.get_relation(target.database, 'control', 'state_builds') %}
+    {%- set state_builds = adapter.get_relation(target.database, control_schema(), 'state_builds') %}
 {%- endif %}
 
 {{ config(

@@ -1,0 +1,284 @@
+"""The Trino engine as resources: the warehouse (Iceberg tables under one catalog and schemas) and the
+landing that fills it by having Trino read the sources itself.
+
+`finance_recon/resources.py` picks these when FINANCE_RECON_WAREHOUSE_TARGET=trino; the assets are
+the same as on DuckDB. Everything a deployment writes lives under `catalog`.`schema` (the dbt
+models), `catalog`.`landing_schema` and `catalog`.`control_schema`: two deployments (or two tests)
+on one Trino give different schemas and never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from dagster import AssetExecutionContext, ConfigurableResource
+from pydantic import Field
+
+from finance_recon.contracts import SourceTable
+from finance_recon.sources.errors import SourceRejectedError
+from finance_recon.sources.extract import ExtractResult
+from finance_recon.sources.policy import plan_read
+from finance_recon.sources.resources import LandingResource
+from finance_recon.sources.urls import SourceUrl
+
+from .catalogs import Server, orders_catalog, payments_catalog
+from .client import TrinoServer, TrinoSession, quoted, session
+from .landing import SourceRelation, TrinoLanding
+
+
+class TrinoWarehouseResource(ConfigurableResource):
+    """Where the Trino target lands, reconciles and records: Iceberg tables through one Trino."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    user: str = "finance_recon"
+    catalog: str = Field(default="iceberg", description="The Iceberg catalog every table lives in.")
+    models_schema: str = Field(default="finance_recon", description="The dbt models' schema.")
+    landing_schema: str = Field(default="finance_recon_landing", description="The landed sources.")
+    control_schema: str = Field(default="finance_recon_control", description="Run parameters, builds.")
+    # Static catalogs for the sources (production: credentials in Trino's own catalog files); empty:
+    # a catalog is created at run time from the source URL (catalog.management=dynamic).
+    orders_catalog: str = ""
+    payments_catalog: str = ""
+    target: str = "trino"
+    # A local folder for what dbt keeps between runs (its parse state, each run's target folder).
+    local_dir: str = ".finance_recon/trino"
+
+    @property
+    def server(self) -> TrinoServer:
+        return TrinoServer(self.host, self.port, self.user)
+
+    @property
+    def label(self) -> str:
+        return f"{self.server.url}/{self.catalog}/{self.models_schema}"
+
+    @contextmanager
+    def session(self, step: str) -> Iterator[TrinoSession]:
+        with session(self.server, step) as conn:
+            yield conn
+
+    def landing(self, conn: TrinoSession) -> TrinoLanding:
+        return TrinoLanding(conn, self.catalog, self.landing_schema)
+
+    def dbt_env(self) -> dict[str, str]:
+        """What dbt_project/profiles.yml and the sources read, for this deployment."""
+        return {
+            "FINANCE_RECON_TRINO_HOST": self.host,
+            "FINANCE_RECON_TRINO_PORT": str(self.port),
+            "FINANCE_RECON_TRINO_USER": self.user,
+            "FINANCE_RECON_TRINO_CATALOG": self.catalog,
+            "FINANCE_RECON_TRINO_SCHEMA": self.models_schema,
+            "FINANCE_RECON_LANDING_CATALOG": self.catalog,
+            "FINANCE_RECON_LANDING_SCHEMA": self.landing_schema,
+            "FINANCE_RECON_CONTROL_SCHEMA": self.control_schema,
+        }
+
+    def source_relation(self, conn: TrinoSession, table: SourceTable, url: str) -> SourceRelation:
+        """The Trino relation of `table` in the source `url`: a configured catalog, else one created
+        for the URL's server and database (named after a hash of the redacted URL)."""
+        source = SourceUrl.parse(url)
+        parsed = source.url
+        if source.dialect not in ("mysql", "postgresql"):
+            raise SourceRejectedError(
+                f"the Trino target reads the sources through Trino: {source.redacted} is a {source.dialect} "
+                "file, which Trino cannot read; set FINANCE_RECON_ORDERS_URL / FINANCE_RECON_PAYMENTS_URL "
+                "to the MySQL/MariaDB and PostgreSQL servers, or use FINANCE_RECON_WAREHOUSE_TARGET=duckdb"
+            )
+        static = self.orders_catalog if source.dialect == "mysql" else self.payments_catalog
+        if static:
+            name = static
+        else:
+            if parsed.password:
+                variable = "ORDERS" if source.dialect == "mysql" else "PAYMENTS"
+                raise SourceRejectedError(
+                    f"{source.redacted} carries a password, which a catalog created at run time would store "
+                    f"in Trino: configure a Trino catalog holding it and name it in "
+                    f"FINANCE_RECON_TRINO_{variable}_CATALOG"
+                )
+            name = "src_" + hashlib.sha1(source.redacted.encode()).hexdigest()[:12]
+            self._ensure_catalog(conn, name, source)
+        if source.dialect == "mysql":
+            return SourceRelation(name, parsed.database or "", table.table, naive_timestamps=True)
+        schema = str(parsed.query.get("schema", "public"))
+        return SourceRelation(name, schema, table.table, naive_timestamps=False)
+
+    def _ensure_catalog(self, conn: TrinoSession, name: str, source: SourceUrl) -> None:
+        existing = {row[0] for row in conn.execute("SHOW CATALOGS")}
+        if name in existing:
+            return
+        parsed = source.url
+        if source.dialect == "mysql":
+            catalog = orders_catalog(
+                Server(parsed.host or "127.0.0.1", parsed.port or 3306, parsed.username or "root")
+            )
+        else:
+            catalog = payments_catalog(
+                Server(
+                    parsed.host or "127.0.0.1",
+                    parsed.port or 5432,
+                    parsed.username or "postgres",
+                    database=parsed.database or "postgres",
+                )
+            )
+        conn.execute(catalog.create_sql(name))
+
+
+class TrinoLandingResource(LandingResource):
+    """The Trino target's landing: Trino reads each batch from the source's catalog into Iceberg
+    (`<landing_schema>.<table>__last_batch`), promoted once its contract check passed."""
+
+    KINDS: ClassVar[Mapping[str, frozenset[str]]] = {
+        "orders": frozenset({"mysql", "trino", "iceberg"}),
+        "payments": frozenset({"postgres", "trino", "iceberg"}),
+    }
+    DESCRIPTIONS: ClassVar[Mapping[str, str]] = {
+        "orders": "Shop orders from the MySQL `oltp.orders` table (contracts §1), read by Trino into the Iceberg "
+        "table `<landing schema>.orders`, the latest version per order_id. Incremental on updated_at.",
+        "payments": "Provider payments from PostgreSQL `public.payments` (contracts §1), read by Trino into the "
+        "Iceberg table `<landing schema>.payments`, the latest version per payment_id. Incremental on updated_at.",
+    }
+    PROBED: ClassVar[bool] = True
+
+    def land(
+        self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool
+    ) -> dict[str, Any]:
+        warehouse: TrinoWarehouseResource = context.resources.warehouse
+        result = land_with_trino(
+            warehouse,
+            table,
+            source.url,
+            look_back_minutes=source.look_back_minutes,
+            full_refresh=full_refresh,
+            run_id=context.run_id,
+        )
+        context.log.info(
+            f"staged {result.rows_extracted} {table.asset_name} rows in {warehouse.catalog}."
+            f"{warehouse.landing_schema} ({result.mode}: {result.reason})"
+        )
+        return result.metadata()
+
+
+def land_with_trino(
+    warehouse: TrinoWarehouseResource,
+    table: SourceTable,
+    source_url: str,
+    *,
+    look_back_minutes: int = 10,
+    full_refresh: bool = False,
+    run_id: str | None = None,
+    promote_now: bool = False,
+) -> ExtractResult:
+    """Stage one source table's batch through Trino (`promote_now`: land it at once, for tests)."""
+    from finance_recon.sources.readers import open_reader
+
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    source = SourceUrl.parse(source_url)
+    # The source's own schema first: a drifted column fails here, before Trino reads a row.
+    with open_reader(source) as reader:
+        reader.check_contract(table)
+    with warehouse.session(f"landing {table.asset_name}") as conn:
+        landing = warehouse.landing(conn)
+        landing.ensure(table)
+        previous = landing.read_watermark(table)
+        plan = plan_read(
+            previous_source=previous.source if previous else None,
+            previous_watermark=previous.max_updated_at if previous else None,
+            source=source.redacted,
+            full_refresh=full_refresh,
+            look_back_minutes=look_back_minutes,
+        )
+        relation = warehouse.source_relation(conn, table, source_url)
+        read_started = time.perf_counter()
+        landed = landing.stage(
+            table, relation, plan, source_label=source.redacted, run_id=run_id, started_at=started_at
+        )
+        read_s = time.perf_counter() - read_started
+        if promote_now:
+            landing.mark_checked(table)
+            landed = landing.promote((table,)).get(table.asset_name, landed)
+    return ExtractResult(
+        table=table.asset_name,
+        source=source.redacted,
+        mode=plan.mode,
+        reason=plan.reason,
+        rows_extracted=landed.rows_extracted,
+        rows_total=landed.rows_total,
+        read_since=plan.read_since,
+        watermark_before=plan.watermark_before,
+        watermark_after=landed.watermark_after,
+        duration_s=time.perf_counter() - started,
+        read_s=read_s,
+        batch_table=f"{warehouse.catalog}.{warehouse.landing_schema}.{table.asset_name}__last_batch",
+    )
+
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def check_identifier(kind: str, value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{kind} {value!r} is not a plain lower-case identifier")
+    return quoted(value)
+
+
+# ------------------------------------------------------------------------------ warehouse operations
+# What the steps above the landing ask of the Trino warehouse: the same operations the embedded path
+# performs on its DuckDB file (sources/landing.py, reconciliation/parameters.py, report/table.py).
+
+_TS = "TIMESTAMP(6) WITH TIME ZONE"
+_TRINO_DDL_TYPES = {"VARCHAR": "VARCHAR", "TIMESTAMPTZ": _TS, "BIGINT": "BIGINT", "INTEGER": "INTEGER"}
+
+
+def trino_type(duckdb_type: str) -> str:
+    """The Trino type of a DuckDB column type of the platform's tables (constraints dropped)."""
+    base = duckdb_type.split()[0]
+    if base.startswith("DECIMAL"):
+        return base.replace(",", ", ")
+    return _TRINO_DDL_TYPES[base]
+
+
+def write_run_parameters(warehouse: TrinoWarehouseResource, params, run_id: str) -> None:
+    """This run's as_of, τ and G into `<control>.run_parameters`, which the models read (no --vars:
+    the prepared manifest stays valid); the build tables are created beside it."""
+    from .client import literal, qualified
+
+    def rel(name: str) -> str:
+        return qualified(warehouse.catalog, warehouse.control_schema, name)
+
+    with warehouse.session("writing the run parameters") as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(warehouse.catalog, warehouse.control_schema)}")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {rel('run_parameters')} (seq BIGINT, run_id VARCHAR, as_of {_TS}, "
+            f"tolerance DECIMAL(18, 6), grace_minutes INTEGER, written_at {_TS})"
+        )
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {rel('verified_builds')} (seq BIGINT, run_id VARCHAR, verified_at {_TS})"
+        )
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {rel('state_builds')} (seq BIGINT, run_id VARCHAR, as_of {_TS}, "
+            f"consumed_change_batch BIGINT, built_at {_TS})"
+        )
+        conn.execute(
+            f"INSERT INTO {rel('run_parameters')} SELECT coalesce(max(seq), 0) + 1, {literal(run_id)}, "
+            f"{literal(params.as_of)}, CAST({literal(str(params.tolerance))} AS DECIMAL(18, 6)), "
+            f"{int(params.grace_minutes)}, current_timestamp(6) FROM {rel('run_parameters')}"
+        )
+
+
+def record_verified_build(warehouse: TrinoWarehouseResource, run_id: str) -> None:
+    from .client import literal, qualified
+
+    runs = qualified(warehouse.catalog, warehouse.control_schema, "run_parameters")
+    verified = qualified(warehouse.catalog, warehouse.control_schema, "verified_builds")
+    with warehouse.session("recording the verified build") as conn:
+        conn.execute(
+            f"INSERT INTO {verified} SELECT seq, run_id, current_timestamp(6) FROM {runs} "
+            f"WHERE run_id = {literal(run_id)} ORDER BY seq DESC LIMIT 1"
+        )
