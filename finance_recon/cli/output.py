@@ -140,6 +140,7 @@ class _Stage:
     finished: set[str] = field(default_factory=set)
     failed: bool = False
     rows: dict[str, int] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
     materialized: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -243,7 +244,9 @@ class StageReporter:
                 stage.checks_failed.append(f"{key.asset_key.to_user_string()}:{key.name}")
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             stage.finished.add(step_key)
-            stage.failed |= kind == "STEP_FAILURE"
+            if kind == "STEP_FAILURE":
+                stage.failed = True
+                stage.failed_steps.append(step_key)
             if stage.done:
                 self._end(stage)
 
@@ -275,7 +278,12 @@ def _detail(stage: _Stage) -> str:
         else ""
     )
     if stage.name == "extract":
-        return ", ".join(f"{name} {rows:,} rows" for name, rows in stage.rows.items()) or "no rows"
+        # The source that failed first, so "FAILED" is never read as the one whose rows are shown.
+        parts = [f"{name} failed" for name in stage.failed_steps]
+        parts += [
+            f"{name} {rows:,} rows" for name, rows in stage.rows.items() if name not in stage.failed_steps
+        ]
+        return ", ".join(parts) or "no rows"
     if stage.name == "reconcile":
         return f"{stage.materialized} models, {checks.replace('checks', 'tests')}"
     if stage.name == "publish":
