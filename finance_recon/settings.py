@@ -272,7 +272,9 @@ class _Environment(BaseSettings):
     trino_host: str = Field(default="127.0.0.1", description="a host name")
     trino_port: int = Field(default=8080, ge=1, le=65535, description="a TCP port, 1-65535")
     trino_catalog: str = Field(default="iceberg", pattern=r"^[a-z_][a-z0-9_]*$", description="a catalog name")
-    trino_schema: str = Field(default="finance_recon", pattern=r"^[a-z_][a-z0-9_]*$", description="a schema name")
+    trino_schema: str = Field(
+        default="finance_recon", pattern=r"^[a-z_][a-z0-9_]*$", description="a schema name"
+    )
     trino_user: str = Field(default="finance_recon", description="a Trino user name")
     iceberg_catalog_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/finance_recon_iceberg",

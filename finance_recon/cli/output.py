@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
@@ -242,6 +243,8 @@ class StageReporter:
             else:
                 key = evaluation.asset_check_key
                 stage.checks_failed.append(f"{key.asset_key.to_user_string()}:{key.name}")
+        elif kind == "STEP_UP_FOR_RETRY":
+            self._line(f"{stage.name:<10} {'retry':<7} {_retry_text(step_key, event.event_specific_data)}")
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             stage.finished.add(step_key)
             if kind == "STEP_FAILURE":
@@ -269,6 +272,19 @@ class StageReporter:
             self._end(stage)
         if self._progress is not None and self._progress.live.is_started:
             self._progress.stop()
+
+
+def _retry_text(step_key: str, data) -> str:
+    """What a retry is waiting for: the message of the error that asked for it (the extraction's
+    says the cause and the time of the next attempt), else the step and the wait."""
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None and "RetryRequested" in (error.cls_name or ""):
+        error = error.cause
+    text = " ".join((error.message if error is not None else "").split())
+    if error is not None and error.cls_name:  # "module.ClassName: message" → the message
+        text = re.sub(rf"^[\w.]*{re.escape(error.cls_name)}: ?", "", text)
+    wait = getattr(data, "seconds_to_wait", None)
+    return text or f"{step_key}: retrying" + (f" in {wait:g} s" if wait else "")
 
 
 def _detail(stage: _Stage) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -202,3 +203,30 @@ def test_a_failed_extract_stage_names_the_source_that_failed():
     stage = _Stage("extract", {"orders", "payments"}, rows={"payments": 222}, failed=True)
     stage.failed_steps.append("orders")
     assert _detail(stage) == "orders failed, payments 222 rows"
+
+
+def test_a_refused_source_is_retried_briefly_and_every_retry_is_on_the_terminal(tmp_path):
+    """Issue 25 item 4: a closed port on 127.0.0.1 was retried silently for 67 s."""
+    import time
+
+    from tests.sources.test_assets import closed_port
+
+    orders_port, payments_port = closed_port(), closed_port()
+    env = _env(
+        tmp_path,
+        FINANCE_RECON_ORDERS_URL=f"mysql+pymysql://root@127.0.0.1:{orders_port}/oltp",
+        FINANCE_RECON_PAYMENTS_URL=f"postgresql://postgres@127.0.0.1:{payments_port}/payments",
+    )
+    started = time.monotonic()
+    result = subprocess.run(CLI + ["run"], env=env, capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - started
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    retries = [line for line in result.stdout.splitlines() if line.startswith("extract    retry")]
+    assert len(retries) == 2, result.stdout  # one per source: refused on loopback is retried once
+    for line in retries:
+        assert re.search(
+            r"(orders|payments): connection refused — attempt 2 of 2 at \d\d:\d\d:\d\dZ \(in 2 s", line
+        ), line
+    assert "extract    FAILED  orders failed, payments failed" in result.stdout
+    assert "connection refused, after 2 attempts" in result.stderr, result.stderr
+    assert took < 40, took  # not ~67 s of silent retries
