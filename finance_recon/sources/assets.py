@@ -136,7 +136,8 @@ def _retry_or_fail(
     that want one attempt) or when the plan is spent, fail with the cause and why it stops."""
     plan = retry_plan(exc.reason, exc.host)
     attempt = context.retry_number  # 0 on the first attempt
-    if policy is None or attempt >= len(plan.delays):
+    retries = min(len(plan.delays), policy.max_retries if policy is not None else 0)  # the policy caps
+    if attempt >= retries:
         tried = f"after {attempt + 1} attempts" if attempt else "not retried"
         message = f"{exc} — {exc.reason}, {tried} ({plan.why})"
         context.log.error(message)
@@ -145,13 +146,11 @@ def _retry_or_fail(
     wait = plan.delays[attempt] * (policy.delay or 0) / SOURCE_RETRY_POLICY.delay
     at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%SZ")
     message = (
-        f"{table.asset_name}: {exc.reason} — attempt {attempt + 2} of {len(plan.delays) + 1} at {at} "
+        f"{table.asset_name}: {exc.reason} — attempt {attempt + 2} of {retries + 1} at {at} "
         f"(in {wait:.3g} s; {plan.why}): {exc}"
     )
     context.log.warning(message)
-    raise RetryRequested(max_retries=len(plan.delays), seconds_to_wait=wait) from SourceUnavailableError(
-        message
-    )
+    raise RetryRequested(max_retries=retries, seconds_to_wait=wait) from SourceUnavailableError(message)
 
 
 def build_source_assets(
