@@ -65,6 +65,8 @@ ENV_MYSQL_READER = "FINANCE_RECON_MYSQL_READER"
 MYSQL_READERS = ("client", "pymysql")
 
 LANDING_ENGINES = ("embedded", "spark")
+# The dbt targets of dbt_project/profiles.yml; the CLI refuses any other before a run starts.
+WAREHOUSE_TARGETS = ("duckdb", "trino", "spark")
 # Debian's stable symlinks to the versioned JDBC jars (libpostgresql-jdbc-java, libmariadb-java).
 DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar")
 ENV_PROBE_ENABLED = "FINANCE_RECON_PROBE_ENABLED"  # the correctness prober (finance_recon/probe/)

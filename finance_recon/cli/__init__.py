@@ -72,8 +72,15 @@ def entry() -> None:
     """
     import logging
 
-    code = main()
-    sys.stdout.flush()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (`finance-recon breaks | head`): not an error, and no traceback.
+        # What is still buffered for the closed pipe is dropped.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)

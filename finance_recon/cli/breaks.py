@@ -10,7 +10,8 @@ import json
 FORMATS = ("table", "csv", "json")
 LIFECYCLES = ("new", "persisting", "resolved")
 TABLE_COLUMNS = (
-    "break_id",
+    "order_id",  # what a person looks up in the shop (break_id is an md5 of it)
+    "payment_id",
     "category",
     "lifecycle",
     "currency",
@@ -18,6 +19,7 @@ TABLE_COLUMNS = (
     "net",
     "difference",
     "created_at",
+    "break_id",  # stable across runs (md5 of the item key): what the lifecycle follows
 )
 
 

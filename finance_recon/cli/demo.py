@@ -33,7 +33,12 @@ def add_parser(subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from finance_recon.cli.output import print_failure, print_outcome, run_with_output
-    from finance_recon.cli.preflight import check_manifest
+    from finance_recon.cli.preflight import (
+        check_extras,
+        check_manifest,
+        check_report_store,
+        check_warehouse_target,
+    )
     from finance_recon.settings import load_settings
 
     settings = load_settings()
@@ -44,7 +49,10 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    check_warehouse_target(settings)
     check_manifest()
+    check_extras(settings)
+    check_report_store(settings)
     (outcome, shop), log_path = run_with_output(
         "demo",
         settings,

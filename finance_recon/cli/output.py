@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
@@ -140,6 +141,7 @@ class _Stage:
     finished: set[str] = field(default_factory=set)
     failed: bool = False
     rows: dict[str, int] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
     materialized: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -241,9 +243,13 @@ class StageReporter:
             else:
                 key = evaluation.asset_check_key
                 stage.checks_failed.append(f"{key.asset_key.to_user_string()}:{key.name}")
+        elif kind == "STEP_UP_FOR_RETRY":
+            self._line(f"{stage.name:<10} {'retry':<7} {_retry_text(step_key, event.event_specific_data)}")
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             stage.finished.add(step_key)
-            stage.failed |= kind == "STEP_FAILURE"
+            if kind == "STEP_FAILURE":
+                stage.failed = True
+                stage.failed_steps.append(step_key)
             if stage.done:
                 self._end(stage)
 
@@ -268,6 +274,19 @@ class StageReporter:
             self._progress.stop()
 
 
+def _retry_text(step_key: str, data) -> str:
+    """What a retry is waiting for: the message of the error that asked for it (the extraction's
+    says the cause and the time of the next attempt), else the step and the wait."""
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None and "RetryRequested" in (error.cls_name or ""):
+        error = error.cause
+    text = " ".join((error.message if error is not None else "").split())
+    if error is not None and error.cls_name:  # "module.ClassName: message" → the message
+        text = re.sub(rf"^[\w.]*{re.escape(error.cls_name)}: ?", "", text)
+    wait = getattr(data, "seconds_to_wait", None)
+    return text or f"{step_key}: retrying" + (f" in {wait:g} s" if wait else "")
+
+
 def _detail(stage: _Stage) -> str:
     checks = f"{stage.checks_passed} checks passed" + (
         f", {len(stage.checks_failed)} failed ({', '.join(stage.checks_failed)})"
@@ -275,7 +294,12 @@ def _detail(stage: _Stage) -> str:
         else ""
     )
     if stage.name == "extract":
-        return ", ".join(f"{name} {rows:,} rows" for name, rows in stage.rows.items()) or "no rows"
+        # The source that failed first, so "FAILED" is never read as the one whose rows are shown.
+        parts = [f"{name} failed" for name in stage.failed_steps]
+        parts += [
+            f"{name} {rows:,} rows" for name, rows in stage.rows.items() if name not in stage.failed_steps
+        ]
+        return ", ".join(parts) or "no rows"
     if stage.name == "reconcile":
         return f"{stage.materialized} models, {checks.replace('checks', 'tests')}"
     if stage.name == "publish":

@@ -10,7 +10,9 @@ from finance_recon.settings import (
     DBT_PROJECT_DIR,
     ENV_ORDERS_URL,
     ENV_PAYMENTS_URL,
+    ENV_REPORTS_URI,
     ENV_WAREHOUSE_TARGET,
+    WAREHOUSE_TARGETS,
     Settings,
 )
 
@@ -97,7 +99,66 @@ def check_extras(settings: Settings) -> None:
         )
 
 
+def check_source_urls(settings: Settings) -> None:
+    """Both source URLs parse, name a supported dialect and (for a server) a host, a numeric port
+    and a database. The message names the variable, never the value (it may hold a password)."""
+    from finance_recon.sources.errors import ContractViolationError
+    from finance_recon.sources.urls import SourceUrl
+
+    for variable, raw in ((ENV_ORDERS_URL, settings.orders_url), (ENV_PAYMENTS_URL, settings.payments_url)):
+        try:
+            url = SourceUrl.parse(raw)
+            problem = None
+            if url.dialect != "duckdb":
+                if not url.url.host:
+                    problem = "it names no host"
+                elif url.url.port is not None and not 1 <= url.url.port <= 65535:
+                    problem = "its port is not a TCP port (1-65535)"
+                elif not url.database:
+                    problem = "it names no database"
+        except ContractViolationError as exc:
+            problem = str(exc)
+        if problem:
+            raise PreflightError(
+                f"environment variable {variable} is invalid: {problem} (expected duckdb:///path, "
+                "mysql+pymysql://user@host:port/db or postgresql://user@host:port/db)"
+            )
+
+
+def check_warehouse_target(settings: Settings) -> None:
+    if settings.warehouse_target not in WAREHOUSE_TARGETS:
+        raise PreflightError(
+            f"environment variable {ENV_WAREHOUSE_TARGET}={settings.warehouse_target!r} is invalid: "
+            f"expected one of {', '.join(WAREHOUSE_TARGETS)} (the targets of dbt_project/profiles.yml)"
+        )
+
+
+def check_report_store(settings: Settings) -> None:
+    """A report folder must be writable before extraction starts, not found out after the
+    reconciliation. The check writes and removes one hidden temporary file; S3 is checked by
+    publishing (its credentials and endpoint answer only over the network)."""
+    import tempfile
+
+    if settings.reports_are_s3:
+        return
+    root = Path(settings.reports_uri.removeprefix("file://")).expanduser()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".finance-recon-write-check."):
+            pass
+    except OSError as exc:
+        raise PreflightError(
+            f"environment variable {ENV_REPORTS_URI}={settings.reports_uri!r} is not a writable folder "
+            f"({exc.strerror or type(exc).__name__}): expected a folder this user can write, or "
+            "s3://bucket/prefix"
+        ) from None
+
+
 def check_run(settings: Settings) -> None:
+    """Every setting a run uses, before any work: the flags are checked by the parser already."""
+    check_warehouse_target(settings)
+    check_source_urls(settings)
     check_manifest()
     check_extras(settings)
     check_sources(settings)
+    check_report_store(settings)

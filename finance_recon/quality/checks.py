@@ -82,7 +82,7 @@ def validate_source_batch(
 ) -> AssetCheckResult:
     """The contract check's body (also called directly by tests): GX on the batch + source PK probe."""
     from finance_recon.quality.batches import batch_for_check, distinct_keys, frames
-    from finance_recon.quality.gx_runner import RuleOutcome, empty_outcome, run_suite
+    from finance_recon.quality.gx_runner import KEYS_IN_MESSAGE, RuleOutcome, empty_outcome, run_suite
     from finance_recon.quality.suites import Rule
     from finance_recon.sources.landing import batch_table
 
@@ -90,7 +90,16 @@ def validate_source_batch(
     with batch_for_check(warehouse, table) as (data, rows, full_read):
         # Nothing extracted (a rerun with nothing new): no row for any expectation, so GX is not even
         # imported; the result still passes and says 0 rows were validated.
-        outcome = run_suite(suite, frames(data, rows, table.primary_key)) if rows else empty_outcome(suite)
+        outcome = (
+            run_suite(
+                suite,
+                frames(data, rows, table.primary_key),
+                key_column=table.primary_key,
+                max_keys=KEYS_IN_MESSAGE + 1,  # one more than the message names: it then says "…"
+            )
+            if rows
+            else empty_outcome(suite)
+        )
         # The source probe exists for incremental batches, which can hide a duplicate key (see
         # `source_keys`). A full read holds every source row, so GX's exact uniqueness rule on the
         # batch already sees every duplicate: probing 1M keys again in the source (~4-10 s) adds nothing.
@@ -105,6 +114,8 @@ def validate_source_batch(
             success=dup.count == 0,
             unexpected_count=dup.count,
             samples=list(dup.keys),
+            keys=list(dup.keys),
+            key_column=table.primary_key,
         )
         outcome.rules.append(probe)
     source_probe = (
@@ -122,9 +133,31 @@ def validate_source_batch(
         # Quarantine (sources/landing.py): a failed batch is never promoted into landing.<table>.
         failure_note=(
             f" — the batch stays quarantined (not landed, watermark unchanged) and is checked again by the "
-            f"next run; fix the source, or accept these rows: finance-recon accept {table.asset_name} --reason ..."
+            f"next run; fix the source, or accept the failing rows: finance-recon accept {table.asset_name} "
+            f"[--key {table.primary_key.upper()}] --reason ..."
         ),
     )
+
+
+# How many failing rows `finance-recon accept` names by key without --key (beyond: name them).
+ACCEPT_MAX_KEYS = 10_000
+
+
+def quarantined_rows(
+    table: SourceTable, warehouse, *, max_keys: int = ACCEPT_MAX_KEYS, now: datetime | None = None
+):
+    """The contract suite on the pending batch (less accepted versions), each failed rule with the
+    keys of its rows (up to `max_keys`): what `finance-recon accept` may take, and what it may not."""
+    from finance_recon.quality.batches import batch_for_check, frames
+    from finance_recon.quality.gx_runner import empty_outcome, run_suite
+
+    suite: Suite = source_suite(table, now or datetime.now(UTC), DEFAULT_FUTURE_SKEW)
+    with batch_for_check(warehouse, table) as (data, rows, _full_read):
+        if not rows:
+            return empty_outcome(suite)
+        return run_suite(
+            suite, frames(data, rows, table.primary_key), key_column=table.primary_key, max_keys=max_keys
+        )
 
 
 def build_contract_check(table: SourceTable) -> AssetChecksDefinition:

@@ -39,6 +39,7 @@ from typing import Any
 from finance_recon.quality.suites import Rule, Suite
 
 SAMPLE_SIZE = 5
+KEYS_IN_MESSAGE = 5  # keys named in a failure's one-line message (all of them are in the metadata)
 
 
 class GreatExpectationsUnavailable(RuntimeError):
@@ -112,6 +113,10 @@ class RuleOutcome:
     samples: list[Any] = field(default_factory=list)
     observed: Any = None
     error: str | None = None
+    # Primary keys of the rows that failed (at most the `max_keys` run_suite was given): how messages
+    # and `finance-recon accept` name the offending rows.
+    keys: list[Any] = field(default_factory=list)
+    key_column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,6 +125,7 @@ class RuleOutcome:
             "rule": self.rule.rule,
             "unexpected_count": self.unexpected_count,
             "sample_values": [_jsonable(v) for v in self.samples],
+            "keys": [_jsonable(k) for k in self.keys],
         }
         if self.observed is not None:
             out["observed_value"] = _jsonable(self.observed)
@@ -136,6 +142,10 @@ class RuleOutcome:
             text += f": {self.unexpected_count} unexpected"
             if self.samples:
                 text += f", e.g. {', '.join(repr(_jsonable(v)) for v in self.samples[:3])}"
+            if self.keys and self.key_column:
+                shown = ", ".join(repr(_jsonable(k)) for k in self.keys[:KEYS_IN_MESSAGE])
+                more = ", …" if len(self.keys) > KEYS_IN_MESSAGE else ""
+                text += f" ({self.key_column} {shown}{more})"
         elif self.observed is not None:
             text += f": observed {_jsonable(self.observed)!r}"
         return text
@@ -199,7 +209,9 @@ def empty_outcome(suite: Suite) -> SuiteOutcome:
     )
 
 
-def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
+def run_suite(
+    suite: Suite, frames: Iterable[Any], *, key_column: str | None = None, max_keys: int = SAMPLE_SIZE
+) -> SuiteOutcome:
     """Validate every frame of `frames` (pandas DataFrames) against `suite`; merge per rule.
 
     A rule with a `screen` is first evaluated through the screen (a GX aggregate expectation that
@@ -231,7 +243,17 @@ def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
     gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=first_pass))
     rule_suites: dict[int, Any] = {}  # rule index → a one-rule suite, built when a screen first misses
 
-    outcomes = [RuleOutcome(rule) for rule in suite.rules]
+    outcomes = [RuleOutcome(rule, key_column=key_column) for rule in suite.rules]
+    # SUMMARY with the key column: each failed rule also lists the keys of (up to max_keys of) its rows.
+    result_format: Any = (
+        {
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": [key_column],
+            "partial_unexpected_count": max_keys,
+        }
+        if key_column
+        else "SUMMARY"
+    )
     rows = 0
     validated_any = False
     with _no_frame_fingerprint():
@@ -242,11 +264,11 @@ def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
             # SUMMARY carries everything `_merge` reads (unexpected_count, the first 20 unexpected
             # values, observed_value, details). COMPLETE would also build the list of every unexpected
             # value and its index: on a bad 1M-row batch that is millions of Python objects, unbounded.
-            validation = batch.validate(gx_suite, result_format="SUMMARY")
+            validation = batch.validate(gx_suite, result_format=result_format)
             missed = [
                 r.expectation_config.meta["rule_index"] for r in validation.results if _screen_missed(r)
             ]
-            _merge(outcomes, validation)
+            _merge(outcomes, validation, max_keys)
             for index in missed:
                 if index not in rule_suites:
                     rule_suites[index] = context.suites.add(
@@ -255,7 +277,7 @@ def run_suite(suite: Suite, frames: Iterable[Any]) -> SuiteOutcome:
                             expectations=[expectation(index, suite.rules[index], screened=False)],
                         )
                     )
-                _merge(outcomes, batch.validate(rule_suites[index], result_format="SUMMARY"))
+                _merge(outcomes, batch.validate(rule_suites[index], result_format=result_format), max_keys)
             del frame, batch, validation  # one chunk in memory at a time (the next is read on `next`)
     if not validated_any:
         raise ValueError(f"{suite.name}: no frame to validate (pass an empty frame for an empty batch)")
@@ -302,7 +324,7 @@ def _exception_message(info: dict) -> str | None:
     return None
 
 
-def _merge(outcomes: list[RuleOutcome], validation) -> None:
+def _merge(outcomes: list[RuleOutcome], validation, max_keys: int = SAMPLE_SIZE) -> None:
     for result in validation.results:
         if result.expectation_config.meta.get("screen"):
             continue  # a screen only decides whether its rule is evaluated (`run_suite`)
@@ -325,5 +347,9 @@ def _merge(outcomes: list[RuleOutcome], validation) -> None:
                 break
             if value not in out.samples:
                 out.samples.append(value)
+        for row in payload.get("partial_unexpected_index_list") or []:
+            key = row.get(out.key_column) if isinstance(row, dict) else None
+            if key is not None and len(out.keys) < max_keys and key not in out.keys:
+                out.keys.append(key)
         if not payload.get("partial_unexpected_list") and payload.get("details"):
             out.observed = payload["details"]

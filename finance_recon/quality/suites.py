@@ -59,6 +59,10 @@ class Rule:
     column: str | None  # None for table-level rules
     rule: str  # the contract rule in words
     screen: Screen | None = None  # evaluated instead of the rule while it passes (see `Screen`)
+    # Whether an operator may accept a row that fails it (`finance-recon accept`): False when dbt's
+    # own tests on the staging models refuse such a row too (a NULL, a duplicate key, an unknown
+    # status, an amount out of range), so accepting it would only move the failure into dbt.
+    acceptable: bool = True
 
     @property
     def label(self) -> str:
@@ -103,16 +107,26 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
                 {"column": col.name, "type_": _PANDAS_TYPES[col.warehouse_type]},
                 col.name,
                 f"type {col.warehouse_type}",
+                acceptable=False,
             )
         )
         if not col.nullable:
-            rules.append(Rule("ExpectColumnValuesToNotBeNull", {"column": col.name}, col.name, "not null"))
+            rules.append(
+                Rule(
+                    "ExpectColumnValuesToNotBeNull",
+                    {"column": col.name},
+                    col.name,
+                    "not null",
+                    acceptable=False,
+                )
+            )
     rules.append(
         Rule(
             "ExpectColumnValuesToBeUnique",
             {"column": table.primary_key},
             table.primary_key,
             "unique primary key",
+            acceptable=False,
         )
     )
     for (asset, column), values in _ACCEPTED.items():
@@ -123,6 +137,7 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
                     {"column": column, "value_set": list(values)},
                     column,
                     f"accepted values {', '.join(values)}",
+                    acceptable=False,
                 )
             )
     rules += [
@@ -147,6 +162,7 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
                 "total_amount",
                 "amount ≥ 0",
                 Screen("ExpectColumnMinToBeBetween", {"column": "total_amount", "min_value": 0}),
+                acceptable=False,
             )
         )
     elif table is PAYMENTS:
@@ -159,6 +175,7 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
                 Screen(
                     "ExpectColumnMinToBeBetween", {"column": "amount", "min_value": 0, "strict_min": True}
                 ),
+                acceptable=False,
             )
         )
     for column in ("created_at", "updated_at"):

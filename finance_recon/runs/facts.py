@@ -73,9 +73,14 @@ class RunFailure:
 
 
 def one_line(text: str | None, limit: int = MAX_CHARS) -> str:
-    """Collapse whitespace to one line, at most `limit` characters."""
+    """Collapse whitespace to one line, at most `limit` characters, cut between words (never
+    "Errors parsed from dbt l…": issue 25)."""
     flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 2]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + " …"
 
 
 def _strip_class(message: str, cls_name: str | None) -> str:
@@ -167,7 +172,8 @@ def run_failure(events: Iterable[Any]) -> RunFailure | None:
         described = data.user_failure_data.description if data.user_failure_data else None
         message, chain = error_text(data.error) if data.error is not None else ("unknown error", "")
         if described:
-            message, chain = one_line(described), f"{described} {chain}"
+            # dagster-dbt's Failure describes the dbt command first: keep dbt's own errors.
+            message, chain = one_line(_dbt_errors(described)), f"{described} {chain}"
         cause = f"step {step_failure.step_key} failed: {message}"
         if failed_checks and "DagsterAssetCheckFailedError" in chain:
             # The step failed *because* a blocking check failed: Dagster's error only counts the

@@ -1,7 +1,9 @@
 """The `orders` and `payments` assets: incremental, lossless extraction into `landing.*`.
 
-Failure taxonomy (contracts §1, issue 3): a source that is down or refuses the login raises a
-retryable `Failure` (the `RetryPolicy` backs off exponentially); a contract violation (missing
+Failure taxonomy (contracts §1, issues 3 and 25): a source that cannot be reached is retried as
+often and as soon as its reason deserves (`errors.retry_plan`: a refused connection on loopback once,
+after 2 s; a timeout or a lost connection longer), each retry logged with its cause and the time of
+the next attempt (the CLI prints it under the extract stage); a refused login fails at once; a contract violation (missing
 column, changed type) is permanent (`allow_retries=False`); any other error is retried only when
 `runs/facts.py` classifies it retryable. Either way nothing is written: the
 landing happens in one warehouse transaction after the whole batch has been read.
@@ -13,7 +15,8 @@ policy and failure handling are the same for every engine; its kinds and descrip
 """
 
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 from dagster import (
     AssetExecutionContext,
@@ -31,7 +34,7 @@ from pydantic import Field
 
 from ..contracts import ORDERS, PAYMENTS, SourceTable
 from ..runs.facts import classify, one_line
-from .errors import SourceError
+from .errors import SourceError, SourceUnavailableError, retry_plan
 from .resources import EmbeddedLandingResource, LandingResource
 
 GROUP = "sources"
@@ -100,6 +103,8 @@ def build_source_asset(
         try:
             lander = context.resources.landing if landing is not None else EMBEDDED_LANDING
             metadata = lander.land(context, table, source, config.full_refresh)
+        except SourceUnavailableError as exc:
+            _retry_or_fail(context, table, exc, retry_policy)
         except SourceError as exc:
             context.log.error(str(exc))
             # `from None`: the driver's exception is already summarised in the message; its chain could
@@ -118,6 +123,34 @@ def build_source_asset(
         return MaterializeResult(metadata=metadata)
 
     return _extract
+
+
+def _retry_or_fail(
+    context: AssetExecutionContext,
+    table: SourceTable,
+    exc: SourceUnavailableError,
+    policy: RetryPolicy | None,
+) -> NoReturn:
+    """Retry an unreachable source as its reason deserves (`retry_plan`), saying so: the warning and
+    the retry event carry the cause and the time of the next attempt. With no retry policy (tests
+    that want one attempt) or when the plan is spent, fail with the cause and why it stops."""
+    plan = retry_plan(exc.reason, exc.host)
+    attempt = context.retry_number  # 0 on the first attempt
+    retries = min(len(plan.delays), policy.max_retries if policy is not None else 0)  # the policy caps
+    if attempt >= retries:
+        tried = f"after {attempt + 1} attempts" if attempt else "not retried"
+        message = f"{exc} — {exc.reason}, {tried} ({plan.why})"
+        context.log.error(message)
+        raise Failure(description=message, allow_retries=False) from None
+    # The policy's delay sets the time scale: 1 for SOURCE_RETRY_POLICY, tests build faster ones.
+    wait = plan.delays[attempt] * (policy.delay or 0) / SOURCE_RETRY_POLICY.delay
+    at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%SZ")
+    message = (
+        f"{table.asset_name}: {exc.reason} — attempt {attempt + 2} of {retries + 1} at {at} "
+        f"(in {wait:.3g} s; {plan.why}): {exc}"
+    )
+    context.log.warning(message)
+    raise RetryRequested(max_retries=retries, seconds_to_wait=wait) from SourceUnavailableError(message)
 
 
 def build_source_assets(

@@ -31,7 +31,7 @@ read beforehand into a local spill file) and a lock held by another step is wait
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,14 +63,52 @@ def batch_table(table: SourceTable) -> str:
     return f"{LANDING_SCHEMA}.{table.asset_name}__last_batch"
 
 
-def _columns_ddl(table: SourceTable) -> str:
-    return ", ".join(f"{c.name} {c.warehouse_type}{'' if c.nullable else ' NOT NULL'}" for c in table.columns)
+def _columns_ddl(table: SourceTable, *, constraints: bool = True) -> str:
+    return ", ".join(
+        f"{c.name} {c.warehouse_type}{'' if c.nullable or not constraints else ' NOT NULL'}"
+        for c in table.columns
+    )
+
+
+def _required_columns(table: SourceTable) -> list[str]:
+    return [c.name for c in table.columns if not c.nullable]
+
+
+def _take_over_from_views(conn, table: SourceTable) -> None:
+    """The Spark landing engine leaves `landing.<table>` and its batch as views over its Parquet lake
+    (spark/lake.py). This engine writes tables: it drops those views (never data: the lake keeps its
+    files) and the table's watermark, so this run re-reads the source in full (issue 25: a single
+    Spark run used to leave every later embedded run failing on "Can only delete from base table")."""
+    views = [
+        name
+        for (name,) in conn.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = "
+            f"{sql_literal(LANDING_SCHEMA)} AND view_name IN "
+            f"({sql_literal(table.asset_name)}, {sql_literal(table.asset_name + '__last_batch')})"
+        ).fetchall()
+    ]
+    if not views:
+        return
+    for name in views:
+        conn.execute(f"DROP VIEW {LANDING_SCHEMA}.{name}")
+    if _exists(conn, WATERMARKS):
+        conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {sql_literal(table.asset_name)}")
+    if _exists(conn, PENDING):
+        conn.execute(f"DELETE FROM {PENDING} WHERE source_table = {sql_literal(table.asset_name)}")
 
 
 def ensure_landing(conn, table: SourceTable) -> None:
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {LANDING_SCHEMA}")
+    _take_over_from_views(conn, table)
     conn.execute(f"CREATE TABLE IF NOT EXISTS {landing_table(table)} ({_columns_ddl(table)})")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {batch_table(table)} ({_columns_ddl(table)})")
+    # The batch holds what the source gave, NULLs included: judging it is the contract check's job,
+    # which names the rule and the rows (issue 25). A NOT NULL here failed the extraction instead,
+    # with a constraint error and no key. Batch tables made before that lose their NOT NULLs here.
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {batch_table(table)} ({_columns_ddl(table, constraints=False)})"
+    )
+    for column in _required_columns(table):
+        conn.execute(f"ALTER TABLE {batch_table(table)} ALTER COLUMN {column} DROP NOT NULL")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS} ("
         "source_table VARCHAR NOT NULL, source VARCHAR NOT NULL, max_updated_at TIMESTAMPTZ, "
@@ -180,10 +218,16 @@ def _unordered_inserts(conn) -> Iterator[None]:
     the insertion order: it then inserts in parallel — a 1M-row batch from the spill in 0.5 s instead
     of 1.5 s on two cores (measured 2026-12-07)."""
     conn.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        conn.execute("RESET preserve_insertion_order")
+    # Not in a `finally`: after a failed statement the transaction is aborted, DuckDB refuses the
+    # RESET until the caller's ROLLBACK, and its "Current transaction is aborted" would replace the
+    # real error (issue 25). The caller resets it after rolling back (`_rollback`).
+    yield
+    conn.execute("RESET preserve_insertion_order")
+
+
+def _rollback(conn) -> None:
+    conn.execute("ROLLBACK")
+    conn.execute("RESET preserve_insertion_order")
 
 
 @dataclass(frozen=True)
@@ -248,7 +292,7 @@ def stage(
         conn.execute(f"INSERT INTO {PENDING} VALUES ({', '.join(map(sql_literal, values))}, now(), FALSE)")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     projected = watermark_after(plan.full_refresh, plan.watermark_before, _from_epoch_us(landed_max))
     return Landed(rows_extracted=rows_extracted, rows_total=rows_total, watermark_after=projected)
@@ -344,7 +388,9 @@ def _promote_one(conn, table: SourceTable) -> Landed | None:
         # table takes its place. Views over landing.<table> (dbt's staging) rebind by name.
         conn.execute(f"DROP TABLE {target}")
         conn.execute(f"ALTER TABLE {batch} RENAME TO {table.asset_name}")
-        conn.execute(f"CREATE TABLE {batch} ({_columns_ddl(table)})")
+        for column in _required_columns(table):  # the landing table keeps the contract's NOT NULLs
+            conn.execute(f"ALTER TABLE {target} ALTER COLUMN {column} SET NOT NULL")
+        conn.execute(f"CREATE TABLE {batch} ({_columns_ddl(table, constraints=False)})")
     else:
         if full_refresh:
             conn.execute(f"DELETE FROM {target}")
@@ -402,37 +448,55 @@ def promote(conn, tables: tuple[SourceTable, ...]) -> dict[str, Landed]:
                 landed[table.asset_name] = result
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     return landed
 
 
-def accept_pending(conn, table: SourceTable, *, reason: str, accepted_by: str) -> int:
-    """Record every row version of `table`'s pending batch as accepted by an operator: the contract
-    check leaves accepted versions out (a changed row is a new version and is checked again).
-    Returns how many versions were recorded (0: nothing pending)."""
+def accept_pending(
+    conn, table: SourceTable, *, reason: str, accepted_by: str, keys: Collection[str] | None = None
+) -> int:
+    """Record row versions of `table`'s pending batch as accepted by an operator — those of `keys`
+    (primary keys as text), or every one when `keys` is None: the contract check leaves accepted
+    versions out (a changed row is a new version and is checked again). Returns how many versions
+    of this batch are now accepted among those asked for (0: nothing pending)."""
     name = sql_literal(table.asset_name)
     pending = conn.execute(f"SELECT run_id FROM {PENDING} WHERE source_table = {name}").fetchone()
     if pending is None:
         return 0
     batch, pk = batch_table(table), table.primary_key
+    chosen = (
+        f" AND CAST(b.{pk} AS VARCHAR) IN ({', '.join(sql_literal(k) for k in sorted(keys))})"
+        if keys is not None
+        else ""
+    )
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
             f"INSERT INTO {ACCEPTED} SELECT DISTINCT {name}, CAST(b.{pk} AS VARCHAR), b.updated_at, now(), "
             f"{sql_literal(accepted_by)}, {sql_literal(reason)}, {sql_literal(pending[0])} FROM {batch} AS b "
             f"WHERE NOT EXISTS (SELECT 1 FROM {ACCEPTED} AS a WHERE a.source_table = {name} "
-            f"AND a.row_key = CAST(b.{pk} AS VARCHAR) AND a.updated_at = b.updated_at)"
+            f"AND a.row_key = CAST(b.{pk} AS VARCHAR) AND a.updated_at = b.updated_at){chosen}"
         )
         (count,) = conn.execute(
-            f"SELECT count(*) FROM {ACCEPTED} WHERE source_table = {name} AND staged_by_run "
-            f"IS NOT DISTINCT FROM {sql_literal(pending[0])}"
+            f"SELECT count(*) FROM (SELECT DISTINCT b.{pk}, b.updated_at FROM {batch} AS b "
+            f"JOIN {ACCEPTED} AS a ON a.source_table = {name} AND a.row_key = CAST(b.{pk} AS VARCHAR) "
+            f"AND a.updated_at = b.updated_at WHERE TRUE{chosen})"
         ).fetchone()
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return int(count)
+
+
+def batch_keys(conn, table: SourceTable) -> set[str]:
+    """The primary keys (as text) of the staged batch."""
+    pk = table.primary_key
+    return {
+        r[0]
+        for r in conn.execute(f"SELECT DISTINCT CAST({pk} AS VARCHAR) FROM {batch_table(table)}").fetchall()
+    }
 
 
 def checked_batch_sql(conn, table: SourceTable, *, skip_landed_versions: bool = False) -> str:

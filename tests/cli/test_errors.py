@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -133,3 +134,99 @@ def test_an_engine_that_is_not_installed_names_its_extra(tmp_path, monkeypatch, 
     assert main(["run"]) == 2
     assert "pip install -e '.[trino]'" in capsys.readouterr().err
     assert installed("dbt.adapters.duckdb") and not installed("no_such_package.sub")
+
+
+# Issue 25 item 3: every setting a run uses is refused before any work, naming the variable.
+SERVER_URLS = {
+    "FINANCE_RECON_ORDERS_URL": "mysql+pymysql://root@127.0.0.1:3306/oltp",
+    "FINANCE_RECON_PAYMENTS_URL": "postgresql://postgres@127.0.0.1:5432/payments",
+}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FINANCE_RECON_ORDERS_URL", "not a url", "not a valid SQLAlchemy URL"),
+        ("FINANCE_RECON_ORDERS_URL", "mysql+pymysql://root:s3cret@127.0.0.1:port/oltp", "not a valid"),
+        (
+            "FINANCE_RECON_PAYMENTS_URL",
+            "postgresql://postgres:s3cret@127.0.0.1:99999999999/payments",
+            "TCP port",
+        ),
+        ("FINANCE_RECON_PAYMENTS_URL", "snowflake://acct/db", "unsupported dialect"),
+        ("FINANCE_RECON_ORDERS_URL", "mysql+pymysql://root@127.0.0.1:3306", "names no database"),
+    ],
+)
+def test_a_malformed_source_url_exits_2_naming_the_variable_not_the_secret(
+    variable, value, expected, tmp_path
+):
+    line = _refused(["run"], tmp_path, **{**SERVER_URLS, variable: value})
+    assert line.startswith(f"finance-recon run: environment variable {variable} is invalid: "), line
+    assert expected in line, line
+    assert "s3cret" not in line
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_an_unknown_warehouse_target_exits_2_naming_the_allowed_ones(command, tmp_path):
+    line = _refused([command], tmp_path, FINANCE_RECON_WAREHOUSE_TARGET="snowflake")
+    assert line == (
+        f"finance-recon {command}: environment variable FINANCE_RECON_WAREHOUSE_TARGET='snowflake' is "
+        "invalid: expected one of duckdb, trino, spark (the targets of dbt_project/profiles.yml)"
+    )
+
+
+def test_an_unknown_landing_engine_exits_2_naming_the_variable(tmp_path):
+    line = _refused(["run"], tmp_path, FINANCE_RECON_LANDING_ENGINE="flink", **SERVER_URLS)
+    assert "FINANCE_RECON_LANDING_ENGINE='flink' is invalid: expected one of embedded, spark" in line
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_an_unwritable_report_store_is_refused_before_extraction(command, tmp_path):
+    env = {"FINANCE_RECON_REPORTS_URI": "/proc/finance-reports"}
+    line = _refused([command], tmp_path, **env, **(SERVER_URLS if command == "run" else {}))
+    assert line.startswith(
+        f"finance-recon {command}: environment variable FINANCE_RECON_REPORTS_URI='/proc/finance-reports' "
+        "is not a writable folder"
+    ), line
+
+
+def test_the_report_store_check_leaves_nothing_behind(tmp_path):
+    store = tmp_path / "reports"
+    settings = load_settings().__class__(**{**load_settings().__dict__, "reports_uri": str(store)})
+    preflight.check_report_store(settings)
+    assert store.is_dir() and list(store.iterdir()) == []
+
+
+def test_a_failed_extract_stage_names_the_source_that_failed():
+    from finance_recon.cli.output import _detail, _Stage
+
+    stage = _Stage("extract", {"orders", "payments"}, rows={"payments": 222}, failed=True)
+    stage.failed_steps.append("orders")
+    assert _detail(stage) == "orders failed, payments 222 rows"
+
+
+def test_a_refused_source_is_retried_briefly_and_every_retry_is_on_the_terminal(tmp_path):
+    """Issue 25 item 4: a closed port on 127.0.0.1 was retried silently for 67 s."""
+    import time
+
+    from tests.sources.test_assets import closed_port
+
+    orders_port, payments_port = closed_port(), closed_port()
+    env = _env(
+        tmp_path,
+        FINANCE_RECON_ORDERS_URL=f"mysql+pymysql://root@127.0.0.1:{orders_port}/oltp",
+        FINANCE_RECON_PAYMENTS_URL=f"postgresql://postgres@127.0.0.1:{payments_port}/payments",
+    )
+    started = time.monotonic()
+    result = subprocess.run(CLI + ["run"], env=env, capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - started
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    retries = [line for line in result.stdout.splitlines() if line.startswith("extract    retry")]
+    assert len(retries) == 2, result.stdout  # one per source: refused on loopback is retried once
+    for line in retries:
+        assert re.search(
+            r"(orders|payments): connection refused — attempt 2 of 2 at \d\d:\d\d:\d\dZ \(in 2 s", line
+        ), line
+    assert "extract    FAILED  orders failed, payments failed" in result.stdout
+    assert "connection refused, after 2 attempts" in result.stderr, result.stderr
+    assert took < 40, took  # not ~67 s of silent retries

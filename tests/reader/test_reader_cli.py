@@ -99,3 +99,33 @@ def test_help_of_both(capsys):
         assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "days" in out and "--closes" in out
+
+
+def test_breaks_table_shows_the_order_and_payment_id(reader_env, capsys):
+    code, out, _ = _run(capsys, "breaks", "--category", "duplicate_charge")
+    header = out.splitlines()[1].split()
+    assert code == 0 and header[:3] == ["order_id", "payment_id", "category"], out
+    assert any(line.split()[:2] == ["1", "pay_1"] for line in out.splitlines()), out
+
+
+def test_breaks_into_a_pipe_closed_early_prints_no_traceback(reader_env):
+    """Issue 25: `finance-recon breaks | head` printed a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINANCE_RECON_")}
+    env["FINANCE_RECON_HOME"] = str(reader_env)
+    # The reading end is closed before the command writes (it takes ~1 s to start): its first write
+    # meets a closed pipe, as `breaks | head` does once head has its lines.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from finance_recon.cli import entry; entry()", "breaks", "--format", "csv"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

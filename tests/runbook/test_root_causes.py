@@ -17,13 +17,15 @@ Every cause also names the next command to run (`Cause.next_command`, printed un
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 
 from finance_recon.runbook import causes as C
 from finance_recon.runbook.diagnose import diagnose, render_table
-from finance_recon.settings import load_settings
+from finance_recon.settings import PROJECT_ROOT, load_settings
 from tests.runbook.conftest import apply_env, clone_mysql_orders, clone_pg_payments, mysql_admin
 from tests.runbook.helpers import cli, moto_server, s3_client, set_moto_auth, upload_folder
 
@@ -258,14 +260,31 @@ def test_credentials_rejected_is_named_first(baseline, deployment, monkeypatch, 
             set_moto_auth(endpoint, float("inf"))
 
 
+# One run of the job with the default options, without the CLI's preflight (as the drills run it).
+_RUN_ONCE = (
+    "import sys; from finance_recon.cli.pipeline import run_once; from finance_recon.settings import load_settings; "
+    "sys.exit(0 if run_once(load_settings())[1] else 1)"
+)
+
+
 def test_job_failure_is_named_first(baseline, deployment, monkeypatch):
     # The dbt step cannot start: the deployment names a warehouse target its dbt profile does not have
     # (a misdeployed FINANCE_RECON_WAREHOUSE_TARGET). Extraction and the checks run; the dbt step fails.
     # (A Trino target on a closed port fails the same step too, but dbt-trino's connection retries make
     # that take minutes.)
+    # The CLI refuses such a target before any work (exit 2, issue 25); a run the schedule or the UI
+    # starts has no CLI in front of it, so the job is started the way the drills start it.
     broken = dict(deployment, FINANCE_RECON_WAREHOUSE_TARGET="no_such_target")
-    run = cli(["run"], broken, timeout=900)
-    assert run.returncode == 1, run.stdout[-2000:]
+    assert cli(["run"], broken, timeout=120).returncode == 2
+    run = subprocess.run(
+        [sys.executable, "-c", _RUN_ONCE],
+        env=broken,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 1, (run.stdout[-2000:], run.stderr[-2000:])
     apply_env(monkeypatch, deployment)
     result = run_diagnose()
     assert result.likely_cause.code == C.JOB_FAILURE, [c.code for c in result.causes]

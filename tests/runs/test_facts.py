@@ -39,6 +39,17 @@ def multi_line_error():
 
 
 @op
+def dbt_failure_with_description():
+    # What dagster-dbt raises: a Failure whose description starts with the (long) dbt command.
+    raise Failure(
+        description="The dbt CLI process with command\n\n`dbt build --select "
+        + " ".join(f"fqn:finance_recon.model_{i}" for i in range(40))
+        + "`\n\nfailed with exit code `1`. Check the stdout.\n\nErrors parsed from dbt logs:\n\n"
+        "Failure in test not_null_stg_payments__payments_amount (models/staging/_staging__models.yml)"
+    )
+
+
+@op
 def dbt_style_error():
     raise RuntimeError(
         "The dbt CLI process with command\n\n`dbt build --select fqn:*`\n\nfailed with exit code `1`. "
@@ -148,4 +159,14 @@ def test_classification(text, kind, retryable):
 
 def test_one_line_collapses_and_bounds():
     assert one_line("a\n\n  b\tc") == "a b c"
-    assert len(one_line("x" * 1000)) == 400
+    assert len(one_line("x" * 1000)) <= 400
+    cut = one_line("Errors parsed from dbt logs " * 40)
+    assert len(cut) <= 400 and cut.endswith("logs …"), cut  # between words, never mid-word
+
+
+def test_a_dbt_failure_names_dbts_error_not_the_command(instance):
+    result = _job(dbt_failure_with_description).execute_in_process(instance=instance, raise_on_error=False)
+    failure = read_run_failure(instance, result.run_id)
+    assert failure.message == (
+        "Failure in test not_null_stg_payments__payments_amount (models/staging/_staging__models.yml)"
+    ), failure.message

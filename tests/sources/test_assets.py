@@ -164,12 +164,15 @@ def test_stopped_source_is_retried_then_fails_with_one_line_and_lands_nothing(
         [asset], resources=resources(warehouse, url, url), instance=instance, raise_on_error=False
     )
     assert not result.success
-    assert len(step_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) == 2
+    # Connection refused on loopback (issue 25): nothing listens there; one brief retry, not three.
+    (retry,) = step_events(result, DagsterEventType.STEP_UP_FOR_RETRY)
+    assert "connection refused — attempt 2 of 2 at " in retry.event_specific_data.error.cause.message
     (failure,) = step_events(result, DagsterEventType.STEP_FAILURE)
     # After the last retry Dagster's error says "Exceeded max_retries"; our line is the failure's description.
     message = failure.step_failure_data.user_failure_data.description
     assert "\n" not in message
     assert f"is unavailable (host 127.0.0.1:{port}" in message
+    assert "connection refused, after 2 attempts (refused on this machine" in message, message
     assert "pw-secret" not in all_text(instance, result.run_id)
     assert landing_counts(warehouse) == (0, 0, 0)
 
@@ -307,3 +310,35 @@ def test_unknown_postgres_role_fails_at_once_naming_what_to_fix(pg_url, mysql_ur
     assert "refused the connection" in message and "fr_no_such_role" in message, message
     assert "check the user, password and database" in message
     assert "pw-unknown-7781" not in message
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (
+            RuntimeError(
+                "(2003, \"Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)\")"
+            ),
+            "connection refused",
+        ),
+        (
+            RuntimeError('connection to server at "127.0.0.1", port 1 failed: Connection refused'),
+            "connection refused",
+        ),
+        (
+            RuntimeError('could not translate host name "db.nowhere" to address: Name or service not known'),
+            "host name not resolved",
+        ),
+        (TimeoutError("timed out"), "timeout"),
+        (RuntimeError("server closed the connection unexpectedly"), "unavailable"),
+    ],
+)
+def test_unavailability_has_a_reason_and_a_retry_plan_to_match(error, reason):
+    from finance_recon.sources.errors import retry_plan, unavailable_reason
+
+    assert unavailable_reason(error) == reason
+    loopback, remote = retry_plan(reason, "127.0.0.1"), retry_plan(reason, "db.internal")
+    if reason == "connection refused":  # nothing listens on this machine's port: one brief retry
+        assert loopback.delays == (2.0,) and sum(remote.delays) > sum(loopback.delays)
+    assert sum(loopback.delays) <= 35

@@ -299,3 +299,30 @@ def test_mysql_client_and_pymysql_paths_land_the_same(mysql_url, warehouse, tmp_
     assert landed(warehouse, PAYMENTS) == landed(other, PAYMENTS)
     assert landed(other, PAYMENTS)["NULL"][1] is None
     assert landed(other, PAYMENTS)["p3"][8] == T0 + timedelta(microseconds=123456)
+
+
+def test_the_embedded_landing_takes_over_from_the_spark_engines_views(source_url, warehouse, tmp_path):
+    """Issue 25 item 1: one Spark landing left `landing.orders` a view over its lake, and every later
+    embedded run failed with "Can only delete from base table"."""
+    import pyarrow.parquet as pq
+
+    from finance_recon.spark.lake import Lake, register_duckdb_views
+
+    seed_three(source_url)
+    extract(source_url, warehouse)
+    lake = Lake(tmp_path / "lake")
+    for path in (lake.data_path(ORDERS), lake.batch_path(ORDERS)):
+        path.mkdir(parents=True)
+        pq.write_table(orders_table([(1, "paid", "10.00", T0)]), path / "part-0.parquet")
+    with warehouse.connection() as conn:  # what a Spark landing run leaves in the warehouse
+        register_duckdb_views(conn, lake, [ORDERS])
+    again = extract(source_url, warehouse)
+    assert again.mode == "full_refresh" and again.rows_total == 3
+    assert set(landed(warehouse)) == {1, 2, 3}
+    with warehouse.connection(read_only=True) as conn:
+        kinds = conn.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema = 'landing' AND table_name IN ('orders', 'orders__last_batch')"
+        ).fetchall()
+    assert sorted(kinds) == [("orders", "BASE TABLE"), ("orders__last_batch", "BASE TABLE")]
+    assert extract(source_url, warehouse).mode == "incremental"  # and it stays healthy

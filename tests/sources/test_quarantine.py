@@ -136,3 +136,61 @@ def load_latest_run_id(settings) -> str:
     from finance_recon.report.store import LocalReportStore
 
     return latest_run(LocalReportStore(settings.reports_uri)).run_id
+
+
+# Issue 25 item 2: quarantine is a path that ends in a published report.
+
+
+def test_a_null_amount_is_a_contract_failure_naming_the_payment_not_an_aborted_transaction(
+    deployment, pg_url, capsys
+):
+    settings = deployment
+    assert run(settings, ANCHOR).success
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:  # the source lets a NULL through
+        cur.execute("ALTER TABLE payments ALTER COLUMN amount DROP NOT NULL")
+    conn.close()
+    add_payment(pg_url, "pay_null", None, ANCHOR + timedelta(minutes=1))
+    blocked = run(settings, ANCHOR + timedelta(minutes=5))
+    assert not blocked.success
+    assert "aborted" not in blocked.cause.lower(), blocked.cause
+    assert blocked.failed_checks == ["payments:contract"], blocked.cause
+    assert "payments.amount violates 'not null'" in blocked.cause, blocked.cause
+    assert "payment_id 'pay_null'" in blocked.cause, blocked.cause
+    # dbt cannot reconcile a payment without an amount: accepting it is refused up front, with why.
+    assert cli_main(["accept", "payments", "--key", "pay_null", "--reason", "r"]) == 1
+    err = capsys.readouterr().err
+    assert "pay_null" in err and "amount is NULL" in err and "fix the source" in err, err
+    assert warehouse_facts(settings, "pay_null")[0] == 0
+    add_payment(pg_url, "pay_null", "1.00", ANCHOR + timedelta(minutes=6))
+    fixed = run(settings, ANCHOR + timedelta(minutes=8))
+    assert fixed.success, fixed.cause
+
+
+def test_accept_takes_the_failing_rows_by_key_not_the_whole_batch(deployment, pg_url, capsys):
+    settings = deployment
+    assert run(settings, ANCHOR).success
+    add_payment(pg_url, "pay_fine", "2.00", ANCHOR + timedelta(minutes=1))
+    add_payment(pg_url, "pay_lower_a", "3.00", ANCHOR + timedelta(minutes=1), currency="usd")
+    add_payment(pg_url, "pay_lower_b", "4.00", ANCHOR + timedelta(minutes=1), currency="usd")
+    blocked = run(settings, ANCHOR + timedelta(minutes=5))
+    assert not blocked.success
+    assert "pay_lower_a" in blocked.cause and "pay_lower_b" in blocked.cause, blocked.cause
+    # A key that is not in the quarantined batch is refused, naming it.
+    assert cli_main(["accept", "payments", "--key", "pay_nowhere", "--reason", "r"]) == 1
+    assert "pay_nowhere" in capsys.readouterr().err
+    assert cli_main(["accept", "payments", "--key", "pay_lower_a", "--reason", "known", "--by", "ops"]) == 0
+    assert "accepted 1 payments row version" in capsys.readouterr().out
+    still = run(settings, ANCHOR + timedelta(minutes=6))
+    assert not still.success and "pay_lower_b" in still.cause and "pay_lower_a" not in still.cause, (
+        still.cause
+    )
+    # Without --key: exactly the rows that failed the check, not the whole batch.
+    assert cli_main(["accept", "payments", "--reason", "known", "--by", "ops"]) == 0
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        keys = {r[0] for r in conn.execute("SELECT row_key FROM landing._accepted_rows").fetchall()}
+    assert keys == {"pay_lower_a", "pay_lower_b"}, keys
+    published = run(settings, ANCHOR + timedelta(minutes=7))
+    assert published.success, published.cause
+    assert warehouse_facts(settings, "pay_fine")[0] == 1

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 
 from ...contracts import SourceTable
-from ..errors import ContractViolationError, SourceUnavailableError, one_line
+from ..errors import ContractViolationError, SourceUnavailableError, one_line, unavailable_reason
 from ..urls import SourceUrl
 
 
@@ -119,7 +119,9 @@ class SourceReader(ABC):
         u = self.source.url
         return SourceUnavailableError(
             f"source {self.source.redacted} is unavailable (host {u.host}:{u.port or self.default_port}, "
-            f"database {u.database}): {one_line(exc)}"
+            f"database {u.database}): {one_line(exc)}",
+            reason=unavailable_reason(exc),
+            host=u.host,
         )
 
     @abstractmethod
