@@ -59,6 +59,8 @@ def warehouse_resource(settings: Settings) -> WarehouseResource | TrinoWarehouse
             landing_schema=f"{settings.trino_schema}_landing",
             control_schema=f"{settings.trino_schema}_control",
             local_dir=str(settings.home / "trino"),
+            orders_catalog=settings.trino_orders_catalog or "",
+            payments_catalog=settings.trino_payments_catalog or "",
         )
     return WarehouseResource(
         path=str(settings.warehouse_path),

@@ -141,6 +141,10 @@ class Settings:
     # Iceberg's JDBC catalog (a PostgreSQL database of its own) and where the data files live.
     iceberg_catalog_url: str = "postgresql://postgres@127.0.0.1:5432/finance_recon_iceberg"
     iceberg_warehouse: str = "local:///"
+    # Trino catalogs that already hold the sources' credentials (compose: mysql, postgresql); unset,
+    # the platform creates a catalog from the source URL at run time (a URL without a password).
+    trino_orders_catalog: str | None = None
+    trino_payments_catalog: str | None = None
 
     @property
     def dagster_home(self) -> Path:
@@ -284,6 +288,12 @@ class _Environment(BaseSettings):
     iceberg_warehouse: str = Field(
         default="local:///", pattern=r"^(local|s3)://", description="local:///path or s3://bucket/prefix"
     )
+    trino_orders_catalog: str | None = Field(
+        default=None, pattern=r"^[a-z_][a-z0-9_]*$", description="a Trino catalog name"
+    )
+    trino_payments_catalog: str | None = Field(
+        default=None, pattern=r"^[a-z_][a-z0-9_]*$", description="a Trino catalog name"
+    )
 
     @field_validator("close_timezone")
     @classmethod
@@ -403,6 +413,8 @@ def load_settings() -> Settings:
         trino_user=env.trino_user,
         iceberg_catalog_url=env.iceberg_catalog_url,
         iceberg_warehouse=env.iceberg_warehouse,
+        trino_orders_catalog=env.trino_orders_catalog,
+        trino_payments_catalog=env.trino_payments_catalog,
     )
 
 

@@ -1,7 +1,6 @@
 """The dbt models as Dagster assets: staging → intermediate → marts, with dbt tests as asset checks."""
 
 import functools
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from finance_recon.reconciliation.parameters import (
 )
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
-from finance_recon.settings import ENV_WAREHOUSE_PATH, load_settings
+from finance_recon.settings import ENV_WAREHOUSE_PATH, environment_overrides, load_settings
 from finance_recon.sources.landing import promote, warehouse_connection
 from finance_recon.trino.resources import TrinoWarehouseResource
 from finance_recon.trino.resources import record_verified_build as record_trino_verified_build
@@ -62,20 +61,30 @@ class ReconciliationTranslator(DagsterDbtTranslator):
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
     @functools.cached_property
-    def _engine(self) -> str:
+    def _platform(self):
         # Read once: get_asset_spec runs for every dbt node when the definitions load (~1.5 ms each).
-        return load_settings().warehouse_target
+        return load_settings()
+
+    def _table_name(self, node: Mapping[str, Any]) -> str:
+        """Where the configured engine keeps the node: `<catalog>.<schema>.<name>` on Trino, the DuckDB
+        file's `<database>.main.<name>` otherwise (not the relation of whichever target was prepared)."""
+        settings, name = self._platform, node.get("alias") or node["name"]
+        if settings.warehouse_target == "trino":
+            return f"{settings.trino_catalog}.{settings.trino_schema}.{name}"
+        return f"{Path(settings.warehouse_path).stem}.main.{name}"
 
     def get_asset_spec(self, manifest, unique_id, project):
-        # dagster-dbt takes the engine kind from the manifest's adapter_type, i.e. from whichever
-        # target was prepared last (the manifest is shared): the UI shows the configured one.
+        # dagster-dbt takes the engine kind and the table name from the manifest, i.e. from whichever
+        # target was prepared last (the manifest is shared): the UI shows the configured engine's.
         spec = super().get_asset_spec(manifest, unique_id, project)
-        engine = self._engine
-        kinds = {"dbt", engine, *(spec.kinds & {"view"})}
-        # "dagster/storage_kind" is TableMetadataSet's key (not exported by dagster 1.13).
-        return spec.replace_attributes(kinds=kinds).merge_attributes(
-            metadata={"dagster/storage_kind": engine}
-        )
+        engine = self._platform.warehouse_target
+        storage = {"trino": "iceberg"}.get(engine, engine)
+        kinds = {"dbt", engine, *({storage} - {engine}), *(spec.kinds & {"view"})}
+        metadata = {"dagster/storage_kind": storage}  # TableMetadataSet's keys (not exported by dagster 1.13)
+        node = manifest["nodes"].get(unique_id)
+        if node is not None and node.get("resource_type") in ("model", "seed", "snapshot"):
+            metadata["dagster/table_name"] = self._table_name(node)
+        return spec.replace_attributes(kinds=kinds).merge_attributes(metadata=metadata)
 
 
 translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -107,10 +116,10 @@ def reconciliation_dbt_models(
             promoted = warehouse.landing(conn).promote(SOURCE_TABLES)
         write_trino_run_parameters(warehouse, params, context.run_id)
         # profiles.yml and the sources read where this deployment lives from the environment
-        # (dagster-dbt hands os.environ to dbt).
-        os.environ.update(warehouse.dbt_env())
+        # (dagster-dbt hands os.environ to dbt), set for this dbt invocation only.
+        dbt_env = warehouse.dbt_env()
     else:
-        os.environ[ENV_WAREHOUSE_PATH] = warehouse.path
+        dbt_env = {ENV_WAREHOUSE_PATH: warehouse.path}
         with warehouse_connection(warehouse) as conn:
             promoted = promote(conn, SOURCE_TABLES)
             write_run_parameters(conn, params, context.run_id)
@@ -124,7 +133,10 @@ def reconciliation_dbt_models(
     args = ["build", "--exclude-resource-type", "unit_test", "--exclude", f"tag:{CI_ONLY_TAG}"]
     if config.full_refresh:
         args.append("--full-refresh")
-    with run_target_path(_parse_state_anchor(warehouse), context.run_id) as target_path:
+    with (
+        run_target_path(_parse_state_anchor(warehouse), context.run_id) as target_path,
+        environment_overrides(dbt_env),
+    ):
         yield from dbt.cli(args, context=context, target_path=target_path).stream()
     # Every test passed (a failure raised above): later runs skip these rows.
     if isinstance(warehouse, TrinoWarehouseResource):

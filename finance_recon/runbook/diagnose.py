@@ -28,6 +28,7 @@ from finance_recon.runbook.budget import error_budget
 from finance_recon.runbook.causes import HEALTHY, Cause, Thresholds, rank_causes
 from finance_recon.runbook.instance import InstanceFacts, read_instance
 from finance_recon.runbook.probes import SourceProbe, StoreProbe, probe_sources, probe_store
+from finance_recon.runbook.warehouse_look import WarehouseLook, look_at_report_table
 from finance_recon.settings import Settings, ensure_dagster_home
 
 
@@ -43,6 +44,8 @@ class Diagnosis:
     causes: list[Cause]
     notes: list[str] = field(default_factory=list)
     budget: ErrorBudget | None = None
+    # The runbook's detection query asked of the warehouse (the Trino target), else None.
+    warehouse: WarehouseLook | None = None
 
     @property
     def likely_cause(self) -> Cause:
@@ -62,6 +65,7 @@ class Diagnosis:
             "causes": [c.as_dict() for c in self.causes],
             "error_budget": self.budget.as_dict() if self.budget else None,
             "report": self.store.report,
+            "warehouse_report_table": self.warehouse.as_dict() if self.warehouse else None,
             "store": self.store.as_dict(),
             "sources": [s.as_dict() for s in self.sources],
             "latest_run": _dict(self.instance.latest_run),
@@ -93,8 +97,9 @@ def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | No
     now = now or datetime.now(UTC)
     ensure_dagster_home(settings)
     # The four looks are independent and each waits on the network: run them side by side.
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="diagnose") as pool:
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="diagnose") as pool:
         sources_f = pool.submit(probe_sources, settings, now)
+        warehouse_f = pool.submit(look_at_report_table, settings, now)
         store_f = pool.submit(probe_store, settings, now, write_probe=write_probe)
         instance_f = pool.submit(read_instance, now)
         # After the instance look: two first openings of a new SQLite instance race on its schema.
@@ -103,6 +108,7 @@ def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | No
         )
         sources, store, instance = sources_f.result(), store_f.result(), instance_f.result()
         budget = budget_f.result()
+        warehouse = warehouse_f.result()
     age = store.report["age_minutes"] if store.report else None
     breached = age is None or age > settings.sla_minutes
     notes = []
@@ -118,8 +124,20 @@ def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | No
         settings.sla_minutes, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes
     )
     causes = rank_causes(sources, store, instance, thresholds, age)
+    if warehouse is not None and warehouse.error:
+        notes.append(f"warehouse report table: {warehouse.error}")
     return Diagnosis(
-        now, settings.sla_minutes, age, breached, sources, store, instance, causes, notes, budget.budget
+        now,
+        settings.sla_minutes,
+        age,
+        breached,
+        sources,
+        store,
+        instance,
+        causes,
+        notes,
+        budget.budget,
+        warehouse,
     )
 
 
@@ -146,6 +164,17 @@ def render_table(d: Diagnosis) -> str:
         row("report", "run_ended_at / as_of", f"{r['run_ended_at']} / {r['as_of']}")
     else:
         row("report", "newest manifest", "none" if d.store.no_report else "unknown (store unreadable)")
+    w = d.warehouse
+    if w is not None:
+        answer = (
+            "unanswered (see notes)"
+            if w.error
+            else (
+                f"{w.run_ended_at.isoformat() if w.run_ended_at else 'no run recorded'}"
+                + (f"  ({_fmt_min(w.age_minutes)} ago)" if w.age_minutes is not None else "")
+            )
+        )
+        row("warehouse", w.query, answer)
     store_state = "read " + {True: "ok", False: "FAILED", None: "-"}[d.store.read_ok]
     store_state += ", write probe " + {True: "ok", False: "FAILED", None: "skipped"}[d.store.write_ok]
     row("store", d.store.uri + (f" @ {d.store.endpoint}" if d.store.endpoint else ""), store_state)
