@@ -1,6 +1,6 @@
 """End-to-end benchmark of the real thing: `finance-recon run` against MariaDB + PostgreSQL, vs the raw limit.
 
-    python -m bench.e2e --orders 1000000 [--orders 20000] [--orders 10000000] [--json out.json]
+    python -m bench.e2e --orders 1000000 [--orders 20000] [--orders 10000000] [--target trino] [--json out.json]
 
 Per size, in one invocation:
 
@@ -394,10 +394,18 @@ def dagster_stages(dagster_home: Path, run_id: str) -> dict:
     return {"steps": steps, "stages": grouped, "run_span_s": span}
 
 
-def run_cli(name: str, home: Path, orders_url: str, payments_url: str, as_of: str, full: bool) -> dict:
+def run_cli(
+    name: str,
+    home: Path,
+    orders_url: str,
+    payments_url: str,
+    as_of: str,
+    full: bool,
+    extra_env: dict[str, str] | None = None,
+) -> dict:
     """One `finance-recon run --json` in its own process: wall time, tree peak RSS, outcome, stages."""
     cmd = [*_cli(), "run", "--as-of", as_of, "--json"] + (["--full-refresh"] if full else [])
-    env = _child_env(home, orders_url, payments_url)
+    env = _child_env(home, orders_url, payments_url) | (extra_env or {})
     log = home.parent / f"{name}.stderr.log"
     with open(log, "w") as err:
         t = time.perf_counter()
@@ -448,7 +456,13 @@ def _loadavg() -> str:
         return fh.read().strip()
 
 
-def measure_size(n: int, work: Path, keep_home: bool = False, db_prefix: str = "fr_e2e") -> dict:
+def measure_size(
+    n: int,
+    work: Path,
+    keep_home: bool = False,
+    db_prefix: str = "fr_e2e",
+    engines: tuple[str, ...] = ("duckdb",),
+) -> dict:
     orders_url, payments_url, n_orders, n_payments, seed_s = seed_real(n, db_prefix)
     size_dir = work / str(n)
     shutil.rmtree(size_dir, ignore_errors=True)
@@ -485,6 +499,9 @@ def measure_size(n: int, work: Path, keep_home: bool = False, db_prefix: str = "
                 print(
                     f"  changed_1pct counts {runs[-1]['counts']} != query {check['counts']}", file=sys.stderr
                 )
+    trino_runs: list[dict] = []
+    if "trino" in engines and runs[0]["success"]:
+        trino_runs = measure_trino(n, size_dir, orders_url, payments_url, as_of)
     load_after = _loadavg()
     if not keep_home:
         shutil.rmtree(home / "object-store", ignore_errors=True)
@@ -502,7 +519,51 @@ def measure_size(n: int, work: Path, keep_home: bool = False, db_prefix: str = "
         "counts_match_raw": counts_match,
         "no_change_counts_same": rerun_same,
         "changed_counts_match_raw": changed_match,
+        "trino_runs": trino_runs,
     }
+
+
+def drop_trino_schemas(schema: str) -> None:
+    """Drop a bench deployment's three schemas on the local Trino (a fresh start for each invocation)."""
+    from finance_recon.settings import load_settings
+    from finance_recon.trino.client import TrinoServer, session
+
+    settings = load_settings()
+    server = TrinoServer(settings.trino_host, settings.trino_port, settings.trino_user)
+    with session(server, "dropping the bench schemas") as conn:
+        existing = {row[0] for row in conn.execute(f"SHOW SCHEMAS FROM {settings.trino_catalog}")}
+        for name in (schema, f"{schema}_landing", f"{schema}_control"):
+            if name not in existing:
+                continue
+            for table, kind in conn.execute(
+                f"SELECT table_name, table_type FROM {settings.trino_catalog}.information_schema.tables "
+                f"WHERE table_schema = '{name}'"
+            ):
+                conn.execute(
+                    f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {settings.trino_catalog}.{name}.{table}"
+                )
+            conn.execute(f"DROP SCHEMA {settings.trino_catalog}.{name}")
+
+
+def measure_trino(n: int, size_dir: Path, orders_url: str, payments_url: str, as_of) -> list[dict]:
+    """The same three runs on FINANCE_RECON_WAREHOUSE_TARGET=trino (after the DuckDB ones, on the
+    sources as they left them; a second 1% change for its changed run), then one DuckDB run at the
+    changed run's as_of, whose counts the Trino run must equal."""
+    schema = f"bench_e2e_{n}"
+    drop_trino_schemas(schema)
+    home = size_dir / "home-trino"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"FINANCE_RECON_WAREHOUSE_TARGET": "trino", "FINANCE_RECON_TRINO_SCHEMA": schema}
+    print("  trino", file=sys.stderr)
+    runs = [run_cli("trino_full", home, orders_url, payments_url, as_of(3), full=True, extra_env=env)]
+    if runs[0]["success"]:
+        runs.append(run_cli("trino_no_change", home, orders_url, payments_url, as_of(4), False, env))
+        changed = change_one_percent(orders_url, payments_url, datetime.now(UTC))
+        runs.append(run_cli("trino_changed_1pct", home, orders_url, payments_url, as_of(5), False, env))
+        runs[-1]["changes"] = changed
+        check = run_cli("duckdb_check", size_dir / "home", orders_url, payments_url, as_of(5), False)
+        runs[-1]["counts_match_duckdb"] = check["success"] and check["counts"] == runs[-1]["counts"]
+    return runs
 
 
 def _by_size(sizes: list[dict], n: int) -> dict | None:
@@ -547,6 +608,21 @@ def targets(sizes: list[dict]) -> list[dict]:
     full_big = _run(big, "full")
     target("10M full wall", full_big["wall_s"] if full_big else None, 240, "s")
     target("10M full peak RSS", full_big["peak_rss_mb"] if full_big else None, TARGET_SLOW_RSS_MB, "MB")
+    trino = {r["run"]: r for r in (m or {}).get("trino_runs", []) if r["success"]}
+    t_full, t_nc = trino.get("trino_full"), trino.get("trino_no_change")
+    if m and m.get("trino_runs"):
+        target(
+            "Trino 1M full / DuckDB 1M full",
+            t_full["wall_s"] / full_1m["wall_s"] if t_full and full_1m else None,
+            3,
+        )
+        target(
+            "Trino 1M no-change / Trino full",
+            t_nc["wall_s"] / t_full["wall_s"] if t_nc and t_full else None,
+            0.3,
+        )
+        peak = max((r["peak_rss_mb"] for r in trino.values()), default=None)
+        target("Trino 1M platform peak RSS", peak, 1536, "MB")
     return out
 
 
@@ -587,6 +663,17 @@ def report_real(result: dict) -> str:
             lines.append(f"{'raw limit':<14}{raw['total_s']:>9.1f}{'':>9}  {legs}")
         elif raw:
             lines.append(f"raw limit: {raw.get('error')}")
+        for r in size.get("trino_runs", []):
+            st = r.get("stages", {})
+            cells = "".join(
+                f"{st[k]:>8.1f}" if k in st else f"{'-':>8}"
+                for k in ("extract", "checks", "dbt", "report", "other", "startup")
+            )
+            lines.append(
+                f"{r['run']:<14}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9}  {cells}  "
+                f"{'ok ' + str(r.get('verdict')) if r['success'] else 'FAILED: ' + str(r.get('cause'))}"
+                + (f"  counts = DuckDB's: {r['counts_match_duckdb']}" if "counts_match_duckdb" in r else "")
+            )
         lines.append(
             f"counts: full run vs hand-written query {'same' if size['counts_match_raw'] else 'DIFFERENT'}; "
             f"no-change rerun vs full {'same' if size['no_change_counts_same'] else 'DIFFERENT'}; "
@@ -614,9 +701,14 @@ def main_real(args) -> int:
     ok = True
     for n in args.orders or [1_000_000]:
         print(f"{n:,} orders", file=sys.stderr)
-        size = measure_size(n, work / "real", db_prefix=args.db_prefix)
+        engines = ("duckdb", "trino") if args.target == "trino" else ("duckdb",)
+        size = measure_size(n, work / "real", db_prefix=args.db_prefix, engines=engines)
         ok &= all(r["success"] for r in size["runs"]) and len(size["runs"]) == len(RUNS)
         ok &= size["counts_match_raw"] and size["no_change_counts_same"] and size["changed_counts_match_raw"]
+        if args.target == "trino":
+            trino = size["trino_runs"]
+            ok &= len(trino) == len(RUNS) and all(r["success"] for r in trino)
+            ok &= bool(trino) and bool(trino[-1].get("counts_match_duckdb"))
         result["sizes"].append(size)
     result["loadavg_end"] = _loadavg()
     result["machine"] = machine() | {"when": started.isoformat(timespec="seconds")}
@@ -675,6 +767,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--db-prefix", default="fr_e2e", help="bench database name prefix (<prefix>_<N> on both servers)"
+    )
+    parser.add_argument(
+        "--target",
+        choices=("duckdb", "trino"),
+        default="duckdb",
+        help="trino: also the three runs on FINANCE_RECON_WAREHOUSE_TARGET=trino (make services first)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--orders-url", help=argparse.SUPPRESS)

@@ -17,7 +17,13 @@ from typing import Any
 from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
-from finance_recon.settings import ENV_ORDERS_URL, ENV_PAYMENTS_URL, Settings, secret_or_default
+from finance_recon.settings import (
+    ENV_ICEBERG_CATALOG_URL,
+    ENV_ORDERS_URL,
+    ENV_PAYMENTS_URL,
+    Settings,
+    secret_or_default,
+)
 from finance_recon.sources.resources import EmbeddedLandingResource, LandingResource, SourceDatabaseResource
 from finance_recon.trino.resources import TrinoLandingResource, TrinoWarehouseResource
 from finance_recon.warehouse import WarehouseResource
@@ -59,8 +65,10 @@ def warehouse_resource(settings: Settings) -> WarehouseResource | TrinoWarehouse
             landing_schema=f"{settings.trino_schema}_landing",
             control_schema=f"{settings.trino_schema}_control",
             local_dir=str(settings.home / "trino"),
-            orders_catalog=settings.trino_orders_catalog or "",
-            payments_catalog=settings.trino_payments_catalog or "",
+            iceberg_catalog_uri=secret_or_default(ENV_ICEBERG_CATALOG_URL, settings.iceberg_catalog_url),
+            s3_endpoint_url=settings.s3_endpoint_url
+            if settings.iceberg_warehouse.startswith("s3://")
+            else None,
         )
     return WarehouseResource(
         path=str(settings.warehouse_path),

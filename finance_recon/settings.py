@@ -35,6 +35,7 @@ ENV_REPORTS_URI = "FINANCE_RECON_REPORTS_URI"
 ENV_WAREHOUSE_TARGET = "FINANCE_RECON_WAREHOUSE_TARGET"
 ENV_WAREHOUSE_PATH = "FINANCE_RECON_WAREHOUSE_PATH"
 ENV_S3_ENDPOINT_URL = "FINANCE_RECON_S3_ENDPOINT_URL"
+ENV_ICEBERG_CATALOG_URL = "FINANCE_RECON_ICEBERG_CATALOG_URL"
 ENV_LOOK_BACK_MINUTES = "FINANCE_RECON_LOOK_BACK_MINUTES"
 ENV_EXTRACT_BATCH_ROWS = "FINANCE_RECON_EXTRACT_BATCH_ROWS"
 ENV_TOLERANCE = "FINANCE_RECON_TOLERANCE"
@@ -140,11 +141,7 @@ class Settings:
     trino_user: str = "finance_recon"
     # Iceberg's JDBC catalog (a PostgreSQL database of its own) and where the data files live.
     iceberg_catalog_url: str = "postgresql://postgres@127.0.0.1:5432/finance_recon_iceberg"
-    iceberg_warehouse: str = "local:///"
-    # Trino catalogs that already hold the sources' credentials (compose: mysql, postgresql); unset,
-    # the platform creates a catalog from the source URL at run time (a URL without a password).
-    trino_orders_catalog: str | None = None
-    trino_payments_catalog: str | None = None
+    iceberg_warehouse: str = "local"
 
     @property
     def dagster_home(self) -> Path:
@@ -286,13 +283,9 @@ class _Environment(BaseSettings):
         description="a postgresql:// URL of the Iceberg JDBC catalog's database",
     )
     iceberg_warehouse: str = Field(
-        default="local:///", pattern=r"^(local|s3)://", description="local:///path or s3://bucket/prefix"
-    )
-    trino_orders_catalog: str | None = Field(
-        default=None, pattern=r"^[a-z_][a-z0-9_]*$", description="a Trino catalog name"
-    )
-    trino_payments_catalog: str | None = Field(
-        default=None, pattern=r"^[a-z_][a-z0-9_]*$", description="a Trino catalog name"
+        default="local",
+        pattern=r"^(local|s3://.+)$",
+        description="local (the local Trino's folder) or s3://bucket/prefix",
     )
 
     @field_validator("close_timezone")
@@ -413,8 +406,6 @@ def load_settings() -> Settings:
         trino_user=env.trino_user,
         iceberg_catalog_url=env.iceberg_catalog_url,
         iceberg_warehouse=env.iceberg_warehouse,
-        trino_orders_catalog=env.trino_orders_catalog,
-        trino_payments_catalog=env.trino_payments_catalog,
     )
 
 

@@ -130,7 +130,10 @@ def iceberg_catalog(
     local_root: Path | None = None,
     s3: S3 | None = None,
 ) -> Catalog:
-    """`warehouse`: `local:///…` (files under `local_root`) or `s3://bucket/…` (then `s3` says where)."""
+    """`warehouse`: `local` (files under `local_root`, as `file://` paths) or `s3://bucket/…` (then `s3`
+    says where). Local files go through Trino's Hadoop file system, whose `file://` locations the
+    platform's own Iceberg writer (PyIceberg, finance_recon/trino/iceberg.py) reads and writes too;
+    Trino's native local file system would write `local://` locations no other Iceberg client knows."""
     props = {
         "connector.name": "iceberg",
         "iceberg.catalog.type": "jdbc",
@@ -141,13 +144,18 @@ def iceberg_catalog(
     }
     if jdbc.password:
         props["iceberg.jdbc-catalog.connection-password"] = jdbc.password
-    props["iceberg.jdbc-catalog.default-warehouse-dir"] = warehouse
-    # Parquet with ZSTD, Iceberg v2 tables (row-level deletes for MERGE/DELETE).
-    props["iceberg.file-format"] = "PARQUET"
-    props["iceberg.format-version"] = "2"
     if warehouse.startswith("s3://"):
         if s3 is None:
             raise ValueError(f"the Iceberg warehouse {warehouse} is on S3 but no S3 endpoint is configured")
+        props["iceberg.jdbc-catalog.default-warehouse-dir"] = warehouse
+    else:
+        if local_root is None:
+            raise ValueError("the Iceberg warehouse is local but no local folder is given")
+        props["iceberg.jdbc-catalog.default-warehouse-dir"] = f"file://{local_root}"
+    # Parquet, Iceberg v2 tables (row-level deletes for MERGE/DELETE).
+    props["iceberg.file-format"] = "PARQUET"
+    props["iceberg.format-version"] = "2"
+    if s3 is not None and warehouse.startswith("s3://"):
         props |= {
             "fs.native-s3.enabled": "true",
             "s3.endpoint": s3.endpoint,
@@ -157,9 +165,7 @@ def iceberg_catalog(
             "s3.aws-secret-key": s3.secret_key,
         }
     else:
-        if local_root is None:
-            raise ValueError(f"the Iceberg warehouse {warehouse} is local but no local folder is given")
-        props |= {"fs.native-local.enabled": "true", "local.location": str(local_root)}
+        props["fs.hadoop.enabled"] = "true"
     return Catalog(name, "the warehouse: Iceberg tables, JDBC catalog in PostgreSQL", props)
 
 

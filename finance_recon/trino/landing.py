@@ -7,8 +7,9 @@ Tables, all in the warehouse's Iceberg catalog, schema `TrinoWarehouse.landing_s
 - `_pending_batches`, `_watermarks`, `_extract_batches`, `_changed_keys`, `_accepted_rows`: as in
   `finance_recon/sources/landing.py`, whose docstring gives their meaning.
 
-The route (measured, docs/engines.md): `INSERT … SELECT` from the source's Trino catalog, so the batch
-never passes through this process. **Quarantine** holds as on DuckDB: `stage` fills the batch table
+The route (measured, docs/engines.md): the platform's readers fetch the batch as Arrow and PyIceberg
+commits it to `<table>__last_batch` (finance_recon/trino/iceberg.py); everything else is SQL in Trino.
+**Quarantine** holds as on DuckDB: `stage` fills the batch table
 and records a pending row; only `promote`, called by the reconciliation step after the blocking
 contract check passed (`mark_checked`), merges the batch into `<table>`, logs the changed keys and
 moves the watermark. Iceberg commits each statement on its own (no transaction spans tables), so
@@ -20,7 +21,7 @@ makes a batch promotable — goes last, after the watermark.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 
 from finance_recon.contracts import SourceTable
@@ -36,21 +37,6 @@ TRINO_TYPES = {
     "TIMESTAMPTZ": "TIMESTAMP(6) WITH TIME ZONE",
 }
 TS = "TIMESTAMP(6) WITH TIME ZONE"
-
-
-@dataclass(frozen=True)
-class SourceRelation:
-    """Where Trino reads a contract table: catalog, schema, table, and whether its timestamps are
-    zone-less (MySQL/MariaDB DATETIME, stored in UTC by contract) or carry a zone (PostgreSQL)."""
-
-    catalog: str
-    schema: str
-    table: str
-    naive_timestamps: bool
-
-    @property
-    def name(self) -> str:
-        return qualified(self.catalog, self.schema, self.table)
 
 
 class TrinoLanding:
@@ -117,39 +103,18 @@ class TrinoLanding:
 
     # -------------------------------------------------------------------------------------- stage
 
-    def _source_select(self, table: SourceTable, source: SourceRelation, read_since: datetime | None) -> str:
-        def column(c) -> str:
-            if c.warehouse_type == "TIMESTAMPTZ":
-                return (
-                    f"with_timezone({c.name}, 'UTC') AS {c.name}"
-                    if source.naive_timestamps
-                    else f"CAST({c.name} AS {TS}) AS {c.name}"
-                )
-            return f"CAST({c.name} AS {TRINO_TYPES[c.warehouse_type]}) AS {c.name}"
-
-        where = ""
-        if read_since is not None:
-            # Compared in the source's own type, so the connector pushes the filter down (an index
-            # range scan upstream) instead of Trino reading the whole table.
-            if source.naive_timestamps:
-                text = read_since.strftime("%Y-%m-%d %H:%M:%S.%f")
-                where = f" WHERE updated_at > TIMESTAMP '{text}'"
-            else:
-                where = f" WHERE updated_at > {literal(read_since)}"
-        return f"SELECT {', '.join(column(c) for c in table.columns)} FROM {source.name}{where}"
-
     def stage(
         self,
         table: SourceTable,
-        source: SourceRelation,
+        fill_batch: Callable[[], int],
         plan: ReadPlan,
         *,
         source_label: str,
         run_id: str | None,
         started_at: datetime,
     ) -> Landed:
-        """Read the batch from the source into `<table>__last_batch` and record it as pending. The
-        landing table is untouched; returns what promoting would give."""
+        """Replace `<table>__last_batch` with this run's rows (`fill_batch`, one Iceberg commit) and
+        record it as pending. The landing table is untouched; returns what promoting would give."""
         c, batch, target, pk = (
             self.conn,
             self.batch_table(table),
@@ -157,8 +122,7 @@ class TrinoLanding:
             table.primary_key,
         )
         name = literal(table.asset_name)
-        c.execute(f"DELETE FROM {batch}")
-        c.execute(f"INSERT INTO {batch} {self._source_select(table, source, plan.read_since)}")
+        fill_batch()
         rows_extracted, distinct_keys, batch_max = c.execute(
             f"SELECT count(*), count(DISTINCT {pk}), max(updated_at) FROM {batch}"
         )[0]

@@ -9,7 +9,6 @@ on one Trino give different schemas and never collide.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -21,15 +20,14 @@ from dagster import AssetExecutionContext, ConfigurableResource
 from pydantic import Field
 
 from finance_recon.contracts import SourceTable
-from finance_recon.sources.errors import SourceRejectedError
 from finance_recon.sources.extract import ExtractResult
 from finance_recon.sources.policy import plan_read
 from finance_recon.sources.resources import LandingResource
 from finance_recon.sources.urls import SourceUrl
 
-from .catalogs import Server, orders_catalog, payments_catalog
 from .client import TrinoServer, TrinoSession, quoted, session
-from .landing import SourceRelation, TrinoLanding
+from .iceberg import open_catalog, replace_contents
+from .landing import TrinoLanding
 
 
 class TrinoWarehouseResource(ConfigurableResource):
@@ -42,10 +40,10 @@ class TrinoWarehouseResource(ConfigurableResource):
     models_schema: str = Field(default="finance_recon", description="The dbt models' schema.")
     landing_schema: str = Field(default="finance_recon_landing", description="The landed sources.")
     control_schema: str = Field(default="finance_recon_control", description="Run parameters, builds.")
-    # Static catalogs for the sources (production: credentials in Trino's own catalog files); empty:
-    # a catalog is created at run time from the source URL (catalog.management=dynamic).
-    orders_catalog: str = ""
-    payments_catalog: str = ""
+    # Iceberg's JDBC catalog, for the landing writes (PyIceberg): its database (a SQLAlchemy URL; an
+    # EnvVar when it carries a password) and the S3 endpoint of the data files (None: local files).
+    iceberg_catalog_uri: str = "postgresql://postgres@127.0.0.1:5432/finance_recon_iceberg"
+    s3_endpoint_url: str | None = None
     target: str = "trino"
     # A local folder for what dbt keeps between runs (its parse state, each run's target folder).
     local_dir: str = ".finance_recon/trino"
@@ -66,6 +64,10 @@ class TrinoWarehouseResource(ConfigurableResource):
     def landing(self, conn: TrinoSession) -> TrinoLanding:
         return TrinoLanding(conn, self.catalog, self.landing_schema)
 
+    def iceberg_catalog(self):
+        """PyIceberg's view of the same Iceberg catalog (the JDBC catalog's name is the Trino catalog's)."""
+        return open_catalog(self.catalog, self.iceberg_catalog_uri, self.s3_endpoint_url)
+
     def dbt_env(self) -> dict[str, str]:
         """What dbt_project/profiles.yml and the sources read, for this deployment."""
         return {
@@ -79,66 +81,17 @@ class TrinoWarehouseResource(ConfigurableResource):
             "FINANCE_RECON_CONTROL_SCHEMA": self.control_schema,
         }
 
-    def source_relation(self, conn: TrinoSession, table: SourceTable, url: str) -> SourceRelation:
-        """The Trino relation of `table` in the source `url`: a configured catalog, else one created
-        for the URL's server and database (named after a hash of the redacted URL)."""
-        source = SourceUrl.parse(url)
-        parsed = source.url
-        if source.dialect not in ("mysql", "postgresql"):
-            raise SourceRejectedError(
-                f"the Trino target reads the sources through Trino: {source.redacted} is a {source.dialect} "
-                "file, which Trino cannot read; set FINANCE_RECON_ORDERS_URL / FINANCE_RECON_PAYMENTS_URL "
-                "to the MySQL/MariaDB and PostgreSQL servers, or use FINANCE_RECON_WAREHOUSE_TARGET=duckdb"
-            )
-        static = self.orders_catalog if source.dialect == "mysql" else self.payments_catalog
-        if static:
-            name = static
-        else:
-            if parsed.password:
-                variable = "ORDERS" if source.dialect == "mysql" else "PAYMENTS"
-                raise SourceRejectedError(
-                    f"{source.redacted} carries a password, which a catalog created at run time would store "
-                    f"in Trino: configure a Trino catalog holding it and name it in "
-                    f"FINANCE_RECON_TRINO_{variable}_CATALOG"
-                )
-            name = "src_" + hashlib.sha1(source.redacted.encode()).hexdigest()[:12]
-            self._ensure_catalog(conn, name, source)
-        if source.dialect == "mysql":
-            return SourceRelation(name, parsed.database or "", table.table, naive_timestamps=True)
-        schema = str(parsed.query.get("schema", "public"))
-        return SourceRelation(name, schema, table.table, naive_timestamps=False)
-
-    def _ensure_catalog(self, conn: TrinoSession, name: str, source: SourceUrl) -> None:
-        existing = {row[0] for row in conn.execute("SHOW CATALOGS")}
-        if name in existing:
-            return
-        parsed = source.url
-        if source.dialect == "mysql":
-            catalog = orders_catalog(
-                Server(parsed.host or "127.0.0.1", parsed.port or 3306, parsed.username or "root")
-            )
-        else:
-            catalog = payments_catalog(
-                Server(
-                    parsed.host or "127.0.0.1",
-                    parsed.port or 5432,
-                    parsed.username or "postgres",
-                    database=parsed.database or "postgres",
-                )
-            )
-        conn.execute(catalog.create_sql(name))
-
 
 class TrinoLandingResource(LandingResource):
-    """The Trino target's landing: Trino reads each batch from the source's catalog into Iceberg
-    (`<landing_schema>.<table>__last_batch`), promoted once its contract check passed."""
+    """The Trino target's landing: each batch is read from the source into the Iceberg table
+    `<landing_schema>.<table>__last_batch`, promoted once its contract check passed."""
 
     KINDS: ClassVar[Mapping[str, frozenset[str]]] = {
         "orders": frozenset({"mysql", "trino", "iceberg"}),
         "payments": frozenset({"postgres", "trino", "iceberg"}),
     }
     DESCRIPTIONS: ClassVar[Mapping[str, str]] = {
-        "orders": "Shop orders from the MySQL `oltp.orders` table (contracts §1), read by Trino into the Iceberg "
+        "orders": "Shop orders from the MySQL `oltp.orders` table (contracts §1), landed in the Iceberg "
         "table `<landing schema>.orders`, the latest version per order_id. Incremental on updated_at.",
         "payments": "Provider payments from PostgreSQL `public.payments` (contracts §1), read by Trino into the "
         "Iceberg table `<landing schema>.payments`, the latest version per payment_id. Incremental on updated_at.",
@@ -154,6 +107,7 @@ class TrinoLandingResource(LandingResource):
             table,
             source.url,
             look_back_minutes=source.look_back_minutes,
+            batch_rows=source.batch_rows,
             full_refresh=full_refresh,
             run_id=context.run_id,
         )
@@ -170,19 +124,19 @@ def land_with_trino(
     source_url: str,
     *,
     look_back_minutes: int = 10,
+    batch_rows: int = 100_000,
     full_refresh: bool = False,
     run_id: str | None = None,
     promote_now: bool = False,
 ) -> ExtractResult:
-    """Stage one source table's batch through Trino (`promote_now`: land it at once, for tests)."""
+    """Stage one source table's batch in the Trino warehouse (`promote_now`: land it at once, for tests
+    and benchmarks of the landing itself). The source is read by the platform's reader (Arrow, the
+    same contract check of its columns as on DuckDB) and committed to Iceberg by PyIceberg."""
     from finance_recon.sources.readers import open_reader
 
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     source = SourceUrl.parse(source_url)
-    # The source's own schema first: a drifted column fails here, before Trino reads a row.
-    with open_reader(source) as reader:
-        reader.check_contract(table)
     with warehouse.session(f"landing {table.asset_name}") as conn:
         landing = warehouse.landing(conn)
         landing.ensure(table)
@@ -194,12 +148,21 @@ def land_with_trino(
             full_refresh=full_refresh,
             look_back_minutes=look_back_minutes,
         )
-        relation = warehouse.source_relation(conn, table, source_url)
-        read_started = time.perf_counter()
-        landed = landing.stage(
-            table, relation, plan, source_label=source.redacted, run_id=run_id, started_at=started_at
-        )
-        read_s = time.perf_counter() - read_started
+        catalog = warehouse.iceberg_catalog()
+        with open_reader(source) as reader:
+            # The source's own columns first: a drifted column fails here, before a row is read.
+            checked = reader.check_contract(table)
+
+            def fill_batch() -> int:
+                batches = reader.read(table, plan.read_since, batch_rows, checked)
+                identifier = (warehouse.landing_schema, f"{table.asset_name}__last_batch")
+                return replace_contents(catalog, identifier, batches, table.arrow_schema)
+
+            read_started = time.perf_counter()
+            landed = landing.stage(
+                table, fill_batch, plan, source_label=source.redacted, run_id=run_id, started_at=started_at
+            )
+            read_s = time.perf_counter() - read_started
         if promote_now:
             landing.mark_checked(table)
             landed = landing.promote((table,)).get(table.asset_name, landed)

@@ -165,11 +165,12 @@ def test_minio_bucket_creator_makes_finance_reports(resolved):
     assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
     app_env = services["metrics-exporter"]["environment"]
     assert app_env["FINANCE_RECON_REPORTS_URI"] == "s3://finance-reports"
-    # The production engine is Trino, reading the sources through the catalogs that hold their secrets.
+    # The production engine is Trino over Iceberg: its JDBC catalog in the stack's PostgreSQL, its
+    # files in MinIO, as deploy/trino/etc/catalog/iceberg.properties says to Trino.
     assert app_env["FINANCE_RECON_WAREHOUSE_TARGET"] == "trino"
     assert app_env["FINANCE_RECON_TRINO_HOST"] == "trino"
-    assert app_env["FINANCE_RECON_TRINO_ORDERS_CATALOG"] == "mysql"
-    assert app_env["FINANCE_RECON_TRINO_PAYMENTS_CATALOG"] == "postgresql"
+    assert app_env["FINANCE_RECON_ICEBERG_WAREHOUSE"] == "s3://warehouse/"
+    assert app_env["FINANCE_RECON_ICEBERG_CATALOG_URL"].endswith("@postgres:5432/iceberg_catalog")
     assert services["trino"]["image"].endswith(":476")
     assert app_env["FINANCE_RECON_S3_ENDPOINT_URL"] == "http://minio:9000"
     assert (
