@@ -45,6 +45,38 @@ def test_definitions_load_with_the_lineage_the_product_promises():
         assert node["owners"], key
 
 
+def test_the_dbt_assets_columns_carry_the_types_dbt_knows():
+    """Issue 25: the Columns table of a dbt asset had names and no types. Every documented column
+    of the models has its `data_type` in YAML, and the UI's column schema shows it."""
+    from dagster import TableSchema
+
+    from finance_recon.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    expected = {
+        "fct_reconciliation_items": {
+            "item_key": "varchar",
+            "order_id": "bigint",
+            "expected": "decimal(38,2)",
+        },
+        "rpt_currency_totals": {"currency": "varchar", "break_amount": "decimal(38,2)"},
+        "stg_shop__orders": {"created_at": "timestamp with time zone"},
+    }
+    schemas = {
+        key: graph.get(key).metadata.get("dagster/column_schema")
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name == "reconciliation"
+    }
+    documented = {key: schema for key, schema in schemas.items() if isinstance(schema, TableSchema)}
+    assert len(documented) >= 10, sorted(k.to_user_string() for k in documented)
+    for key, schema in documented.items():
+        untyped = [c.name for c in schema.columns if not c.type or c.type == "?"]
+        assert not untyped, (key, untyped)
+        types = {c.name: c.type for c in schema.columns}
+        for column, type_ in expected.get(key.to_user_string(), {}).items():
+            assert types[column] == type_, (key, column, types)
+
+
 def test_asset_graph_matches_the_reviewed_snapshot():
     """Keys, deps, groups, owners, checks: a change here must be a deliberate change to the snapshot.
 

@@ -84,10 +84,34 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps({"closes": results}, indent=2))
     else:
         for r in results:
-            print(
-                f"close {r['date']}  as_of {r.get('as_of', '')}  {r['outcome']}  {r.get('manifest_key') or r.get('cause')}"
-            )
+            print("\n".join(describe(r)))
     return 0 if all(r["outcome"] == "published" for r in results) else 1
+
+
+def describe(result: dict) -> list[str]:
+    """What one day's close says on the terminal: its outcome, the counts it closed (per category,
+    `*` a break, as `finance-recon report` marks them) and its money per currency, and the link to
+    its summary page (or, failed, the cause in one line)."""
+    from finance_recon.contracts import BREAK_CATEGORIES, CATEGORIES
+
+    head = f"close {result['date']}  as_of {result.get('as_of', '')}  {result['outcome']}"
+    if result["outcome"] != "published":
+        return [f"{head}  {result.get('cause', '')}"]
+    counts = result.get("counts") or {}
+    lines = [
+        f"{head}  verdict {result.get('verdict')}",
+        f"  items    {sum(counts.values())}, breaks {result.get('breaks')}",
+        "  counts   "
+        + ", ".join(f"{c}{' *' if c in BREAK_CATEGORIES else ''} {counts.get(c, 0)}" for c in CATEGORIES),
+    ]
+    # One line per currency, never a sum across them.
+    lines += [
+        f"  {t['currency']:<8} expected {t['total_expected']}  net {t['total_net']}  "
+        f"breaks {t['break_count']}  break amount {t['break_amount']}"
+        for t in result.get("totals_by_currency") or []
+    ]
+    lines.append(f"  report   {result.get('report_url') or result.get('manifest_key')}")
+    return lines
 
 
 def run_closes(settings, wanted: list[date], json_mode: bool = True) -> list[dict]:

@@ -6,7 +6,11 @@ contracts §2 with the default parameters (τ = 0.00, G = 60 min), for any `as_o
 [anchor, anchor + 20 min]. The ground truth is therefore known per row and tests can compare the
 reconciliation against it. Vectorised with numpy: 1M orders take a couple of seconds.
 
-Money is built as integer cents and handed to Arrow as decimal128(18, 2) without passing through floats.
+The shop sells in three currencies (`CURRENCIES`: USD, EUR, JPY), each order in one, its payments in
+the order's currency (a `currency_mismatch` pays in another). The currencies are drawn from their own
+random stream, so a seed gives the same categories whatever the currency mix. Money is built as
+integer minor units and handed to Arrow as decimal128(18, 2) without passing through floats; JPY has
+no minor unit (ISO 4217 exponent 0), so its amounts are whole yen (`.00`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import pyarrow as pa
 
 from finance_recon.contracts import MONEY, ORDERS, PAYMENTS, UTC_TS
 
-SHOP_CURRENCY = "USD"
-FOREIGN_CURRENCY = "EUR"
+CURRENCIES = ("USD", "EUR", "JPY")
+CURRENCY_WEIGHTS = np.array([0.6, 0.25, 0.15])
+MINOR_UNIT_DIGITS = {"USD": 2, "EUR": 2, "JPY": 0}  # ISO 4217 exponents
+# The money columns hold 2 decimal places: one minor unit of each currency in hundredths.
+HUNDREDTHS_PER_MINOR_UNIT = np.array([10 ** (2 - MINOR_UNIT_DIGITS[c]) for c in CURRENCIES], dtype=np.int64)
 PROVIDERS = np.array(["stripe", "adyen", "paypal"])
 PROVIDER_WEIGHTS = np.array([0.6, 0.3, 0.1])
 
@@ -141,7 +148,13 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
     kinds = rng.choice(len(names), size=n_orders, p=weights / weights.sum())
     order_id = np.arange(1, n_orders + 1, dtype=np.int64)
     customer_id = rng.integers(1, max(2, n_orders // 3), size=n_orders, dtype=np.int64)
-    total = rng.integers(500, 50_000, size=n_orders, dtype=np.int64)  # $5.00 .. $500.00
+    total = rng.integers(500, 50_000, size=n_orders, dtype=np.int64)  # 5.00 .. 500.00 (¥500 .. ¥50,000)
+    # Each order's currency, from a stream of its own (the categories above do not move with it).
+    money_rng = np.random.default_rng([seed, 4217])
+    currency_index = money_rng.choice(len(CURRENCIES), size=n_orders, p=CURRENCY_WEIGHTS)
+    order_currency = np.array(CURRENCIES, dtype=object)[currency_index]
+    # Amounts are drawn in minor units; × this gives the hundredths stored (JPY: whole yen).
+    unit = HUNDREDTHS_PER_MINOR_UNIT[currency_index]
     # Settled orders are spread over 45 days; recent ones (in flight) are 5–35 minutes old.
     created = a_us - rng.integers(3 * 60 * MINUTE, 45 * DAY, size=n_orders)
     recent = np.isin(names[kinds], ["in_flight_pending", "in_flight_uncaptured"])
@@ -160,29 +173,32 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
         )
 
     def charge(
-        idx: np.ndarray, cents: np.ndarray, *, status_: str = "succeeded", currency: str = SHOP_CURRENCY
+        idx: np.ndarray, minor: np.ndarray, *, status_: str = "succeeded", foreign: bool = False
     ) -> None:
+        """Charges of the orders `idx` of `minor` units each, in the order's currency (`foreign`: the
+        next currency of `CURRENCIES`, its amount in that currency's units)."""
         c = after(created[idx])
+        paid_in = (currency_index[idx] + 1) % len(CURRENCIES) if foreign else currency_index[idx]
         pay.add(
             order_id=order_id[idx],
             provider=provider(len(idx)),
             kind="charge",
             status=status_,
-            currency=currency,
-            cents=cents,
+            currency=np.array(CURRENCIES, dtype=object)[paid_in],
+            cents=minor * HUNDREDTHS_PER_MINOR_UNIT[paid_in],
             created=c,
             updated=after(c, 0, 1),
         )
 
-    def reverse(idx: np.ndarray, cents: np.ndarray, kind: str = "refund") -> None:
+    def reverse(idx: np.ndarray, minor: np.ndarray, kind: str = "refund") -> None:
         c = after(created[idx], 60, 24 * 60)
         pay.add(
             order_id=order_id[idx],
             provider=provider(len(idx)),
             kind=kind,
             status="succeeded",
-            currency=SHOP_CURRENCY,
-            cents=cents,
+            currency=order_currency[idx],
+            cents=minor * unit[idx],
             created=c,
             updated=after(c, 0, 1),
         )
@@ -244,7 +260,7 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
             some = idx[rng.random(n) < 0.5]  # an authorisation still pending at the provider
             charge(some, total[some], status_="pending")
         elif name == "currency_mismatch":
-            charge(idx, t, currency=FOREIGN_CURRENCY)
+            charge(idx, t, foreign=True)
         elif name == "order_status_lag":
             status[idx] = "pending"
             charge(idx, t)
@@ -285,13 +301,14 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
         oid = np.where(rng.random(n) < 0.5, None, n_orders + 1 + rng.integers(0, 1_000_000, size=n)).astype(
             object
         )
+        stray_currency = money_rng.choice(len(CURRENCIES), size=n, p=CURRENCY_WEIGHTS)
         pay.add(
             order_id=oid,
             provider=provider(n),
             kind="charge",
             status="succeeded",
-            currency=SHOP_CURRENCY,
-            cents=rng.integers(500, 50_000, size=n),
+            currency=np.array(CURRENCIES, dtype=object)[stray_currency],
+            cents=rng.integers(500, 50_000, size=n) * HUNDREDTHS_PER_MINOR_UNIT[stray_currency],
             created=c,
             updated=after(c, 0, 1),
         )
@@ -308,8 +325,8 @@ def generate_shop(n_orders: int = 10_000, seed: int = 7, anchor: datetime | None
             "order_id": pa.array(order_id, pa.int64()),
             "customer_id": pa.array(customer_id, pa.int64()),
             "status": pa.array(status, pa.string()),
-            "currency": pa.array(np.full(n_orders, SHOP_CURRENCY, dtype=object), pa.string()),
-            "total_amount": _money(total),
+            "currency": pa.array(order_currency, pa.string()),
+            "total_amount": _money(total * unit),
             "created_at": _ts(created),
             "updated_at": _ts(updated),
         },

@@ -29,7 +29,12 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 
 from finance_recon.contracts import SourceTable
-from finance_recon.sources.landing import checked_batch_sql, latest_read_was_full, warehouse_connection
+from finance_recon.sources.landing import (
+    batch_table,
+    checked_batch_sql,
+    latest_read_was_full,
+    warehouse_connection,
+)
 from finance_recon.trino.resources import TrinoWarehouseResource
 
 # ~250 bytes a row at GX's peak (below): ~500 MB for a full chunk, checked in one GX validation.
@@ -43,6 +48,11 @@ class Batch(NamedTuple):
     full_read: (
         bool  # the extraction read the whole source table (no `read_since`), per its pending/batch log entry
     )
+    # What the run staged and why `rows` is fewer (None: not counted, as on the Trino warehouse): row
+    # versions an operator accepted, and re-read versions identical to the landed (already checked) one.
+    staged: int | None = None
+    accepted: int = 0
+    already_landed: int = 0
 
 
 @contextmanager
@@ -69,6 +79,11 @@ def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_RO
             # An incremental batch is checked on its new versions only (see checked_batch_sql).
             checked = checked_batch_sql(conn, table, skip_landed_versions=not full_read)
             (rows,) = conn.execute(f"SELECT count(*) FROM ({checked})").fetchone()
+            (staged,) = conn.execute(f"SELECT count(*) FROM {batch_table(table)}").fetchone()
+            accepted = 0
+            if staged > rows:  # some rows are not validated: say which and why (`Batch`)
+                unaccepted = checked_batch_sql(conn, table)
+                accepted = staged - conn.execute(f"SELECT count(*) FROM ({unaccepted})").fetchone()[0]
             if rows <= chunk_rows:
                 data: pa.Table | Path = conn.execute(checked).fetch_arrow_table()
             else:
@@ -81,7 +96,7 @@ def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_RO
                     f"COPY (SELECT *, hash({table.primary_key}) % {n} AS {CHUNK_COLUMN} FROM ({checked})) "
                     f"TO '{literal}' (FORMAT parquet, PARTITION_BY ({CHUNK_COLUMN}))"
                 )
-        yield Batch(data, int(rows), full_read)
+        yield Batch(data, int(rows), full_read, int(staged), int(accepted), int(staged - rows - accepted))
 
 
 def _chunks(rows: int, chunk_rows: int) -> int:

@@ -55,7 +55,9 @@ from finance_recon.trino.resources import TrinoWarehouseResource
 _SOURCE_RESOURCE = {"orders": "orders_source", "payments": "payments_source"}
 
 
-def _result(outcome, extra: dict[str, Any] | None = None, *, failure_note: str = "") -> AssetCheckResult:
+def _result(
+    outcome, extra: dict[str, Any] | None = None, *, failure_note: str = "", batch_note: str = ""
+) -> AssetCheckResult:
     failed = [r.as_dict() for r in outcome.failed]
     metadata: dict[str, Any] = {
         "suite": outcome.suite.name,
@@ -72,7 +74,7 @@ def _result(outcome, extra: dict[str, Any] | None = None, *, failure_note: str =
     return AssetCheckResult(
         passed=outcome.success,
         severity=AssetCheckSeverity.ERROR,
-        description=outcome.description() + (failure_note if not outcome.success else ""),
+        description=outcome.description() + batch_note + (failure_note if not outcome.success else ""),
         metadata=metadata,
     )
 
@@ -87,7 +89,8 @@ def validate_source_batch(
     from finance_recon.sources.landing import batch_table
 
     suite: Suite = source_suite(table, now or datetime.now(UTC), DEFAULT_FUTURE_SKEW)
-    with batch_for_check(warehouse, table) as (data, rows, full_read):
+    with batch_for_check(warehouse, table) as batch:
+        data, rows, full_read = batch.data, batch.rows, batch.full_read
         # Nothing extracted (a rerun with nothing new): no row for any expectation, so GX is not even
         # imported; the result still passes and says 0 rows were validated.
         outcome = (
@@ -98,7 +101,7 @@ def validate_source_batch(
                 max_keys=KEYS_IN_MESSAGE + 1,  # one more than the message names: it then says "…"
             )
             if rows
-            else empty_outcome(suite)
+            else empty_outcome(suite, staged=batch.staged)
         )
         # The source probe exists for incremental batches, which can hide a duplicate key (see
         # `source_keys`). A full read holds every source row, so GX's exact uniqueness rule on the
@@ -129,7 +132,21 @@ def validate_source_batch(
     )
     return _result(
         outcome,
-        {"batch_table": batch_table(table), "source_keys_probed": len(keys), "source_probe": source_probe},
+        {
+            "batch_table": batch_table(table),
+            "source_keys_probed": len(keys),
+            "source_probe": source_probe,
+            **(
+                {
+                    "rows_staged": batch.staged,
+                    "rows_already_landed": batch.already_landed,
+                    "rows_accepted": batch.accepted,
+                }
+                if batch.staged is not None
+                else {}
+            ),
+        },
+        batch_note=_batch_note(batch),
         # Quarantine (sources/landing.py): a failed batch is never promoted into landing.<table>.
         failure_note=(
             f" — the batch stays quarantined (not landed, watermark unchanged) and is checked again by the "
@@ -137,6 +154,21 @@ def validate_source_batch(
             f"[--key {table.primary_key.upper()}] --reason ..."
         ),
     )
+
+
+def _batch_note(batch) -> str:
+    """Why the check validated fewer rows than the run staged (empty when it validated them all)."""
+    if not batch.staged or batch.staged == batch.rows:
+        return ""
+    why = []
+    if batch.already_landed:
+        why.append(
+            f"{batch.already_landed} re-read in the look-back window, identical to their landed "
+            "(already checked) version"
+        )
+    if batch.accepted:
+        why.append(f"{batch.accepted} accepted by an operator")
+    return f" — of the {batch.staged} rows this run staged, {batch.rows} validated: {'; '.join(why)}"
 
 
 # How many failing rows `finance-recon accept` names by key without --key (beyond: name them).
@@ -152,9 +184,10 @@ def quarantined_rows(
     from finance_recon.quality.gx_runner import empty_outcome, run_suite
 
     suite: Suite = source_suite(table, now or datetime.now(UTC), DEFAULT_FUTURE_SKEW)
-    with batch_for_check(warehouse, table) as (data, rows, _full_read):
+    with batch_for_check(warehouse, table) as batch:
+        data, rows = batch.data, batch.rows
         if not rows:
-            return empty_outcome(suite)
+            return empty_outcome(suite, staged=batch.staged)
         return run_suite(
             suite, frames(data, rows, table.primary_key), key_column=table.primary_key, max_keys=max_keys
         )

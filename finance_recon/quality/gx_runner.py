@@ -157,7 +157,8 @@ class SuiteOutcome:
     rules: list[RuleOutcome]
     rows: int
     gx_version: str
-    evaluated: bool = True  # False: an empty batch, no expectation had a row to look at
+    evaluated: bool = True  # False: no row to validate, no expectation had a row to look at
+    staged: int | None = None  # when not evaluated: the rows the run staged (None: not counted)
 
     @property
     def success(self) -> bool:
@@ -169,9 +170,13 @@ class SuiteOutcome:
 
     def description(self) -> str:
         if not self.evaluated:
+            not_evaluated = f"{len(self.suite.rules)} expectations not evaluated"
+            if self.staged:  # rows were staged, none needed checking (the caller says why)
+                return f"{self.suite.table}: 0 new row versions to validate ({not_evaluated})"
+            if self.staged is None:
+                return f"{self.suite.table}: 0 rows to validate ({not_evaluated})"
             return (
-                f"{self.suite.table}: empty batch, 0 rows validated "
-                f"({len(self.suite.rules)} expectations not evaluated: nothing was extracted)"
+                f"{self.suite.table}: empty batch, 0 rows validated ({not_evaluated}: nothing was extracted)"
             )
         if self.success:
             return f"{self.suite.table}: {len(self.rules)} expectations passed on {self.rows} rows"
@@ -200,12 +205,18 @@ def _jsonable(value: Any) -> Any:
     return None if text in ("<NA>", "NaT", "nan") else text
 
 
-def empty_outcome(suite: Suite) -> SuiteOutcome:
-    """The outcome for a batch with no rows, without importing GX (~1.5 s for nothing to validate)."""
+def empty_outcome(suite: Suite, *, staged: int | None = 0) -> SuiteOutcome:
+    """The outcome for no row to validate, without importing GX (~1.5 s for nothing to validate);
+    `staged`: how many rows the run staged (all of them needing no check), None when not counted."""
     from importlib.metadata import version
 
     return SuiteOutcome(
-        suite=suite, rules=[], rows=0, gx_version=version("great_expectations"), evaluated=False
+        suite=suite,
+        rules=[],
+        rows=0,
+        gx_version=version("great_expectations"),
+        evaluated=False,
+        staged=staged,
     )
 
 

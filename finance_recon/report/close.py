@@ -109,8 +109,13 @@ def close_day(settings, store: ReportStore, day: date, runner) -> dict[str, Any]
         "run_id": manifest["run_id"],
         "manifest_key": f"{CLOSE_PREFIX}dt={day.isoformat()}/manifest.json",
         "verdict": manifest.get("verdict"),
+        "counts": manifest.get("counts", {}),
         "breaks": manifest.get("breaks"),
         "totals_by_currency": manifest.get("totals_by_currency", []),
+        # A file:// URL on a folder, a presigned link on S3: what `finance-recon close` prints.
+        "report_url": store.link_for(
+            f"{CLOSE_PREFIX}dt={day.isoformat()}/summary.html", settings.report_link_expiry_seconds
+        ),
     }
 
 

@@ -84,8 +84,11 @@ class Bar:
     width: int
     height: int
     label: str  # the exact value, shown above the bar and in its tooltip
-    tick: str  # the run's as_of, shortened, under the bar
+    label_y: int  # where the label sits: neighbours too wide for one row alternate between two
+    tick: str  # the run's time (UTC), under the bar
+    tick_date: str  # its date (MM-DD) on a second line: under the first bar and where the day changes
     title: str
+    current: bool  # this run (the last bar): drawn in the accent colour, not in an alarm colour
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,15 @@ class Chart:
     baseline: int
 
 
-_CHART_W, _CHART_H, _TOP, _BOTTOM = 900, 150, 18, 30
+# The plot area (_PLOT_W wide) sits between side margins, so a label wider than its bar's slot at
+# either end is never cut off; the top holds two rows of value labels, the bottom two of time/date.
+_PLOT_W, _SIDE, _CHART_H, _TOP, _BOTTOM = 900, 40, 170, 34, 40
+_LABEL_PX = {10: 6.2}  # a generous width of one character (digits, ',', '.') at font-size 10
+_VALUE_FONT = 10
+
+
+def _text_width(text: str) -> float:
+    return len(text) * _LABEL_PX[_VALUE_FONT]
 
 
 def _chart(title: str, values: list[tuple[str, Decimal | None]], unit: str) -> Chart | None:
@@ -106,22 +117,41 @@ def _chart(title: str, values: list[tuple[str, Decimal | None]], unit: str) -> C
     if not any(v is not None for _, v in values):
         return None
     widest = max((v for _, v in values if v is not None), default=Decimal(0)) or Decimal(1)
-    slot = _CHART_W // max(len(values), 1)
+    slot = _PLOT_W // max(len(values), 1)
     width = max(8, min(60, slot - 12))
     room = _CHART_H - _TOP - _BOTTOM
+    labels = [
+        "n/a" if value is None else (f"{value:,}" if unit == "count" else amount(value))
+        for _, value in values
+    ]
+    # Labels that would touch their neighbours' (4 px apart at least) alternate between two rows.
+    stagger = max(_text_width(label) for label in labels) + 4 > slot
+    times = [as_of[11:16] for as_of, _ in values]  # HH:MM (UTC)
+    if len(set(zip(times, (a[:10] for a, _ in values), strict=True))) < len(times):
+        times = [as_of[11:19] for as_of, _ in values]  # runs minutes apart: to the second
     bars = []
-    ticks = [as_of[5:16].replace("T", " ") for as_of, _ in values]  # MM-DD HH:MM (UTC)
-    if len(set(ticks)) < len(ticks):  # runs minutes apart: to the second
-        ticks = [as_of[5:19].replace("T", " ") for as_of, _ in values]
-    for i, ((as_of, value), tick) in enumerate(zip(values, ticks, strict=True)):
-        if value is None:
-            height, label = 0, "n/a"
-        else:
-            height = max(1, int(room * value / widest)) if value else 0
-            label = f"{value:,}" if unit == "count" else amount(value)
-        x = i * slot + (slot - width) // 2
-        bars.append(Bar(x, _TOP + room - height, width, height, label, tick, f"{as_of}: {label}"))
-    return Chart(title, bars, _CHART_W, _CHART_H, _TOP + room)
+    previous_date = None
+    for i, ((as_of, value), label, tick) in enumerate(zip(values, labels, times, strict=True)):
+        height = 0 if not value else max(1, int(room * value / widest))
+        x = _SIDE + i * slot + (slot - width) // 2
+        y = _TOP + room - height
+        date = as_of[5:10]
+        bars.append(
+            Bar(
+                x=x,
+                y=y,
+                width=width,
+                height=height,
+                label=label,
+                label_y=y - 4 - (14 if stagger and (len(values) - 1 - i) % 2 else 0),
+                tick=tick,
+                tick_date=date if date != previous_date else "",
+                title=f"{as_of}: {label}",
+                current=i == len(values) - 1,
+            )
+        )
+        previous_date = date
+    return Chart(title, bars, _PLOT_W + 2 * _SIDE, _CHART_H, _TOP + room)
 
 
 def trend_charts(points: list[TrendPoint]) -> list[Chart]:

@@ -39,6 +39,8 @@ class ReportStore(Protocol):
 
     def list_keys(self, prefix: str = "") -> list[str]: ...
 
+    def delete(self, key: str) -> None: ...
+
     def url_for(self, key: str) -> str: ...
 
     def link_for(self, key: str, expiry_seconds: int) -> str: ...
@@ -143,6 +145,20 @@ class LocalReportStore:
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
 
+    def delete(self, key: str) -> None:
+        """Remove `key` (gone already is fine) and the folders it leaves empty, up to the root."""
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+            for folder in path.parents:
+                if folder == self.root or self.root not in folder.parents:
+                    break
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        except OSError as exc:
+            raise StoreError(f"cannot delete {path}: {exc}") from exc
+
     def list_keys(self, prefix: str = "") -> list[str]:
         base = self.root
         if not base.exists():
@@ -223,6 +239,15 @@ class S3ReportStore:
             return True
 
         return self._read(key, download) is not None
+
+    def delete(self, key: str) -> None:
+        """Remove `key` (S3 answers 204 whether or not it existed)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot delete s3://{self.bucket}/{self._key(key)}: {exc}") from exc
 
     def list_keys(self, prefix: str = "") -> list[str]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -1,7 +1,7 @@
 """The runbook as code (docs/runbooks/finance-reconciliation-delay.md).
 
 - `probes`: read-only looks at the sources (newest `updated_at`, contract) and the report store
-  (read, plus one harmless write probe under `_probe/`).
+  (read, plus one write probe under `_probe/`, removed again).
 - `instance`: what the Dagster instance under DAGSTER_HOME knows — latest reconciliation run and its
   failure, latest check results, freshness state, schedule state, daemon heartbeats.
 - `causes`: the ranked likely cause (runbook §5) from those facts; pure, unit-tested.

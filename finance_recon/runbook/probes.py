@@ -7,8 +7,9 @@ only the SELECTs. Messages carry the redacted URL, never a password.
 
 The report store gets a read (the newest manifest through `finance_recon.metrics.read_latest`, which
 lists when `latest.json` is missing) and, unless disabled, one **write probe**: the fixed key
-`_probe/diagnose.txt` (a few bytes, overwritten each time, outside `dt=…/` and never `latest.json`,
-so no reader of reports ever sees it). Reading alone cannot tell a read-only credential, an expired
+`_probe/diagnose.txt` (a few bytes, outside `dt=…/` and never `latest.json`, so no reader of reports
+ever sees it), deleted again at once, so the store is left as it was found (a delete that fails is
+a note of the probe, not a failed write). Reading alone cannot tell a read-only credential, an expired
 write permission or a full disk from a healthy store — and those are exactly how publishing fails.
 """
 
@@ -301,6 +302,11 @@ def probe_store(
         except StoreError as exc:
             probe.write_ok = False
             probe.error, probe.error_kind = str(exc), classify_store_error(exc)
+        else:
+            try:
+                store.delete(PROBE_KEY)
+            except StoreError as exc:
+                probe.notes.append(f"the write probe {PROBE_KEY} could not be removed: {exc}")
     probe.elapsed_s = round(time.perf_counter() - started, 3)
     return probe
 

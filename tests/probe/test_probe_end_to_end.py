@@ -102,13 +102,15 @@ def test_finance_sees_the_shop_as_if_there_were_no_prober(probed_shop):
     with connect(probed_shop.orders_url) as conn:
         cur = conn.cursor()
         cur.execute(
-            "SELECT sum(total_amount) FROM orders WHERE status IN ('paid', 'shipped', 'delivered') "
-            "AND created_at <= %s AND order_id < %s",
+            "SELECT currency, sum(total_amount) FROM orders WHERE status IN ('paid', 'shipped', 'delivered') "
+            "AND created_at <= %s AND order_id < %s GROUP BY currency ORDER BY currency",
             [ANCHOR.replace(tzinfo=None), PROBE_ORDER_ID_MIN],
         )
-        (real_expected,) = cur.fetchone()
-    (usd,) = second["totals_by_currency"]  # the demo shop sells in USD only
-    assert usd["currency"] == "USD" and Decimal(usd["total_expected"]) == real_expected
+        real_expected = [(currency, Decimal(total)) for currency, total in cur.fetchall()]
+    # Per currency (the demo shop sells in USD, EUR and JPY), never summed across them.
+    assert [
+        (t["currency"], Decimal(t["total_expected"])) for t in second["totals_by_currency"]
+    ] == real_expected
     assert second["totals_by_currency"] == refused["totals_by_currency"]
     # One synthetic order in flight in the first run, a matched and an underpaid one more in the
     # second: what Finance reads is byte-identical all the same, and names no synthetic id.

@@ -180,7 +180,7 @@ def test_duplicates_split_across_chunks_are_still_found(tmp_path, warehouse):
     from finance_recon.quality.suites import source_suite
 
     land_batch(warehouse, ORDERS, [order(i) for i in range(1, 40)] + [order(17, status="shipped")])
-    with batch_for_check(warehouse, ORDERS, chunk_rows=5) as (data, rows, _full_read):
+    with batch_for_check(warehouse, ORDERS, chunk_rows=5) as (data, rows, _full_read, *_):
         chunks = list(frames(data, rows, "order_id", chunk_rows=5))
         assert len(chunks) == 8 and sum(len(c) for c in chunks) == 40
         outcome = run_suite(source_suite(ORDERS, NOW), chunks)
@@ -198,7 +198,7 @@ def test_a_batch_that_fits_one_chunk_is_read_in_memory_and_still_splits_by_key(t
     from finance_recon.quality.suites import source_suite
 
     land_batch(warehouse, ORDERS, [order(i) for i in range(1, 40)] + [order(17, status="shipped")])
-    with batch_for_check(warehouse, ORDERS) as (data, rows, _full_read):
+    with batch_for_check(warehouse, ORDERS) as (data, rows, _full_read, *_):
         assert isinstance(data, pa.Table) and rows == 40 == data.num_rows
         chunks = list(frames(data, rows, "order_id", chunk_rows=5))
     assert len(chunks) == 8 and sum(len(c) for c in chunks) == 40
@@ -222,7 +222,7 @@ def test_a_spilled_chunk_no_key_hashed_to_still_yields_a_frame(tmp_path, warehou
         .fetchall()
     ][:2]
     land_batch(warehouse, ORDERS, [order(i) for i in same_chunk])
-    with batch_for_check(warehouse, ORDERS, chunk_rows=1) as (data, rows, _full_read):
+    with batch_for_check(warehouse, ORDERS, chunk_rows=1) as (data, rows, _full_read, *_):
         assert rows == 2 and not (data / "_finance_recon_chunk=1").exists()
         chunks = list(frames(data, rows, "order_id", chunk_rows=1))
     assert [len(c) for c in chunks] == [2, 0]
@@ -324,6 +324,38 @@ def test_an_incremental_batch_checks_only_versions_not_landed_yet(warehouse):
     result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
     assert result.passed and result.metadata["rows_validated"].value == 0
     assert result.metadata["expectations_evaluated"].value == 0  # no GX validation ran
+
+
+def test_the_check_describes_the_batch_it_staged_not_an_empty_one(warehouse):
+    """Issue 25: a run staged 418 orders rows, all re-read in the look-back window unchanged, and the
+    check's latest result read "empty batch, 0 rows validated (nothing was extracted)". It says what
+    was staged and why none of it needed validating; a partly new batch says how many were skipped."""
+    landed = [order(i) for i in range(1, 419)]
+    _promote_landed(warehouse, ORDERS, landed)
+    land_batch(warehouse, ORDERS, landed)
+    _log_batch(warehouse, ORDERS, T0)
+    result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
+    assert result.passed and result.metadata["rows_validated"].value == 0
+    assert result.metadata["rows_staged"].value == 418
+    assert result.metadata["rows_already_landed"].value == 418
+    assert "empty batch" not in result.description and "nothing was extracted" not in result.description
+    assert result.description.startswith("orders: 0 new row versions to validate"), result.description
+    assert "of the 418 rows this run staged, 0 validated: 418 re-read in the look-back window" in (
+        result.description
+    )
+
+    land_batch(warehouse, ORDERS, [*landed[:400], order(500), order(501)])
+    result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
+    assert result.passed and result.metadata["rows_validated"].value == 2
+    assert result.description.startswith("orders: "), result.description
+    assert (
+        "passed on 2 rows — of the 402 rows this run staged, 2 validated: 400 re-read" in result.description
+    )
+
+    land_batch(warehouse, ORDERS, [])
+    result = validate_source_batch(ORDERS, warehouse, None, now=NOW)
+    assert result.metadata["rows_staged"].value == 0
+    assert "empty batch, 0 rows validated" in result.description  # truly nothing extracted
 
 
 def test_a_duplicate_whose_twin_is_landed_is_still_found_in_the_source(warehouse, source_with_duplicate):

@@ -228,7 +228,7 @@ def test_frames_are_arrow_backed_without_python_objects(tmp_path):
             f"INSERT INTO {batch_table(PAYMENTS)} VALUES ('p1', NULL, 'stripe', 'charge', 'succeeded', 'EUR', "
             "12.34, TIMESTAMPTZ '2026-11-01 10:00:00+00', TIMESTAMPTZ '2026-11-01 10:01:00+00')"
         )
-    with batch_for_check(warehouse, PAYMENTS) as (data, rows, _full_read):
+    with batch_for_check(warehouse, PAYMENTS) as (data, rows, _full_read, *_):
         [frame] = list(frames(data, rows, PAYMENTS.primary_key))
     dtypes = frame.dtypes.to_dict()
     assert not [c for c, d in dtypes.items() if str(d) == "object"], dtypes

@@ -58,6 +58,8 @@ def test_a_two_day_backfill_publishes_two_closes(deployment):
         (first.isoformat(), "published"),
         (second.isoformat(), "published"),
     ]
+    assert all(r["report_url"].endswith(f"close/dt%3D{r['date']}/summary.html") for r in results)
+    assert all(sum(r["counts"].values()) > 0 for r in results)
     for day in (first, second):
         manifest = _json(root / "close" / f"dt={day.isoformat()}" / "manifest.json")
         want = cutoff(day, "UTC")
@@ -89,9 +91,22 @@ def test_closing_an_older_day_again_never_moves_the_latest_close_back(deployment
     env, root = deployment
     newest = _json(root / "close" / "latest.json")["date"]
     older = date.fromisoformat(newest) - timedelta(days=1)
-    proc = cli(["close", "--date", older.isoformat(), "--json"], env, timeout=600)
+    proc = cli(["close", "--date", older.isoformat()], env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _json(root / "close" / "latest.json")["date"] == newest
+    # Issue 25: the terminal says what was closed (its counts) and where it is (the page's link).
+    manifest = _json(root / "close" / f"dt={older.isoformat()}" / "manifest.json")
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"close {older.isoformat()}  as_of {manifest['as_of']}  published  verdict ")
+    assert f"  items    {sum(manifest['counts'].values())}, breaks {manifest['breaks']}" in lines
+    [counts] = [line for line in lines if line.startswith("  counts   ")]
+    assert f"matched {manifest['counts']['matched']}" in counts
+    assert f"duplicate_charge * {manifest['counts']['duplicate_charge']}" in counts
+    for t in manifest["totals_by_currency"]:
+        assert any(line.startswith(f"  {t['currency']} ") and t["total_net"] in line for line in lines)
+    [report] = [line for line in lines if line.startswith("  report   ")]
+    page = root / "close" / f"dt={older.isoformat()}" / "summary.html"
+    assert report.split()[-1] == page.as_uri().replace("dt=", "dt%3D") and page.is_file()
 
 
 def test_a_day_not_over_yet_is_refused_with_the_flag_named(deployment):

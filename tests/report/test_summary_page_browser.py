@@ -150,3 +150,64 @@ def test_breaks_are_grouped_and_open_on_click_without_sideways_scrolling(opened)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_full_trend_has_readable_axis_labels_and_a_calm_current_bar(browser, tmp_path):
+    """Issue 25: with twelve runs minutes apart the axis labels overlapped and the outer ones were cut
+    off at the chart's edge, and this run's bar was red (read as an alarm). Every label of a chart
+    stays inside it and clear of its neighbours, in a narrow window too; this run's bar is not red."""
+    from datetime import UTC, datetime
+
+    from tests.report.test_page import _html
+
+    start = datetime(2026, 12, 7, 2, 41, 11, tzinfo=UTC)
+    trend = [
+        report_page.TrendPoint(
+            as_of=format_ts(start + timedelta(seconds=40 * i)),
+            breaks=1000 + 37 * i,
+            break_amount={"JPY": Decimal("1234567.00") + i, "USD": Decimal("98765.43") - i},
+        )
+        for i in range(report_page.TREND_RUNS)
+    ]
+    path = tmp_path / "summary.html"
+    path.write_text(_html(trend=trend))
+    for width in (1000, 640):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(path.as_uri())
+        charts = page.locator("#trend svg")
+        assert charts.count() == 3
+        for i in range(charts.count()):
+            boxes = charts.nth(i).evaluate(
+                """svg => {
+                    const frame = svg.getBoundingClientRect();
+                    const box = t => { const r = t.getBoundingClientRect();
+                                       return {left: r.left, right: r.right, top: r.top, bottom: r.bottom,
+                                               text: t.textContent, y: t.getAttribute('y')}; };
+                    return {frame: box(svg), texts: [...svg.querySelectorAll('text')].map(box)};
+                }"""
+            )
+            frame, texts = boxes["frame"], boxes["texts"]
+            assert len(texts) >= 2 * report_page.TREND_RUNS
+            for t in texts:  # nothing cut off at the chart's edges
+                assert frame["left"] <= t["left"] and t["right"] <= frame["right"], (width, t, frame)
+                assert frame["top"] <= t["top"] and t["bottom"] <= frame["bottom"] + 0.5, (width, t, frame)
+            rows: dict[str, list[dict]] = {}
+            for t in texts:  # labels on one line (same y attribute) never overlap each other
+                rows.setdefault(t["y"], []).append(t)
+            for row in rows.values():
+                row.sort(key=lambda t: t["left"])
+                for a, b in zip(row, row[1:], strict=False):
+                    assert a["right"] + 2 <= b["left"], (width, a, b)  # a visible gap
+        fills = (
+            page.locator("#trend svg")
+            .first.locator("rect")
+            .evaluate_all("rects => rects.map(r => getComputedStyle(r).fill)")
+        )
+        assert len(fills) == report_page.TREND_RUNS
+        assert fills[-1] != fills[0]  # this run stands out …
+        red, green, blue = (int(c) for c in fills[-1][4:-1].split(","))
+        assert not (red > 150 and green < 100 and blue < 100), fills[-1]  # … but not in alarm red
+        if width == 1000:
+            page.locator("#trend").screenshot(path=str(SCREENSHOT.with_name("summary-trend.png")))
+        context.close()
