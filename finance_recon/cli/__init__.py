@@ -47,14 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # Imported here, not at the top: `finance-recon --help` stays light.
         from finance_recon.cli.arguments import EXIT_USAGE, fail
-        from finance_recon.cli.errors import RunCrashed
+        from finance_recon.cli.errors import RunCrashed, WarehouseUnavailable
         from finance_recon.cli.preflight import PreflightError
         from finance_recon.settings import SettingsError
 
         if isinstance(exc, SettingsError | PreflightError):
             # A bad setting or a missing prerequisite: one line naming it, before any work started.
             return fail(f"finance-recon {args.command}", str(exc), EXIT_USAGE)
-        if isinstance(exc, RunCrashed):
+        if isinstance(exc, RunCrashed | WarehouseUnavailable):
             return fail(f"finance-recon {args.command}", str(exc), 1)
         raise
 

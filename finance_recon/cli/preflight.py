@@ -154,6 +154,73 @@ def check_report_store(settings: Settings) -> None:
         ) from None
 
 
+# Trino away is the one retryable case (issue 24): a few quick attempts, each shown, then exit 1.
+TRINO_ATTEMPTS = 3
+TRINO_BACKOFF_S = (1.0, 2.0)
+
+
+def check_trino(settings: Settings, *, attempts: int = TRINO_ATTEMPTS, log=None) -> None:
+    """On the Trino target, before any work: Trino answers (retried briefly, visibly), the catalog
+    exists, and the Iceberg catalog's database answers. Each failure is one line naming the URL,
+    the catalog or the variable (exit 1)."""
+    import sys
+    import time
+
+    from finance_recon.cli.errors import WarehouseUnavailable
+    from finance_recon.trino.client import TrinoQueryError, TrinoServer, TrinoUnavailableError, session
+
+    if settings.warehouse_target != "trino":
+        return
+    log = log or (lambda line: print(line, file=sys.stderr))
+    server = TrinoServer(settings.trino_host, settings.trino_port, settings.trino_user)
+    for attempt in range(1, attempts + 1):
+        try:
+            with session(server, "the pre-run check") as conn:
+                schemas = {row[0] for row in conn.execute(f'SHOW SCHEMAS FROM "{settings.trino_catalog}"')}
+            break
+        except TrinoUnavailableError as exc:
+            if attempt == attempts:
+                raise WarehouseUnavailable(
+                    f"Trino at {server.url} does not answer after {attempts} attempts: start it (make services) "
+                    f"or set FINANCE_RECON_TRINO_HOST / FINANCE_RECON_TRINO_PORT ({exc})"
+                ) from None
+            wait = TRINO_BACKOFF_S[min(attempt, len(TRINO_BACKOFF_S)) - 1]
+            log(
+                f"warehouse  retry   Trino at {server.url} does not answer — attempt {attempt + 1} of {attempts} in {wait:g} s"
+            )
+            time.sleep(wait)
+        except TrinoQueryError as exc:
+            if "CATALOG_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+                raise WarehouseUnavailable(
+                    f"Trino at {server.url} has no catalog {settings.trino_catalog!r} "
+                    f"(FINANCE_RECON_TRINO_CATALOG): expected the Iceberg catalog of docs/engines.md"
+                ) from None
+            raise WarehouseUnavailable(str(exc)) from None
+    del schemas  # the deployment's schemas are created by its first run
+    _check_iceberg_catalog_database(settings)
+
+
+def _check_iceberg_catalog_database(settings: Settings) -> None:
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    from finance_recon.cli.errors import WarehouseUnavailable
+    from finance_recon.settings import ENV_ICEBERG_CATALOG_URL
+
+    url = make_url(settings.iceberg_catalog_url)
+    try:
+        psycopg2.connect(
+            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+            dbname=url.database, connect_timeout=3,
+        ).close()  # fmt: skip
+    except psycopg2.Error as exc:
+        cause = " ".join(str(exc).split())[:200]
+        raise WarehouseUnavailable(
+            f"the Iceberg catalog database {url.render_as_string(hide_password=True)} "
+            f"({ENV_ICEBERG_CATALOG_URL}) does not answer: {cause}"
+        ) from None
+
+
 def check_run(settings: Settings) -> None:
     """Every setting a run uses, before any work: the flags are checked by the parser already."""
     check_warehouse_target(settings)
@@ -162,3 +229,4 @@ def check_run(settings: Settings) -> None:
     check_extras(settings)
     check_sources(settings)
     check_report_store(settings)
+    check_trino(settings)

@@ -69,7 +69,7 @@ class TrinoSession:
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
         """Run one statement: its column names and rows."""
         import requests
-        from trino.exceptions import TrinoExternalError
+        from trino.exceptions import TrinoConnectionError, TrinoExternalError
         from trino.exceptions import TrinoQueryError as DriverQueryError
 
         cursor = self._conn.cursor()
@@ -77,9 +77,10 @@ class TrinoSession:
             cursor.execute(sql)
             rows = [tuple(row) for row in cursor.fetchall()]
             return [d[0] for d in cursor.description or []], rows
-        except requests.exceptions.ConnectionError as exc:
+        except (requests.exceptions.ConnectionError, TrinoConnectionError) as exc:
+            cause = "connection refused" if "Connection refused" in str(exc) else one_line(exc, 160)
             raise TrinoUnavailableError(
-                f"Trino at {self.server.url} does not answer ({self.step}): {one_line(exc, 160)}"
+                f"Trino at {self.server.url} does not answer ({self.step}): {cause}"
             ) from None
         except (DriverQueryError, TrinoExternalError) as exc:
             message = getattr(exc, "message", None) or str(exc)

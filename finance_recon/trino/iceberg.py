@@ -29,6 +29,10 @@ def open_catalog(name: str, uri: str, s3_endpoint_url: str | None = None) -> Any
         raise IcebergCatalogError(
             "the Trino target lands through PyIceberg: pip install -e '.[trino]'"
         ) from exc
+    # psycopg2 is the platform's PostgreSQL driver (SQLAlchemy 2.1 would pick psycopg 3 for a plain URL).
+    for scheme in ("postgresql://", "postgres://"):
+        if uri.startswith(scheme):
+            uri = "postgresql+psycopg2://" + uri[len(scheme) :]
     props: dict[str, str] = {"uri": uri, "init_catalog_tables": "false"}
     if s3_endpoint_url:
         import os

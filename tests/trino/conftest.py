@@ -1,5 +1,5 @@
 """A Trino deployment of its own per test module: a unique schema (and its `_landing`/`_control`
-schemas) on the shared Trino 476 of `make services`, dropped afterwards with the catalogs it created."""
+schemas) on the shared Trino 476 of `make services`, dropped afterwards."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from tests.services import require_trino, trino_connect, trino_query
 
 
-def drop_trino_deployment(schema: str, catalogs_before: set[str]) -> None:
+def drop_trino_deployment(schema: str) -> None:
     conn = trino_connect()
     try:
         for name in (schema, f"{schema}_landing", f"{schema}_control"):
@@ -24,9 +24,6 @@ def drop_trino_deployment(schema: str, catalogs_before: set[str]) -> None:
                     )[0][0]
                     trino_query(conn, f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} iceberg.{name}.{table}")
                 trino_query(conn, f"DROP SCHEMA iceberg.{name}")
-        for (catalog,) in trino_query(conn, "SHOW CATALOGS"):
-            if catalog not in catalogs_before and catalog.startswith("src_"):
-                trino_query(conn, f"DROP CATALOG {catalog}")
     finally:
         conn.close()
 
@@ -35,9 +32,6 @@ def drop_trino_deployment(schema: str, catalogs_before: set[str]) -> None:
 def trino_schema() -> Iterator[str]:
     """A schema name no other test uses; everything the deployment wrote is dropped afterwards."""
     require_trino()
-    conn = trino_connect()
-    before = {row[0] for row in trino_query(conn, "SHOW CATALOGS")}
-    conn.close()
     schema = f"t_{uuid.uuid4().hex[:10]}"
     yield schema
-    drop_trino_deployment(schema, before)
+    drop_trino_deployment(schema)
