@@ -51,6 +51,7 @@ def _reason(value: str) -> str:
 def handle(args: argparse.Namespace) -> int:
     from finance_recon.contracts import SOURCE_TABLES
     from finance_recon.quality.checks import quarantined_rows
+    from finance_recon.resources import warehouse_resource
     from finance_recon.settings import load_settings
     from finance_recon.sources.landing import (
         accept_pending,
@@ -59,17 +60,25 @@ def handle(args: argparse.Namespace) -> int:
         pending_tables,
         warehouse_connection,
     )
-    from finance_recon.warehouse import WarehouseResource
+    from finance_recon.trino.resources import TrinoWarehouseResource
 
     settings = load_settings()
     table = next(t for t in SOURCE_TABLES if t.asset_name == args.table)
     who = args.by or settings.operator or _login_name()
-    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    warehouse = warehouse_resource(settings)
+    trino = isinstance(warehouse, TrinoWarehouseResource)
     prog = "finance-recon accept"
-    with warehouse_connection(warehouse) as conn:
-        ensure_landing(conn, table)
-        pending = table.asset_name in pending_tables(conn)
-        in_batch = batch_keys(conn, table) if pending else set()
+    if trino:
+        with warehouse.session(f"reading the quarantined {table.asset_name} batch") as conn:
+            landing = warehouse.landing(conn)
+            landing.ensure(table)
+            pending = landing.pending_mode(table) is not None
+            in_batch = landing.batch_keys(table) if pending else set()
+    else:
+        with warehouse_connection(warehouse) as conn:
+            ensure_landing(conn, table)
+            pending = table.asset_name in pending_tables(conn)
+            in_batch = batch_keys(conn, table) if pending else set()
     if not pending:
         return arguments.fail(
             prog, f"{args.table}: no quarantined batch (nothing is pending for this table)", 1
@@ -115,8 +124,14 @@ def handle(args: argparse.Namespace) -> int:
             "fix the source (nothing was accepted)",
             1,
         )
-    with warehouse_connection(warehouse) as conn:
-        accepted = accept_pending(conn, table, reason=args.reason, accepted_by=who, keys=keys)
+    if trino:
+        with warehouse.session(f"accepting {table.asset_name} rows") as conn:
+            accepted = warehouse.landing(conn).accept_pending(
+                table, reason=args.reason, accepted_by=who, keys=keys
+            )
+    else:
+        with warehouse_connection(warehouse) as conn:
+            accepted = accept_pending(conn, table, reason=args.reason, accepted_by=who, keys=keys)
     print(
         f"accepted {accepted} {args.table} row version{'s' if accepted != 1 else ''} "
         f"({table.primary_key} {', '.join(sorted(keys))}; by {who}: {args.reason}); the next run lands them"

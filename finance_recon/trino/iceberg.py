@@ -9,6 +9,7 @@ route"). Only the landing write goes this way; every read, MERGE and dbt model r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -71,7 +72,9 @@ def replace_contents(
             f"cannot load Iceberg table {'.'.join(identifier)}: {one_line(exc, 200)}"
         ) from None
     rows = 0
-    with table.transaction() as tx:
+    with table.transaction() as tx, warnings.catch_warnings():
+        # An empty table has nothing to delete: PyIceberg says so, which is no news here.
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         tx.delete(AlwaysTrue())
         for batch in batches:
             if batch.num_rows:

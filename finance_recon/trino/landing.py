@@ -21,7 +21,7 @@ makes a batch promotable — goes last, after the watermark.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from finance_recon.contracts import SourceTable
@@ -287,21 +287,43 @@ class TrinoLanding:
 
     # ------------------------------------------------------------------------------------- accept
 
-    def accept_pending(self, table: SourceTable, *, reason: str, accepted_by: str) -> int:
+    def batch_keys(self, table: SourceTable) -> set[str]:
+        """The primary keys (as text) of the staged batch."""
+        pk = table.primary_key
+        return {
+            row[0]
+            for row in self.conn.execute(
+                f"SELECT DISTINCT CAST({pk} AS VARCHAR) FROM {self.batch_table(table)}"
+            )
+        }
+
+    def accept_pending(
+        self, table: SourceTable, *, reason: str, accepted_by: str, keys: Collection[str] | None = None
+    ) -> int:
+        """As `sources.landing.accept_pending`: record the pending batch's versions of `keys` (every
+        version when None) as accepted; returns how many of those asked for are now accepted."""
         c, name, pk = self.conn, literal(table.asset_name), table.primary_key
         rows = c.execute(f"SELECT run_id FROM {self.rel('_pending_batches')} WHERE source_table = {name}")
         if not rows:
             return 0
+        run = literal(rows[0][0])
+        chosen = (
+            ""
+            if keys is None
+            else f" AND CAST(b.{pk} AS VARCHAR) IN ({', '.join(literal(k) for k in sorted(keys))})"
+        )
         accepted = self.rel("_accepted_rows")
         c.execute(
             f"INSERT INTO {accepted} SELECT DISTINCT {name}, CAST(b.{pk} AS VARCHAR), b.updated_at, "
-            f"current_timestamp(6), {literal(accepted_by)}, {literal(reason)}, {literal(rows[0][0])} "
+            f"current_timestamp(6), {literal(accepted_by)}, {literal(reason)}, {run} "
             f"FROM {self.batch_table(table)} AS b WHERE NOT EXISTS (SELECT 1 FROM {accepted} AS a "
             f"WHERE a.source_table = {name} AND a.row_key = CAST(b.{pk} AS VARCHAR) AND a.updated_at = b.updated_at)"
+            + chosen
         )
+        asked = "" if keys is None else f" AND row_key IN ({', '.join(literal(k) for k in sorted(keys))})"
         return int(
             c.scalar(
                 f"SELECT count(*) FROM {accepted} WHERE source_table = {name} "
-                f"AND staged_by_run IS NOT DISTINCT FROM {literal(rows[0][0])}"
+                f"AND staged_by_run IS NOT DISTINCT FROM {run}{asked}"
             )
         )

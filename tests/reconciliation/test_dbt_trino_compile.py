@@ -111,4 +111,4 @@ def test_trino_sql_uses_the_trino_dispatch(compiled_models: dict[str, str]) -> N
     assert "lower(to_hex(md5(to_utf8(item_key))))" in compiled_models["int_reconciliation_items"]
     assert "from_iso8601_timestamp_nanos('2026-11-28T18:00:00+00:00')" in compiled_models["stg_shop__orders"]
     assert "date_diff('minute'" in compiled_models["int_orders_classified"]
-    assert "date_add('minute', -60" in compiled_models["int_orders_classified"]
+    assert "date_add('minute', 0 - 60" in compiled_models["int_orders_classified"]
