@@ -16,6 +16,7 @@ from finance_recon.quality.freshness import apply_freshness, freshness_policy
 from finance_recon.reconciliation.assets import reconciliation_dbt_models
 from finance_recon.report.assets import finance_reconciliation_report
 from finance_recon.report.close_asset import build_close_asset
+from finance_recon.report.publication_check import report_publication
 from finance_recon.resources import build_resources
 from finance_recon.schedules import build_reconciliation_schedule
 from finance_recon.settings import Settings, load_settings
@@ -34,7 +35,7 @@ def build_definitions(settings: Settings) -> Definitions:
         [*source_assets, reconciliation_dbt_models, finance_reconciliation_report],
         freshness_policy(settings.sla_minutes, settings.warn_minutes),
     )
-    checks = build_quality_checks(settings)
+    checks = [*build_quality_checks(settings), report_publication]
     return Definitions(
         assets=[*assets, build_close_asset(settings)],
         asset_checks=checks,

@@ -42,9 +42,12 @@ FRESH_ASSET_KEYS = (ORDERS_KEY, PAYMENTS_KEY, REPORT_KEY)
 CONTRACT_CHECK = "contract"
 SOURCE_LAG_CHECK = "source_lag"
 REPORT_CONSISTENCY_CHECK = "report_consistency"
+# The report's own check (report/publication_check.py): what it published, read back from the store.
+PUBLICATION_CHECK = "publication"
 PLATFORM_CHECK_KEYS = (
     *(AssetCheckKey(key, name) for key in SOURCE_KEYS for name in (CONTRACT_CHECK, SOURCE_LAG_CHECK)),
     AssetCheckKey(SUMMARY_MODEL, REPORT_CONSISTENCY_CHECK),
+    AssetCheckKey(REPORT_KEY, PUBLICATION_CHECK),
 )
 
 # Alert names (alertname label): the sensors' alerts and the Prometheus rule the drill waits for.
