@@ -220,14 +220,17 @@ trino_start() {
   JAVA_HOME="$java_home" PATH="$java_home/bin:$PATH" "$TRINO_INSTALL/bin/launcher" \
     --etc-dir="$dir/etc" --data-dir="$dir/data" start >"$dir/launcher.log" 2>&1 \
     || die "the Trino launcher failed; see $dir/launcher.log"
-  cp "$dir/data/var/run/launcher.pid" "$dir/trino.pid"
   trino_wait "$dir/data/var/log/server.log"
-  say "Trino      started on 127.0.0.1:$TRINO_PORT (pid $(cat "$dir/trino.pid"), JDK $java_home, log $dir/data/var/log/server.log)"
+  say "Trino      started on 127.0.0.1:$TRINO_PORT (pid $(cat "$(trino_pidfile)"), JDK $java_home, log $dir/data/var/log/server.log)"
 }
 
 # Ready = /v1/info says "starting": false, then SELECT 1 answers ("No nodes available" comes first).
+# The launcher's own record of the server it started (under our data folder): what `stop` stops.
+trino_pidfile() { echo "$SERVICES_DIR/trino/data/var/run/launcher.pid"; }
+
 trino_wait() {
-  local log="$1" pidfile="$SERVICES_DIR/trino/trino.pid" deadline=$((SECONDS + TRINO_READY_SECONDS))
+  local log="$1" pidfile deadline=$((SECONDS + TRINO_READY_SECONDS))
+  pidfile="$(trino_pidfile)"
   until trino_info | grep -q '"starting":false'; do
     [ $SECONDS -lt $deadline ] || die "Trino did not finish starting within ${TRINO_READY_SECONDS} s; see $log"
     if [ -f "$pidfile" ] && ! live_pid "$pidfile" >/dev/null; then
@@ -301,7 +304,7 @@ stop_pidfile() {  # name pidfile [command to stop it gracefully]
 
 services_stop() {
   local bin
-  if want trino; then stop_pidfile "Trino     " "$SERVICES_DIR/trino/trino.pid"; fi
+  if want trino; then stop_pidfile "Trino     " "$(trino_pidfile)"; fi
   if want postgresql; then
     if live_pid "$SERVICES_DIR/postgresql/postgresql.pid" >/dev/null && bin="$(pg_bindir)"; then
       as_pg "$bin/pg_ctl" -D "$SERVICES_DIR/postgresql/data" -m fast -w -s stop || true
