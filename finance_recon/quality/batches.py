@@ -66,12 +66,9 @@ def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_RO
     full read.
     """
     if isinstance(warehouse, TrinoWarehouseResource):
-        # The Trino warehouse's batch (the rows Trino read from the source), less accepted versions.
-        with warehouse.session(f"reading the {table.asset_name} batch for its contract check") as conn:
-            landing = warehouse.landing(conn)
-            full_read = landing.pending_mode(table) == "full_refresh"
-            data = conn.fetch_arrow(landing.checked_batch_sql(table, table.column_names), table.arrow_schema)
-        yield Batch(data, data.num_rows, full_read)
+        # The Trino warehouse's staged batch, less accepted versions (read from Iceberg as Arrow).
+        data, full_read, accepted = warehouse.checked_batch(table)
+        yield Batch(data, data.num_rows, full_read, staged=data.num_rows + accepted, accepted=accepted)
         return
     with tempfile.TemporaryDirectory(prefix=f"finance_recon_check_{table.asset_name}_") as tmp:
         with warehouse_connection(warehouse) as conn:

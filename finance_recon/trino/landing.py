@@ -165,15 +165,6 @@ class TrinoLanding:
         )
         return rows[0][0] if rows else None
 
-    def checked_batch_sql(self, table: SourceTable, columns: list[str]) -> str:
-        """The SELECT the contract check validates: the batch less operator-accepted versions."""
-        pk, name = table.primary_key, literal(table.asset_name)
-        return (
-            f"SELECT {', '.join('b.' + col for col in columns)} FROM {self.batch_table(table)} AS b "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.rel('_accepted_rows')} AS a WHERE a.source_table = {name} "
-            f"AND a.row_key = CAST(b.{pk} AS VARCHAR) AND a.updated_at = b.updated_at)"
-        )
-
     # ------------------------------------------------------------------------------------ promote
 
     def promote(self, tables: tuple[SourceTable, ...]) -> dict[str, Landed]:
