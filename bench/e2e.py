@@ -633,6 +633,19 @@ def _git(*args: str) -> str:
         return ""
 
 
+def _run_line(r: dict) -> str:
+    """One run of the table: wall, peak RSS, the stages, the outcome (and, for Trino's changed run,
+    whether its counts equal DuckDB's)."""
+    st = r.get("stages", {})
+    cells = "".join(
+        f"{st[k]:>8.1f}" if k in st else f"{'-':>8}"
+        for k in ("extract", "checks", "dbt", "report", "other", "startup")
+    )
+    outcome = "ok " + str(r.get("verdict")) if r["success"] else "FAILED: " + str(r.get("cause"))
+    match = f"  counts = DuckDB's: {r['counts_match_duckdb']}" if "counts_match_duckdb" in r else ""
+    return f"{r['run']:<14}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9}  {cells}  {outcome}{match}"
+
+
 def report_real(result: dict) -> str:
     lines = [
         f"\nfinance-recon run, end to end — {result['machine']['when']}, git {result['git_head'][:10]} "
@@ -647,33 +660,14 @@ def report_real(result: dict) -> str:
             f"{'run':<14}{'wall s':>9}{'peak MB':>9}  {'extract':>8}{'checks':>8}{'dbt':>8}{'report':>8}"
             f"{'other':>8}{'startup':>8}  result",
         ]
-        for r in size["runs"]:
-            st = r.get("stages", {})
-            cells = "".join(
-                f"{st[k]:>8.1f}" if k in st else f"{'-':>8}"
-                for k in ("extract", "checks", "dbt", "report", "other", "startup")
-            )
-            lines.append(
-                f"{r['run']:<14}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9}  {cells}  "
-                f"{'ok ' + str(r.get('verdict')) if r['success'] else 'FAILED: ' + str(r.get('cause'))}"
-            )
+        lines += [_run_line(r) for r in size["runs"]]
         raw = size.get("raw_limit") or {}
         if "legs" in raw:
             legs = ", ".join(f"{k} {v:.1f}" for k, v in raw["legs"].items())
             lines.append(f"{'raw limit':<14}{raw['total_s']:>9.1f}{'':>9}  {legs}")
         elif raw:
             lines.append(f"raw limit: {raw.get('error')}")
-        for r in size.get("trino_runs", []):
-            st = r.get("stages", {})
-            cells = "".join(
-                f"{st[k]:>8.1f}" if k in st else f"{'-':>8}"
-                for k in ("extract", "checks", "dbt", "report", "other", "startup")
-            )
-            lines.append(
-                f"{r['run']:<14}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9}  {cells}  "
-                f"{'ok ' + str(r.get('verdict')) if r['success'] else 'FAILED: ' + str(r.get('cause'))}"
-                + (f"  counts = DuckDB's: {r['counts_match_duckdb']}" if "counts_match_duckdb" in r else "")
-            )
+        lines += [_run_line(r) for r in size.get("trino_runs", [])]
         lines.append(
             f"counts: full run vs hand-written query {'same' if size['counts_match_raw'] else 'DIFFERENT'}; "
             f"no-change rerun vs full {'same' if size['no_change_counts_same'] else 'DIFFERENT'}; "
