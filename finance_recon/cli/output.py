@@ -48,10 +48,14 @@ _STAGE_OF_STEP = {
 def stage_of(step_key: str) -> str:
     """The user-facing stage of a step. The other steps are asset checks: those of the sources
     (`orders_contract`, `payments_source_lag`, …) are the checks stage; those of the dbt models
-    (`rpt_reconciliation_summary_report_consistency`) belong to the reconciliation they check."""
+    (`rpt_reconciliation_summary_report_consistency`) belong to the reconciliation they check, those
+    of the report (`finance_reconciliation_report_publication`) to publishing."""
     if step_key in _STAGE_OF_STEP:
         return _STAGE_OF_STEP[step_key]
-    return "checks" if step_key.startswith(("orders_", "payments_")) else "reconcile"
+    if step_key.startswith(("orders_", "payments_")):
+        return "checks"
+    # The report's own checks (its publication read back) belong to publishing.
+    return "publish" if step_key.startswith("finance_reconciliation_report_") else "reconcile"
 
 
 def log_file_path(home: Path, command: str, now: datetime | None = None) -> Path:

@@ -96,6 +96,11 @@ def _dict(obj) -> dict[str, Any] | None:
 def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | None = None) -> Diagnosis:
     now = now or datetime.now(UTC)
     ensure_dagster_home(settings)
+    # The looks below import SQLAlchemy (source readers, the Dagster instance) from their threads:
+    # imported here first, so no two threads initialize its modules at once (one then saw a
+    # partially initialized `sqlalchemy.engine` and failed).
+    import sqlalchemy.engine  # noqa: F401
+    import sqlalchemy.orm  # noqa: F401
     # The four looks are independent and each waits on the network: run them side by side.
     with ThreadPoolExecutor(max_workers=5, thread_name_prefix="diagnose") as pool:
         sources_f = pool.submit(probe_sources, settings, now)

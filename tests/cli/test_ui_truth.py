@@ -34,13 +34,14 @@ def _dbt_kinds(home: Path, target: str | None) -> dict[str, list]:
 
 
 def test_dbt_assets_show_the_configured_engine_not_the_prepared_manifests(tmp_path):
-    # The manifest is prepared once (for the default DuckDB target); the kinds follow the settings.
-    for target, engine in ((None, "duckdb"), ("trino", "trino")):
+    # The manifest is prepared once (for the default DuckDB target); the kinds follow the settings:
+    # the engine that runs the model and the storage that holds it (Iceberg tables on Trino).
+    for target, engine, storage in ((None, "duckdb", "duckdb"), ("trino", "trino", "iceberg")):
         kinds = _dbt_kinds(tmp_path, target)
         assert "fct_reconciliation_items" in kinds and "rpt_reconciliation_summary" in kinds
         for key, (asset_kinds, storage_kind) in kinds.items():
-            assert asset_kinds == sorted({"dbt", engine}), (target, key, asset_kinds)
-            assert storage_kind == engine, (target, key)
+            assert asset_kinds == sorted({"dbt", engine, storage}), (target, key, asset_kinds)
+            assert storage_kind == storage, (target, key)
 
 
 def test_a_launched_run_executes_every_step_in_one_process(tmp_path):

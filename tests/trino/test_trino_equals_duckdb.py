@@ -112,8 +112,6 @@ def _settings(mp, home: Path, mysql_url: str, pg_url: str, **extra: str) -> Sett
     mp.setenv("FINANCE_RECON_PAYMENTS_URL", pg_url)
     mp.setenv("FINANCE_RECON_REPORTS_URI", str(home / "reports"))
     mp.setenv("FINANCE_RECON_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
-    mp.setenv("FINANCE_RECON_TOLERANCE", TOLERANCE)
-    mp.setenv("FINANCE_RECON_GRACE_MINUTES", str(GRACE))
     mp.delenv("FINANCE_RECON_WAREHOUSE_TARGET", raising=False)
     for name, value in extra.items():
         mp.setenv(name, value)
@@ -147,7 +145,15 @@ def engines(tmp_path_factory, trino_schema) -> Engines:
         runs: dict[str, RunOutcome] = {}
         with pytest.MonkeyPatch.context() as mp:
             duck = _settings(mp, tmp_path_factory.mktemp("duckdb_home"), mysql_url, pg_url)
-            runs["duckdb_full"] = execute(RunRequestOptions(as_of=format_ts(ANCHOR), full_refresh=True), duck)
+            runs["duckdb_full"] = execute(
+                RunRequestOptions(
+                    as_of=format_ts(ANCHOR),
+                    tolerance=Decimal(TOLERANCE),
+                    grace_minutes=GRACE,
+                    full_refresh=True,
+                ),
+                duck,
+            )
         with pytest.MonkeyPatch.context() as mp:
             trino = _settings(
                 mp,
@@ -158,11 +164,22 @@ def engines(tmp_path_factory, trino_schema) -> Engines:
                 FINANCE_RECON_TRINO_SCHEMA=trino_schema,
                 FINANCE_RECON_TRINO_PORT=str(TRINO_PORT),
             )
-            runs["trino_full"] = execute(RunRequestOptions(as_of=format_ts(ANCHOR), full_refresh=True), trino)
+            runs["trino_full"] = execute(
+                RunRequestOptions(
+                    as_of=format_ts(ANCHOR),
+                    tolerance=Decimal(TOLERANCE),
+                    grace_minutes=GRACE,
+                    full_refresh=True,
+                ),
+                trino,
+            )
         _late_commits(mysql, pg, watermark_gap=timedelta(minutes=3))
         with pytest.MonkeyPatch.context() as mp:
             _settings(mp, duck.home, mysql_url, pg_url)
-            runs["duckdb_later"] = execute(RunRequestOptions(as_of=format_ts(LATER)), duck)
+            runs["duckdb_later"] = execute(
+                RunRequestOptions(as_of=format_ts(LATER), tolerance=Decimal(TOLERANCE), grace_minutes=GRACE),
+                duck,
+            )
         with pytest.MonkeyPatch.context() as mp:
             _settings(
                 mp,
@@ -173,7 +190,10 @@ def engines(tmp_path_factory, trino_schema) -> Engines:
                 FINANCE_RECON_TRINO_SCHEMA=trino_schema,
                 FINANCE_RECON_TRINO_PORT=str(TRINO_PORT),
             )
-            runs["trino_later"] = execute(RunRequestOptions(as_of=format_ts(LATER)), trino)
+            runs["trino_later"] = execute(
+                RunRequestOptions(as_of=format_ts(LATER), tolerance=Decimal(TOLERANCE), grace_minutes=GRACE),
+                trino,
+            )
         yield Engines(duckdb=duck, trino=trino, runs=runs)
     finally:
         pg.close()

@@ -92,7 +92,8 @@ def test_the_report_checks_tab_shows_its_own_check_passed(ui, page):
     assert status == "SUCCESS", run_id
 
     page.goto(f"{url}/assets/finance_reconciliation_report?view=checks", wait_until="networkidle")
-    page.wait_for_timeout(3000)
+    # The tab renders its checks after its own queries answer (seconds on a loaded machine).
+    page.get_by_text("publication").first.wait_for(timeout=60_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-report-checks.png"))
     body = page.locator("body").inner_text()
