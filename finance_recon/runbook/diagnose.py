@@ -101,6 +101,7 @@ def diagnose(settings: Settings, *, write_probe: bool = True, now: datetime | No
     # partially initialized `sqlalchemy.engine` and failed).
     import sqlalchemy.engine  # noqa: F401
     import sqlalchemy.orm  # noqa: F401
+
     # The four looks are independent and each waits on the network: run them side by side.
     with ThreadPoolExecutor(max_workers=5, thread_name_prefix="diagnose") as pool:
         sources_f = pool.submit(probe_sources, settings, now)
