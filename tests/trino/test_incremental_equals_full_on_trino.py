@@ -202,7 +202,8 @@ def test_a_late_payment_and_the_grace_window_on_trino(trino_pair: TrinoPair) -> 
 
 
 @settings(
-    max_examples=int(os.environ.get("FINANCE_RECON_TRINO_PROPERTY_EXAMPLES", "2")),
+    # 1 in CI (each example is several dbt runs on Trino; the hand-written sequence above runs too).
+    max_examples=int(os.environ.get("FINANCE_RECON_TRINO_PROPERTY_EXAMPLES", "1")),
     deadline=None,
     derandomize=os.environ.get("FINANCE_RECON_TRINO_PROPERTY_EXAMPLES") is None,
     database=None,
