@@ -1,5 +1,5 @@
 """The Trino engine as resources: the warehouse (Iceberg tables under one catalog and schemas) and the
-landing that fills it by having Trino read the sources itself.
+landing that fills it (the platform's readers, then a PyIceberg commit; docs/engines.md).
 
 `finance_recon/resources.py` picks these when FINANCE_RECON_WAREHOUSE_TARGET=trino; the assets are
 the same as on DuckDB. Everything a deployment writes lives under `catalog`.`schema` (the dbt
@@ -9,7 +9,6 @@ on one Trino give different schemas and never collide.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from finance_recon.sources.policy import plan_read
 from finance_recon.sources.resources import LandingResource
 from finance_recon.sources.urls import SourceUrl
 
-from .client import TrinoServer, TrinoSession, quoted, session
+from .client import TrinoServer, TrinoSession, session
 from .iceberg import IcebergCatalogError, open_catalog, replace_contents
 from .landing import TrinoLanding
 
@@ -51,10 +50,6 @@ class TrinoWarehouseResource(ConfigurableResource):
     @property
     def server(self) -> TrinoServer:
         return TrinoServer(self.host, self.port, self.user)
-
-    @property
-    def label(self) -> str:
-        return f"{self.server.url}/{self.catalog}/{self.models_schema}"
 
     @contextmanager
     def session(self, step: str) -> Iterator[TrinoSession]:
@@ -218,15 +213,6 @@ def land_with_trino(
         read_s=read_s,
         batch_table=f"{warehouse.catalog}.{warehouse.landing_schema}.{table.asset_name}__last_batch",
     )
-
-
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def check_identifier(kind: str, value: str) -> str:
-    if not _IDENTIFIER.match(value):
-        raise ValueError(f"{kind} {value!r} is not a plain lower-case identifier")
-    return quoted(value)
 
 
 # ------------------------------------------------------------------------------ warehouse operations
