@@ -118,6 +118,18 @@ def _settings(mp, home: Path, mysql_url: str, pg_url: str, **extra: str) -> Sett
     return load_settings()
 
 
+def _run(
+    home: Path, mysql_url: str, pg_url: str, as_of: datetime, *, full: bool = False, **extra: str
+) -> tuple[Settings, RunOutcome]:
+    """One run of the whole graph for the deployment at `home` (τ and G as run options)."""
+    with pytest.MonkeyPatch.context() as mp:
+        settings = _settings(mp, home, mysql_url, pg_url, **extra)
+        options = RunRequestOptions(
+            as_of=format_ts(as_of), tolerance=Decimal(TOLERANCE), grace_minutes=GRACE, full_refresh=full
+        )
+        return settings, execute(options, settings)
+
+
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory, trino_schema) -> Engines:
     require_server("MariaDB", "127.0.0.1", 3306)
@@ -143,57 +155,17 @@ def engines(tmp_path_factory, trino_schema) -> Engines:
         seed_shop(shop, mysql_url, pg_url)
         _boundary_rows(shop, mysql, pg)
         runs: dict[str, RunOutcome] = {}
-        with pytest.MonkeyPatch.context() as mp:
-            duck = _settings(mp, tmp_path_factory.mktemp("duckdb_home"), mysql_url, pg_url)
-            runs["duckdb_full"] = execute(
-                RunRequestOptions(
-                    as_of=format_ts(ANCHOR),
-                    tolerance=Decimal(TOLERANCE),
-                    grace_minutes=GRACE,
-                    full_refresh=True,
-                ),
-                duck,
-            )
-        with pytest.MonkeyPatch.context() as mp:
-            trino = _settings(
-                mp,
-                tmp_path_factory.mktemp("trino_home"),
-                mysql_url,
-                pg_url,
-                FINANCE_RECON_WAREHOUSE_TARGET="trino",
-                FINANCE_RECON_TRINO_SCHEMA=trino_schema,
-                FINANCE_RECON_TRINO_PORT=str(TRINO_PORT),
-            )
-            runs["trino_full"] = execute(
-                RunRequestOptions(
-                    as_of=format_ts(ANCHOR),
-                    tolerance=Decimal(TOLERANCE),
-                    grace_minutes=GRACE,
-                    full_refresh=True,
-                ),
-                trino,
-            )
+        on_trino = {
+            "FINANCE_RECON_WAREHOUSE_TARGET": "trino",
+            "FINANCE_RECON_TRINO_SCHEMA": trino_schema,
+            "FINANCE_RECON_TRINO_PORT": str(TRINO_PORT),
+        }
+        duck_home, trino_home = tmp_path_factory.mktemp("duckdb_home"), tmp_path_factory.mktemp("trino_home")
+        duck, runs["duckdb_full"] = _run(duck_home, mysql_url, pg_url, ANCHOR, full=True)
+        trino, runs["trino_full"] = _run(trino_home, mysql_url, pg_url, ANCHOR, full=True, **on_trino)
         _late_commits(mysql, pg, watermark_gap=timedelta(minutes=3))
-        with pytest.MonkeyPatch.context() as mp:
-            _settings(mp, duck.home, mysql_url, pg_url)
-            runs["duckdb_later"] = execute(
-                RunRequestOptions(as_of=format_ts(LATER), tolerance=Decimal(TOLERANCE), grace_minutes=GRACE),
-                duck,
-            )
-        with pytest.MonkeyPatch.context() as mp:
-            _settings(
-                mp,
-                trino.home,
-                mysql_url,
-                pg_url,
-                FINANCE_RECON_WAREHOUSE_TARGET="trino",
-                FINANCE_RECON_TRINO_SCHEMA=trino_schema,
-                FINANCE_RECON_TRINO_PORT=str(TRINO_PORT),
-            )
-            runs["trino_later"] = execute(
-                RunRequestOptions(as_of=format_ts(LATER), tolerance=Decimal(TOLERANCE), grace_minutes=GRACE),
-                trino,
-            )
+        _, runs["duckdb_later"] = _run(duck_home, mysql_url, pg_url, LATER)
+        _, runs["trino_later"] = _run(trino_home, mysql_url, pg_url, LATER, **on_trino)
         yield Engines(duckdb=duck, trino=trino, runs=runs)
     finally:
         pg.close()
