@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from finance_recon.engines.embedded import EmbeddedWarehouse
+from finance_recon.engines.trino import TrinoWarehouse
 from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
@@ -25,8 +27,8 @@ from finance_recon.settings import (
     secret_or_default,
 )
 from finance_recon.sources.resources import EmbeddedLandingResource, LandingResource, SourceDatabaseResource
-from finance_recon.trino.resources import TrinoLandingResource, TrinoWarehouseResource
-from finance_recon.warehouse import WarehouseResource
+from finance_recon.trino.resources import TrinoLandingResource
+from finance_recon.warehouse import Warehouse
 
 
 def landing_resource(settings: Settings) -> LandingResource:
@@ -51,12 +53,12 @@ def _source(settings: Settings, env_name: str, default_url: str) -> SourceDataba
     )
 
 
-def warehouse_resource(settings: Settings) -> WarehouseResource | TrinoWarehouseResource:
+def warehouse_resource(settings: Settings) -> Warehouse:
     """The warehouse of the dbt target (FINANCE_RECON_WAREHOUSE_TARGET): the DuckDB file, or Iceberg
     tables through Trino, everything under the deployment's schema (`<schema>`, `<schema>_landing`,
-    `<schema>_control`)."""
+    `<schema>_control`). The one place that asks which engine a deployment runs on."""
     if settings.warehouse_target == "trino":
-        return TrinoWarehouseResource(
+        return TrinoWarehouse(
             host=settings.trino_host,
             port=settings.trino_port,
             user=settings.trino_user,
@@ -70,7 +72,7 @@ def warehouse_resource(settings: Settings) -> WarehouseResource | TrinoWarehouse
             if settings.iceberg_warehouse.startswith("s3://")
             else None,
         )
-    return WarehouseResource(
+    return EmbeddedWarehouse(
         path=str(settings.warehouse_path),
         target=settings.warehouse_target,
         memory_limit=settings.warehouse_memory_limit,

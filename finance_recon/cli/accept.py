@@ -53,33 +53,14 @@ def handle(args: argparse.Namespace) -> int:
     from finance_recon.quality.checks import quarantined_rows
     from finance_recon.resources import warehouse_resource
     from finance_recon.settings import load_settings
-    from finance_recon.sources.landing import (
-        accept_pending,
-        batch_keys,
-        ensure_landing,
-        pending_tables,
-        warehouse_connection,
-    )
-    from finance_recon.trino.resources import TrinoWarehouseResource
 
     settings = load_settings()
     table = next(t for t in SOURCE_TABLES if t.asset_name == args.table)
     who = args.by or settings.operator or _login_name()
     warehouse = warehouse_resource(settings)
-    trino = isinstance(warehouse, TrinoWarehouseResource)
     prog = "finance-recon accept"
-    if trino:
-        with warehouse.session(f"reading the quarantined {table.asset_name} batch") as conn:
-            landing = warehouse.landing(conn)
-            landing.ensure(table)
-            pending = landing.pending_mode(table) is not None
-            in_batch = landing.batch_keys(table) if pending else set()
-    else:
-        with warehouse_connection(warehouse) as conn:
-            ensure_landing(conn, table)
-            pending = table.asset_name in pending_tables(conn)
-            in_batch = batch_keys(conn, table) if pending else set()
-    if not pending:
+    in_batch = warehouse.quarantined_keys(table)
+    if in_batch is None:
         return arguments.fail(
             prog, f"{args.table}: no quarantined batch (nothing is pending for this table)", 1
         )
@@ -124,14 +105,7 @@ def handle(args: argparse.Namespace) -> int:
             "fix the source (nothing was accepted)",
             1,
         )
-    if trino:
-        with warehouse.session(f"accepting {table.asset_name} rows") as conn:
-            accepted = warehouse.landing(conn).accept_pending(
-                table, reason=args.reason, accepted_by=who, keys=keys
-            )
-    else:
-        with warehouse_connection(warehouse) as conn:
-            accepted = accept_pending(conn, table, reason=args.reason, accepted_by=who, keys=keys)
+    accepted = warehouse.accept_rows(table, reason=args.reason, accepted_by=who, keys=keys)
     print(
         f"accepted {accepted} {args.table} row version{'s' if accepted != 1 else ''} "
         f"({table.primary_key} {', '.join(sorted(keys))}; by {who}: {args.reason}); the next run lands them"

@@ -35,7 +35,6 @@ from finance_recon.sources.landing import (
     latest_read_was_full,
     warehouse_connection,
 )
-from finance_recon.trino.resources import TrinoWarehouseResource
 
 # ~250 bytes a row at GX's peak (below): ~500 MB for a full chunk, checked in one GX validation.
 CHUNK_ROWS = 2_000_000
@@ -55,9 +54,16 @@ class Batch(NamedTuple):
     already_landed: int = 0
 
 
+def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_ROWS):
+    """The batch the contract check validates, as the warehouse engine keeps it (`Warehouse`)."""
+    return warehouse.batch_for_check(table, chunk_rows=chunk_rows)
+
+
 @contextmanager
-def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[Batch]:
-    """The latest extracted batch without the row versions an operator accepted
+def embedded_batch_for_check(
+    warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[Batch]:
+    """On the DuckDB file: the latest extracted batch without the row versions an operator accepted
     (`landing._accepted_rows`) and, when incremental, without versions already landed (checked when
     they were promoted): in memory when it fits one chunk, else spilled (the file is removed afterwards).
 
@@ -65,11 +71,6 @@ def batch_for_check(warehouse, table: SourceTable, *, chunk_rows: int = CHUNK_RO
     in the same connection; a batch without either (written by hand, as tests do) counts as not a
     full read.
     """
-    if isinstance(warehouse, TrinoWarehouseResource):
-        # The Trino warehouse's staged batch, less accepted versions (read from Iceberg as Arrow).
-        data, full_read, accepted = warehouse.checked_batch(table)
-        yield Batch(data, data.num_rows, full_read, staged=data.num_rows + accepted, accepted=accepted)
-        return
     with tempfile.TemporaryDirectory(prefix=f"finance_recon_check_{table.asset_name}_") as tmp:
         with warehouse_connection(warehouse) as conn:
             full_read = latest_read_was_full(conn, table)

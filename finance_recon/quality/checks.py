@@ -50,7 +50,7 @@ from finance_recon.quality.suites import (
     report_suite,
     source_suite,
 )
-from finance_recon.trino.resources import TrinoWarehouseResource
+from finance_recon.warehouse import Warehouse
 
 _SOURCE_RESOURCE = {"orders": "orders_source", "payments": "payments_source"}
 
@@ -214,36 +214,16 @@ def build_contract_check(table: SourceTable) -> AssetChecksDefinition:
         if not result.passed:
             context.log.error(f"{table.asset_name} contract check failed: {result.description}")
         else:  # only a batch marked checked is ever promoted (quarantine, sources/landing.py)
-            warehouse = context.resources.warehouse
-            if isinstance(warehouse, TrinoWarehouseResource):
-                with warehouse.session(f"marking the {table.asset_name} batch checked") as conn:
-                    warehouse.landing(conn).mark_checked(table)
-            else:
-                from finance_recon.sources.landing import mark_checked, warehouse_connection
-
-                with warehouse_connection(warehouse) as conn:
-                    mark_checked(conn, table)
+            context.resources.warehouse.mark_checked(table)
         return result
 
     return _contract
 
 
-def validate_report_marts(warehouse) -> AssetCheckResult:
+def validate_report_marts(warehouse: Warehouse) -> AssetCheckResult:
     from finance_recon.quality.gx_runner import run_suite
-    from finance_recon.sources.landing import warehouse_connection
 
-    if isinstance(warehouse, TrinoWarehouseResource):
-        import pandas as pd
-
-        from finance_recon.trino.client import qualified
-
-        sql = report_balances_sql(qualified(warehouse.catalog, warehouse.models_schema))
-        with warehouse.session("checking the report's balances") as conn:
-            names, rows = conn.query(sql)
-        frame = pd.DataFrame(rows, columns=names)
-    else:
-        with warehouse_connection(warehouse) as conn:
-            frame = conn.execute(report_balances_sql("main")).fetch_arrow_table().to_pandas()
+    frame = warehouse.models_frame(report_balances_sql, "checking the report's balances")
     # Money balances arrive as Decimal; the rules compare them with 0 exactly.
     return _result(run_suite(report_suite(), [frame]))
 

@@ -13,19 +13,10 @@ from finance_recon.names import (
     DBT_ASSETS_NAME,
     PIPELINE_TAG,
 )
-from finance_recon.reconciliation.parameters import (
-    ReconciliationConfig,
-    record_verified_build,
-    resolve,
-    write_run_parameters,
-)
+from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
-from finance_recon.settings import ENV_WAREHOUSE_PATH, environment_overrides, load_settings
-from finance_recon.sources.landing import promote, warehouse_connection
-from finance_recon.trino.resources import TrinoWarehouseResource
-from finance_recon.trino.resources import record_verified_build as record_trino_verified_build
-from finance_recon.trino.resources import write_run_parameters as write_trino_run_parameters
+from finance_recon.settings import environment_overrides, load_settings
 
 # dbt_project.yml tags the tests CI runs and production does not with it (the rules' intermediate
 # views; the landing and staging tests, whose rules the blocking contract suite checks on every batch).
@@ -100,7 +91,7 @@ translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enab
 def reconciliation_dbt_models(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
-    warehouse: ConfigurableResource,  # WarehouseResource (DuckDB) or TrinoWarehouseResource
+    warehouse: ConfigurableResource,  # a `Warehouse` of finance_recon/engines/ (resources.py picks it)
     config: ReconciliationConfig,
 ):
     params = resolve(context, config)
@@ -111,18 +102,8 @@ def reconciliation_dbt_models(
     # batches become visible to dbt now, and only now (quarantine, sources/landing.py). The
     # parameters reach the models through a table, not --vars: new vars on every run would make dbt
     # re-parse the project instead of using the prepared manifest (partial parse).
-    if isinstance(warehouse, TrinoWarehouseResource):
-        with warehouse.session("promoting the checked batches") as conn:
-            promoted = warehouse.landing(conn).promote(SOURCE_TABLES)
-        write_trino_run_parameters(warehouse, params, context.run_id)
-        # profiles.yml and the sources read where this deployment lives from the environment
-        # (dagster-dbt hands os.environ to dbt), set for this dbt invocation only.
-        dbt_env = warehouse.dbt_env()
-    else:
-        dbt_env = {ENV_WAREHOUSE_PATH: warehouse.path}
-        with warehouse_connection(warehouse) as conn:
-            promoted = promote(conn, SOURCE_TABLES)
-            write_run_parameters(conn, params, context.run_id)
+    promoted = warehouse.promote_checked(SOURCE_TABLES)
+    warehouse.write_run_parameters(params, context.run_id)
     for name, landed in promoted.items():
         context.log.info(
             f"promoted the checked {name} batch: {landed.rows_extracted} rows, {landed.rows_total} in landing"
@@ -134,21 +115,11 @@ def reconciliation_dbt_models(
     if config.full_refresh:
         args.append("--full-refresh")
     with (
-        run_target_path(_parse_state_anchor(warehouse), context.run_id) as target_path,
-        environment_overrides(dbt_env),
+        run_target_path(warehouse.dbt_state_anchor(), context.run_id) as target_path,
+        # profiles.yml and the sources read where this deployment lives from the environment
+        # (dagster-dbt hands os.environ to dbt), set for this dbt invocation only.
+        environment_overrides(warehouse.dbt_env()),
     ):
         yield from dbt.cli(args, context=context, target_path=target_path).stream()
     # Every test passed (a failure raised above): later runs skip these rows.
-    if isinstance(warehouse, TrinoWarehouseResource):
-        record_trino_verified_build(warehouse, context.run_id)
-    else:
-        with warehouse_connection(warehouse) as conn:
-            record_verified_build(conn, context.run_id)
-
-
-def _parse_state_anchor(warehouse) -> str:
-    """A path whose folder keeps dbt's parse state for this warehouse (parse_cache.run_target_path):
-    beside the DuckDB file, or in the Trino deployment's local state folder."""
-    if isinstance(warehouse, TrinoWarehouseResource):
-        return str(Path(warehouse.local_dir) / warehouse.models_schema)
-    return warehouse.path
+    warehouse.record_verified_build(context.run_id)

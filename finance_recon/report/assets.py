@@ -32,9 +32,6 @@ from finance_recon.report.history import earlier_runs, previous_breaks_file, pre
 from finance_recon.report.publish import publish
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import StoreError
-from finance_recon.report.table import record_run, record_run_on_trino
-from finance_recon.trino.report_mirror import mirror_marts, mirror_resolved_items
-from finance_recon.trino.resources import TrinoWarehouseResource
 from finance_recon.warehouse import LANDING_SCHEMA, WarehouseResource
 
 
@@ -48,16 +45,6 @@ def _display_decimal(value: Decimal) -> Decimal:
     """At least two decimals, more only when they matter: 0.000000 → 0.00, 0.005000 → 0.005."""
     cents = value.quantize(Decimal("0.01"))
     return cents if cents == value else value.normalize()
-
-
-def _marts(warehouse: WarehouseResource | TrinoWarehouseResource, folder: Path) -> WarehouseResource:
-    """The warehouse the report reads its marts from: the DuckDB file itself, or on Trino a scratch
-    copy of the report's inputs (summaries, breaks; finance_recon/trino/report_mirror.py)."""
-    if not isinstance(warehouse, TrinoWarehouseResource):
-        return warehouse
-    path = folder / "marts.duckdb"
-    mirror_marts(warehouse, path, real_rows)
-    return WarehouseResource(path=str(path), memory_limit="1GB")
 
 
 def _read_warehouse(warehouse: WarehouseResource):
@@ -97,14 +84,15 @@ def _read_warehouse(warehouse: WarehouseResource):
 )
 def finance_reconciliation_report(
     context: AssetExecutionContext,
-    warehouse: ConfigurableResource,  # WarehouseResource (DuckDB) or TrinoWarehouseResource
+    warehouse: ConfigurableResource,  # a `Warehouse` of finance_recon/engines/ (resources.py picks it)
     report_store: ReportStoreResource,
 ) -> MaterializeResult:
     # The run's parameters were resolved once, by the dbt step, and the marts carry them: the report
     # publishes the as_of, τ and G the marts were built with (it takes no parameters of its own).
     with tempfile.TemporaryDirectory(prefix="finance-recon-publish-") as scratch:
         folder = Path(scratch)
-        marts = _marts(warehouse, folder)
+        # The DuckDB file itself, or on Trino a scratch copy of the report's inputs (trino/report_mirror.py).
+        marts = warehouse.report_inputs(folder)
         summary, as_of, categories, currencies, watermarks = _read_warehouse(marts)
         tolerance = _display_decimal(summary["tolerance"])
         grace_minutes = int(summary["grace_minutes"])
@@ -115,8 +103,7 @@ def finance_reconciliation_report(
             earlier = earlier_runs(store, previous, page.TREND_RUNS - 1)
         except StoreError as exc:
             raise Failure(f"report store unreachable: {exc}") from exc
-        if isinstance(warehouse, TrinoWarehouseResource):
-            mirror_resolved_items(warehouse, Path(marts.path), before)
+        warehouse.add_resolved_items(marts, before)
 
         # The breaks stay in the warehouse connection (a temporary table) and are streamed to the
         # CSV/Parquet files: memory does not grow with their number (breaks.py).
@@ -183,11 +170,7 @@ def finance_reconciliation_report(
         "grace_minutes": grace_minutes,
         "artifact_uri": store.url_for(publication.manifest_key),
     }
-    if isinstance(warehouse, TrinoWarehouseResource):
-        record_run_on_trino(warehouse, row, currencies)
-    else:
-        with warehouse.connection() as conn:
-            record_run(conn, row, currencies)
+    warehouse.record_report_run(row, currencies)
 
     metadata: dict[str, Any] = {
         "verdict": document["verdict"],

@@ -86,32 +86,3 @@ def record_run(conn, row: dict[str, Any], currencies: list[dict[str, Any]]) -> N
     except Exception:
         conn.execute("ROLLBACK")
         raise
-
-
-def record_run_on_trino(warehouse, row: dict[str, Any], currencies: list[dict[str, Any]]) -> None:
-    """The published run's row and its per-currency totals, as Iceberg tables beside the marts:
-    `SELECT max(run_ended_at) FROM <catalog>.<schema>.finance_reconciliation_report` answers the runbook.
-    A retried step replaces its own rows (keyed by run id)."""
-    from finance_recon.trino.client import literal, qualified
-    from finance_recon.trino.resources import trino_type
-
-    report = qualified(warehouse.catalog, warehouse.models_schema, REPORT_TABLE)
-    totals = qualified(warehouse.catalog, warehouse.models_schema, REPORT_TOTALS_TABLE)
-    with warehouse.session("recording the report run") as conn:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(warehouse.catalog, warehouse.models_schema)}")
-        ddl = ", ".join(f"{name} {trino_type(kind)}" for name, kind in COLUMNS)
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {report} ({ddl})")
-        totals_ddl = ", ".join(f"{name} {trino_type(kind)}" for name, kind in TOTALS_COLUMNS)
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {totals} ({totals_ddl})")
-        run = literal(row["run_id"])
-        conn.execute(f"DELETE FROM {totals} WHERE run_id = {run}")
-        conn.execute(f"DELETE FROM {report} WHERE run_id = {run}")
-        if currencies:
-            names = [name for name, _ in TOTALS_COLUMNS]
-            rows = ", ".join(
-                "(" + ", ".join([run, *(literal(c[n]) for n in names[1:])]) + ")" for c in currencies
-            )
-            conn.execute(f"INSERT INTO {totals} ({', '.join(names)}) VALUES {rows}")
-        names = [name for name, _ in COLUMNS]
-        values = ", ".join(f"CAST({literal(row[n])} AS {trino_type(kind)})" for n, kind in COLUMNS)
-        conn.execute(f"INSERT INTO {report} ({', '.join(names)}) VALUES ({values})")

@@ -16,13 +16,13 @@ from dagster import DagsterInstance, RetryPolicy, materialize
 from finance_recon.contracts import ORDERS, PAYMENTS
 from finance_recon.demo.generator import generate_shop
 from finance_recon.demo.seed import load_table
+from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.runs.facts import run_failure
 from finance_recon.sources.assets import build_source_asset
 from finance_recon.sources.errors import SourceUnavailableError
 from finance_recon.sources.readers import open_reader
 from finance_recon.sources.resources import SourceDatabaseResource
 from finance_recon.sources.urls import SourceUrl
-from finance_recon.warehouse import WarehouseResource
 from tests.sources.conftest import mysql_admin, mysql_url, pg_admin, pg_url  # noqa: F401 (fixtures)
 
 CUT_AFTER_BYTES = 64 * 1024  # server → client, per connection: the metadata queries get through
@@ -118,7 +118,7 @@ def test_a_connection_cut_mid_stream_names_the_source(request, shop, kind, monke
         result = materialize(
             [asset],
             resources={
-                "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
+                "warehouse": EmbeddedWarehouse(path=str(tmp_path / "warehouse.duckdb")),
                 "source": SourceDatabaseResource(url=cut_url),
             },
             instance=DagsterInstance.ephemeral(),

@@ -17,11 +17,11 @@ import requests
 from dagster import DagsterInstance, materialize
 
 from finance_recon.cli.pipeline import RunRequestOptions, execute
+from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.report.assets import finance_reconciliation_report
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.runs.facts import run_failure
 from finance_recon.settings import load_settings
-from finance_recon.warehouse import WarehouseResource
 from tests.faults.conftest import AS_OF, make_home
 
 PREFIX = "finance-reports"
@@ -143,7 +143,7 @@ def _publish(settings, bucket: str, endpoint: str):
     return materialize(
         [finance_reconciliation_report],
         resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "warehouse": EmbeddedWarehouse(path=str(settings.warehouse_path)),
             "report_store": ReportStoreResource(
                 uri=f"s3://{bucket}/{PREFIX}", s3_endpoint_url=endpoint, s3_max_attempts=1
             ),

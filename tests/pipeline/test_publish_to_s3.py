@@ -19,9 +19,9 @@ import pytest
 import requests
 from dagster import DagsterInstance, materialize
 
+from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.report.assets import finance_reconciliation_report
 from finance_recon.report.resources import ReportStoreResource
-from finance_recon.warehouse import WarehouseResource
 from tests.pipeline.conftest import Deployment
 
 
@@ -88,7 +88,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
 def _materialize_report(deployment: Deployment, endpoint: str, bucket: str):
     resources = {
-        "warehouse": WarehouseResource(path=str(deployment.settings.warehouse_path)),
+        "warehouse": EmbeddedWarehouse(path=str(deployment.settings.warehouse_path)),
         "report_store": ReportStoreResource(
             uri=f"s3://{bucket}/finance-reports", s3_endpoint_url=endpoint, s3_max_attempts=1
         ),

@@ -11,20 +11,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from finance_recon.contracts import ORDERS, PAYMENTS
+from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.quality.checks import validate_source_batch
 from finance_recon.sources.landing import batch_table, ensure_landing
-from finance_recon.warehouse import WarehouseResource
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(hours=2)
 
 
 @pytest.fixture
-def warehouse(tmp_path) -> WarehouseResource:
-    return WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+def warehouse(tmp_path) -> EmbeddedWarehouse:
+    return EmbeddedWarehouse(path=str(tmp_path / "warehouse.duckdb"))
 
 
-def land_batch(warehouse: WarehouseResource, table, rows: list[tuple]) -> None:
+def land_batch(warehouse: EmbeddedWarehouse, table, rows: list[tuple]) -> None:
     with warehouse.connection() as conn:
         ensure_landing(conn, table)
         conn.execute(f"DELETE FROM {batch_table(table)}")
@@ -230,7 +230,7 @@ def test_a_spilled_chunk_no_key_hashed_to_still_yields_a_frame(tmp_path, warehou
     assert run_suite(source_suite(ORDERS, NOW), chunks).success
 
 
-def _log_batch(warehouse: WarehouseResource, table, read_since) -> None:
+def _log_batch(warehouse: EmbeddedWarehouse, table, read_since) -> None:
     """The batch's entry in landing._extract_batches, as `landing.land` writes it."""
     from finance_recon.sources.landing import BATCH_LOG
 
@@ -293,7 +293,7 @@ def test_a_batch_without_a_log_entry_is_probed(warehouse, source_with_duplicate)
     assert result.metadata["source_keys_probed"].value == 1
 
 
-def _promote_landed(warehouse: WarehouseResource, table, rows: list[tuple]) -> None:
+def _promote_landed(warehouse: EmbeddedWarehouse, table, rows: list[tuple]) -> None:
     """`rows` as landed (checked and promoted) versions of `table`."""
     from finance_recon.sources.landing import landing_table
 

@@ -21,9 +21,9 @@ def test_validating_a_batch_does_not_import_pyspark(tmp_path):
         from finance_recon.contracts import ORDERS
         from finance_recon.quality.checks import validate_source_batch
         from finance_recon.sources.landing import batch_table, ensure_landing
-        from finance_recon.warehouse import WarehouseResource
+        from finance_recon.engines.embedded import EmbeddedWarehouse
 
-        warehouse = WarehouseResource(path={str(tmp_path / "warehouse.duckdb")!r})
+        warehouse = EmbeddedWarehouse(path={str(tmp_path / "warehouse.duckdb")!r})
         with warehouse.connection() as conn:
             ensure_landing(conn, ORDERS)
             conn.execute(
@@ -100,9 +100,9 @@ def test_an_empty_batch_passes_without_importing_gx(tmp_path):
         from finance_recon.contracts import ORDERS
         from finance_recon.quality.checks import validate_source_batch
         from finance_recon.sources.landing import ensure_landing
-        from finance_recon.warehouse import WarehouseResource
+        from finance_recon.engines.embedded import EmbeddedWarehouse
 
-        warehouse = WarehouseResource(path={str(tmp_path / "warehouse.duckdb")!r})
+        warehouse = EmbeddedWarehouse(path={str(tmp_path / "warehouse.duckdb")!r})
         with warehouse.connection() as conn:
             ensure_landing(conn, ORDERS)
         result = validate_source_batch(ORDERS, warehouse, None, now=datetime.now(UTC))
@@ -217,11 +217,11 @@ def test_frames_are_arrow_backed_without_python_objects(tmp_path):
     import pyarrow as pa
 
     from finance_recon.contracts import PAYMENTS
+    from finance_recon.engines.embedded import EmbeddedWarehouse
     from finance_recon.quality.batches import batch_for_check, frames
     from finance_recon.sources.landing import batch_table, ensure_landing
-    from finance_recon.warehouse import WarehouseResource
 
-    warehouse = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+    warehouse = EmbeddedWarehouse(path=str(tmp_path / "warehouse.duckdb"))
     with warehouse.connection() as conn:
         ensure_landing(conn, PAYMENTS)
         conn.execute(

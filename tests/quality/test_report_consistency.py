@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from finance_recon.contracts import CATEGORIES
+from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.quality.checks import validate_report_marts
-from finance_recon.warehouse import WarehouseResource
 
 BREAKS = set(CATEGORIES) - {"matched", "open", "in_flight"}
 
@@ -25,7 +25,7 @@ ITEMS = [
 
 
 def build_marts(
-    warehouse: WarehouseResource, *, net_shift: dict[str, str] | None = None, verdict: str = "breaks"
+    warehouse: EmbeddedWarehouse, *, net_shift: dict[str, str] | None = None, verdict: str = "breaks"
 ) -> None:
     """The marts of ITEMS, with rpt_currency_totals.total_net moved by `net_shift[currency]`."""
     shift = {c: Decimal(v) for c, v in (net_shift or {}).items()}
@@ -71,8 +71,8 @@ def build_marts(
 
 
 @pytest.fixture
-def warehouse(tmp_path) -> WarehouseResource:
-    return WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+def warehouse(tmp_path) -> EmbeddedWarehouse:
+    return EmbeddedWarehouse(path=str(tmp_path / "warehouse.duckdb"))
 
 
 def test_balanced_marts_pass(warehouse):

@@ -1,0 +1,117 @@
+"""The production engine: Iceberg tables through Trino as the `warehouse` resource (`Warehouse`).
+
+The SQL lives in finance_recon/trino/ (the landing's quarantine, the control tables, the report's
+mirror); this class is where the assets reach it. docs/engines.md has the route and its figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from finance_recon.contracts import SourceTable
+from finance_recon.probe.evaluate import real_rows
+from finance_recon.quality.batches import Batch
+from finance_recon.reconciliation.parameters import ReconciliationParameters
+from finance_recon.report.table import COLUMNS, TOTALS_COLUMNS
+from finance_recon.sources.landing import Landed
+from finance_recon.trino.client import literal, qualified
+from finance_recon.trino.report_mirror import mirror_marts, mirror_resolved_items
+from finance_recon.trino.resources import (
+    TrinoWarehouseResource,
+    record_verified_build,
+    trino_type,
+    write_run_parameters,
+)
+from finance_recon.warehouse import REPORT_TABLE, REPORT_TOTALS_TABLE, WarehouseResource
+
+
+class TrinoWarehouse(TrinoWarehouseResource):
+    """Everything under one Iceberg catalog: `<schema>` (dbt models, the report table),
+    `<schema>_landing` (landed sources, the quarantine) and `<schema>_control` (run parameters)."""
+
+    @contextmanager
+    def batch_for_check(self, table: SourceTable, *, chunk_rows: int) -> Iterator[Batch]:
+        # The staged batch less accepted versions, read from Iceberg as Arrow in one piece (a batch
+        # beyond `chunk_rows` is not spilled here: on this engine the check reads what PyIceberg scans).
+        data, full_read, accepted = self.checked_batch(table)
+        yield Batch(data, data.num_rows, full_read, staged=data.num_rows + accepted, accepted=accepted)
+
+    def mark_checked(self, table: SourceTable) -> None:
+        with self.session(f"marking the {table.asset_name} batch checked") as conn:
+            self.landing(conn).mark_checked(table)
+
+    def promote_checked(self, tables: tuple[SourceTable, ...]) -> Mapping[str, Landed]:
+        with self.session("promoting the checked batches") as conn:
+            return self.landing(conn).promote(tables)
+
+    def quarantined_keys(self, table: SourceTable) -> set[str] | None:
+        with self.session(f"reading the quarantined {table.asset_name} batch") as conn:
+            landing = self.landing(conn)
+            landing.ensure(table)
+            if landing.pending_mode(table) is None:
+                return None
+            return landing.batch_keys(table)
+
+    def accept_rows(self, table: SourceTable, *, reason: str, accepted_by: str, keys: set[str]) -> int:
+        with self.session(f"accepting {table.asset_name} rows") as conn:
+            return self.landing(conn).accept_pending(table, reason=reason, accepted_by=accepted_by, keys=keys)
+
+    def write_run_parameters(self, params: ReconciliationParameters, run_id: str) -> None:
+        write_run_parameters(self, params, run_id)
+
+    def dbt_state_anchor(self) -> str:
+        return str(Path(self.local_dir) / self.models_schema)
+
+    def record_verified_build(self, run_id: str) -> None:
+        record_verified_build(self, run_id)
+
+    def models_frame(self, sql_of: Callable[[str], str], step: str) -> Any:
+        import pandas as pd
+
+        with self.session(step) as conn:
+            names, rows = conn.query(sql_of(qualified(self.catalog, self.models_schema)))
+        return pd.DataFrame(rows, columns=names)
+
+    def report_inputs(self, folder: Path) -> WarehouseResource:
+        # The marts stay in Iceberg; the report's inputs (summaries, breaks, watermarks) are copied
+        # into a scratch DuckDB file laid out as the embedded warehouse, and the same report code runs.
+        path = folder / "marts.duckdb"
+        mirror_marts(self, path, real_rows)
+        return WarehouseResource(path=str(path), memory_limit="1GB")
+
+    def add_resolved_items(self, marts: WarehouseResource, previous_breaks: Path | None) -> None:
+        mirror_resolved_items(self, Path(marts.path), previous_breaks)
+
+    def record_report_run(self, row: dict[str, Any], currencies: list[dict[str, Any]]) -> None:
+        _record_run(self, row, currencies)
+
+
+def _record_run(
+    warehouse: TrinoWarehouseResource, row: dict[str, Any], currencies: list[dict[str, Any]]
+) -> None:
+    """The published run's row and its per-currency totals, as Iceberg tables beside the marts:
+    `SELECT max(run_ended_at) FROM <catalog>.<schema>.finance_reconciliation_report` answers the runbook.
+    A retried step replaces its own rows (keyed by run id)."""
+    report = qualified(warehouse.catalog, warehouse.models_schema, REPORT_TABLE)
+    totals = qualified(warehouse.catalog, warehouse.models_schema, REPORT_TOTALS_TABLE)
+    with warehouse.session("recording the report run") as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(warehouse.catalog, warehouse.models_schema)}")
+        ddl = ", ".join(f"{name} {trino_type(kind)}" for name, kind in COLUMNS)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {report} ({ddl})")
+        totals_ddl = ", ".join(f"{name} {trino_type(kind)}" for name, kind in TOTALS_COLUMNS)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {totals} ({totals_ddl})")
+        run = literal(row["run_id"])
+        conn.execute(f"DELETE FROM {totals} WHERE run_id = {run}")
+        conn.execute(f"DELETE FROM {report} WHERE run_id = {run}")
+        if currencies:
+            names = [name for name, _ in TOTALS_COLUMNS]
+            rows = ", ".join(
+                "(" + ", ".join([run, *(literal(c[n]) for n in names[1:])]) + ")" for c in currencies
+            )
+            conn.execute(f"INSERT INTO {totals} ({', '.join(names)}) VALUES {rows}")
+        names = [name for name, _ in COLUMNS]
+        values = ", ".join(f"CAST({literal(row[n])} AS {trino_type(kind)})" for n, kind in COLUMNS)
+        conn.execute(f"INSERT INTO {report} ({', '.join(names)}) VALUES ({values})")
