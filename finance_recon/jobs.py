@@ -1,20 +1,14 @@
-"""The reconciliation job (the rolling asset graph, one run at a time), its run config, and the
-daily close's job (one partition per business day, report/close_asset.py)."""
+"""The reconciliation job (the rolling asset graph, one run at a time) and its run config. The daily
+close's job (one partition per business day) is built beside its asset, in report/close_asset.py."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job
 
-from finance_recon.names import (
-    CLOSE_GROUP,
-    CLOSE_JOB_NAME,
-    DBT_ASSETS_NAME,
-    PIPELINE_TAGS,
-    RECONCILIATION_JOB_NAME,
-)
+from finance_recon.names import DBT_ASSETS_NAME, PIPELINE_TAGS, RECONCILIATION_JOB_NAME
 from finance_recon.runs.exclusive import locked_executor
 
 # Scheduled and UI-launched runs execute every step in the run worker's process, as the CLI does.
@@ -30,22 +24,14 @@ from finance_recon.runs.exclusive import locked_executor
 # `definitions.py` makes it the default executor of every job.
 RECONCILIATION_EXECUTOR = locked_executor
 
+# Every executable asset. The daily close is an external asset (report/close_asset.py): no asset job
+# executes it, so `AssetSelection.all()` leaves it out, as the UI's "Materialize all" does.
 reconciliation_job = define_asset_job(
     RECONCILIATION_JOB_NAME,
-    selection=AssetSelection.all() - AssetSelection.groups(CLOSE_GROUP),
+    selection=AssetSelection.all(),
     description="Extract orders and payments, check them, reconcile in dbt, publish the report.",
     tags=PIPELINE_TAGS,
     executor_def=RECONCILIATION_EXECUTOR,
-)
-
-# The close of one day per run. Not the locked executor: a close runs its reconciliation on its own
-# warehouse, Dagster instance and run lock (report/close.py), so it never blocks the rolling runs the
-# freshness SLA depends on, and a backfill of a month never makes them fail on a held lock.
-close_job = define_asset_job(
-    CLOSE_JOB_NAME,
-    selection=AssetSelection.groups(CLOSE_GROUP),
-    description="The daily close of one business day (a partition); backfill a range from the UI.",
-    executor_def=in_process_executor,
 )
 
 

@@ -30,11 +30,13 @@ SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
 CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")
 CURRENCY_TOTALS_MODEL = AssetKey("rpt_currency_totals")
 REPORT_KEY = AssetKey("finance_reconciliation_report")
-# The daily close (report/close_asset.py): one partition per business day, its own job and group,
-# never part of the rolling reconciliation job, its run lock or its freshness SLA.
+# The daily close (report/close_asset.py): one partition per business day, its own job, never part
+# of the rolling reconciliation job, its run lock or its freshness SLA.
 CLOSE_KEY = AssetKey("finance_reconciliation_close")
-CLOSE_GROUP = "close"
 CLOSE_JOB_NAME = "finance_reconciliation_daily_close"
+# The one asset group of the platform (definitions.py): with two groups or more, the UI's global
+# lineage opens collapsed to group boxes and no asset name is readable.
+ASSET_GROUP = "finance_reconciliation"
 # The assets the freshness SLA is about: what the report saw of each source, and the report itself.
 FRESH_ASSET_KEYS = (ORDERS_KEY, PAYMENTS_KEY, REPORT_KEY)
 

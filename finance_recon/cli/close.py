@@ -1,9 +1,10 @@
 """`finance-recon close`: the daily close of one day, or a backfill of a range (one run per day, in order).
 
-Each day is a materialization of the daily-partitioned `finance_reconciliation_close` asset, through
-its job on this deployment's Dagster instance, exactly as the UI materializes it: the UI lists the
-closed days whichever way they were closed. The asset runs `finance-recon close --pipes --date D`,
-the worker that does the close (report/close.py) and reports back through Dagster Pipes.
+Each day is a run of the close job for that day's partition on this deployment's Dagster instance,
+exactly as the UI launches it, recorded as a materialization of that partition of the
+`finance_reconciliation_close` asset: the UI lists the closed days whichever way they were closed.
+The job runs `finance-recon close --pipes --date D`, the worker that does the close
+(report/close.py) and reports back through Dagster Pipes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--from", dest="start", type=day, metavar="D1", help="first day of a backfill")
     parser.add_argument("--to", dest="end", type=day, metavar="D2", help="last day of a backfill (inclusive)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    # The worker side of the close asset (report/close_asset.py): run by Dagster Pipes, not by people.
+    # The worker side of the close job (report/close_asset.py): run by Dagster Pipes, not by people.
     parser.add_argument("--pipes", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle)
 
@@ -164,8 +165,9 @@ def _materialize(settings, d: date) -> dict:
 
 
 def _pipes_worker(settings, d: date) -> int:
-    """The close of `d`, reported to the asset that started this process. Exits 0 whenever it could
-    report a result (the asset turns a failed close into a Failure naming its cause)."""
+    """The close of `d`, reported to the close job's step that started this process. Exits 0
+    whenever it could report a result (the step turns a failed close into a Failure naming its
+    cause)."""
     import os
 
     from dagster_pipes import open_dagster_pipes
@@ -173,6 +175,7 @@ def _pipes_worker(settings, d: date) -> int:
     from finance_recon.cli.output import run_with_output
     from finance_recon.cli.pipeline import RunRequestOptions, execute
     from finance_recon.cli.report import open_store
+    from finance_recon.names import CLOSE_KEY
     from finance_recon.report.close import CLOSE_PREFIX, close_day, one_close_at_a_time
 
     def runner(as_of: str, close_settings):
@@ -194,7 +197,9 @@ def _pipes_worker(settings, d: date) -> int:
         pipes.report_custom_message(result)
         if result["outcome"] == "published":
             page = f"{CLOSE_PREFIX}dt={d.isoformat()}/summary.html"
+            # Named: the close job's step is an op, which targets no asset of its own.
             pipes.report_asset_materialization(
+                asset_key=CLOSE_KEY.to_user_string(),
                 metadata={
                     "as_of": result["as_of"],
                     "verdict": result["verdict"] or "",
@@ -204,6 +209,6 @@ def _pipes_worker(settings, d: date) -> int:
                     "report": {"raw_value": store.url_for(page), "type": "url"},
                     "totals_by_currency": {"raw_value": result["totals_by_currency"], "type": "json"},
                     "close": {"raw_value": result, "type": "json"},
-                }
+                },
             )
     return 0

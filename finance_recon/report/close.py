@@ -11,9 +11,10 @@ The close never touches the rolling report or its warehouse: it runs on its own 
 a close moved as_of back, and the rolling `latest.json` never names a close. Closes run in day order
 keep the close warehouse incremental too; closing an older day again rebuilds the close's state only.
 
-In Dagster the close is the daily-partitioned asset `finance_reconciliation_close`
-(`close_asset.py`): materializing partition D (from the UI, a backfill, or `finance-recon close`)
-runs `close_day` in a subprocess through Dagster Pipes. The close's own reconciliation run is
+In Dagster the close is the daily-partitioned (external) asset `finance_reconciliation_close` and
+its job (`close_asset.py`): a run of the job for partition D (from the UI, a backfill, or
+`finance-recon close`) runs `close_day` in a subprocess through Dagster Pipes and reports the
+materialization of partition D. The close's own reconciliation run is
 recorded in its own Dagster instance (`$FINANCE_RECON_HOME/close/dagster`) under its own run lock,
 so it never adds a materialization to the rolling report (whose freshness SLA, Finance notice and
 error budget read them) and never holds the rolling run lock.

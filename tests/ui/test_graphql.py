@@ -7,9 +7,9 @@ FINANCE_RECON_HOME / DAGSTER_HOME whose embedded demo sources hold a small shop,
    has them (the quality package);
 2. materialize on demand: `launchRun` on `__ASSET_JOB` with an `assetSelection` of the whole rolling
    graph, polled until SUCCESS, and the report's newest materialization is that run's;
-3. the daily close from its asset page: one partition (yesterday) of `finance_reconciliation_close`
-   launched as the UI does (`dagster/partition` tag), while the rolling run lock is held — a close
-   never takes it — published under close/dt=D/ and listed as that partition's materialization.
+3. the daily close from the UI: one partition (yesterday) of the close job launched as the UI does
+   (`dagster/partition` tag), while the rolling run lock is held — a close never takes it —
+   published under close/dt=D/ and listed as that day's materialization of the close asset.
 Every process is stopped through its process group, by PID, in `finally`.
 """
 
@@ -30,6 +30,8 @@ pytestmark = pytest.mark.slow
 
 REPORT = ["finance_reconciliation_report"]
 CLOSE = ["finance_reconciliation_close"]
+CLOSE_JOB = "finance_reconciliation_daily_close"
+ASSET_GROUP = "finance_reconciliation"
 LOCATION = "finance_recon"
 REPOSITORY = "__repository__"
 STARTUP_TIMEOUT_S = float(os.environ.get("FINANCE_RECON_TEST_DAGSTER_STARTUP_S", "420"))
@@ -41,6 +43,7 @@ query AssetGraph {
     assetKey { path }
     groupName
     isPartitioned
+    isExecutable
     dependencyKeys { path }
     dependedByKeys { path }
     internalFreshnessPolicy { __typename ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds } }
@@ -109,12 +112,17 @@ def _launch_and_wait(gql: GraphQL, params: dict) -> tuple[str, str]:
     launched = gql(LAUNCH, params=params)["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
+    return run_id, _wait_for_run(gql, run_id)
+
+
+def _wait_for_run(gql: GraphQL, run_id: str) -> str:
+    """Poll a run until it ends: its final status."""
 
     def finished():
         status = gql(RUN_STATUS, runId=run_id)["runOrError"]["status"]
         return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
 
-    return run_id, wait_until(finished, RUN_TIMEOUT_S, 2.0, f"run {run_id} to finish")
+    return wait_until(finished, RUN_TIMEOUT_S, 2.0, f"run {run_id} to finish")
 
 
 def test_lineage_and_on_demand_materialization(dagster_dev_ui):
@@ -163,10 +171,13 @@ def test_lineage_and_on_demand_materialization(dagster_dev_ui):
         assert policy and policy["__typename"] == "TimeWindowFreshnessPolicy", policy
         assert policy["failWindowSeconds"] == 30 * 60
 
-    # The daily close is the one partitioned asset, in its own group, outside the rolling graph.
+    # One group (the global lineage opens expanded). The daily close is the one partitioned asset,
+    # outside the rolling graph, and external: its job runs it, never "Materialize all".
+    assert {n["groupName"] for n in nodes.values()} == {ASSET_GROUP}
     close = nodes[("finance_reconciliation_close",)]
-    assert close["isPartitioned"] and close["groupName"] == "close" and not close["dependencyKeys"]
+    assert close["isPartitioned"] and not close["isExecutable"] and not close["dependencyKeys"]
     assert [k for k, n in nodes.items() if n["isPartitioned"]] == [("finance_reconciliation_close",)]
+    assert [k for k, n in nodes.items() if not n["isExecutable"]] == [("finance_reconciliation_close",)]
 
     # Materialize the whole rolling graph on demand, as the UI's "Materialize all" does.
     selection = [{"path": list(k)} for k, n in nodes.items() if not n["isPartitioned"]]
@@ -191,15 +202,14 @@ def test_lineage_and_on_demand_materialization(dagster_dev_ui):
     assert run_id in [m["runId"] for m in asset["assetMaterializations"]], asset
 
 
-def test_one_day_closes_from_the_asset_page_without_the_rolling_lock(dagster_dev_ui):
+def test_one_day_closes_from_the_ui_without_the_rolling_lock(dagster_dev_ui):
     gql, log_path = dagster_dev_ui
     day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     params = {
         "selector": {
             "repositoryLocationName": LOCATION,
             "repositoryName": REPOSITORY,
-            "jobName": "__ASSET_JOB",
-            "assetSelection": [{"path": CLOSE}],
+            "jobName": CLOSE_JOB,
         },
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
     }
