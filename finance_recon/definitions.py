@@ -31,8 +31,12 @@ def build_definitions(settings: Settings) -> Definitions:
     # unless FINANCE_RECON_PROBE_ENABLED; docs/operations.md).
     landing = resources["landing"]
     source_assets = build_source_assets(landing, before_read=before_read if landing.PROBED else None)
+    # The report's row lives in the warehouse's `finance_reconciliation_report` table: its kinds say which.
+    report = finance_reconciliation_report.map_asset_specs(
+        lambda spec: spec.replace_attributes(kinds={*spec.kinds, resources["warehouse"].STORAGE_KIND})
+    )
     assets = apply_freshness(
-        [*source_assets, reconciliation_dbt_models, finance_reconciliation_report],
+        [*source_assets, reconciliation_dbt_models, report],
         freshness_policy(settings.sla_minutes, settings.warn_minutes),
     )
     checks = [*build_quality_checks(settings), report_publication]

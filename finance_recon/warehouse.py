@@ -70,6 +70,7 @@ class Warehouse(Protocol):
     """
 
     target: str  # the dbt target of dbt_project/profiles.yml
+    STORAGE_KIND: str  # the kind the UI shows for the tables it holds (the report table among them)
 
     def batch_for_check(self, table: Any, *, chunk_rows: int) -> AbstractContextManager[Any]:
         """The staged batch the contract check validates (quality/batches.py `Batch`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from finance_recon.contracts import SourceTable
 from finance_recon.quality.batches import Batch, embedded_batch_for_check
@@ -28,6 +28,8 @@ from finance_recon.warehouse import WarehouseResource
 class EmbeddedWarehouse(WarehouseResource):
     """The landed sources (`landing.*`), the dbt models (`main.*`), the run control (`control.*`) and
     the report table, all in one DuckDB file (`path`)."""
+
+    STORAGE_KIND: ClassVar[str] = "duckdb"  # what the UI shows for the tables it holds
 
     def batch_for_check(self, table: SourceTable, *, chunk_rows: int) -> AbstractContextManager[Batch]:
         return embedded_batch_for_check(self, table, chunk_rows=chunk_rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from finance_recon.contracts import SourceTable
 from finance_recon.probe.evaluate import real_rows
@@ -31,6 +31,8 @@ from finance_recon.warehouse import REPORT_TABLE, REPORT_TOTALS_TABLE, Warehouse
 class TrinoWarehouse(TrinoWarehouseResource):
     """Everything under one Iceberg catalog: `<schema>` (dbt models, the report table),
     `<schema>_landing` (landed sources, the quarantine) and `<schema>_control` (run parameters)."""
+
+    STORAGE_KIND: ClassVar[str] = "iceberg"  # what the UI shows for the tables it holds
 
     @contextmanager
     def batch_for_check(self, table: SourceTable, *, chunk_rows: int) -> Iterator[Batch]:

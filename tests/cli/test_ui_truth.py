@@ -18,7 +18,7 @@ from finance_recon.definitions import defs
 kinds = {}
 for assets_def in defs.assets:
     for spec in getattr(assets_def, "specs", []):
-        if "dbt" in spec.kinds:
+        if "dbt" in spec.kinds or spec.key.to_user_string() == "finance_reconciliation_report":
             kinds[spec.key.to_user_string()] = [sorted(spec.kinds), spec.metadata.get("dagster/storage_kind")]
 print(json.dumps(kinds))
 """
@@ -39,6 +39,9 @@ def test_dbt_assets_show_the_configured_engine_not_the_prepared_manifests(tmp_pa
     for target, engine, storage in ((None, "duckdb", "duckdb"), ("trino", "trino", "iceberg")):
         kinds = _dbt_kinds(tmp_path, target)
         assert "fct_reconciliation_items" in kinds and "rpt_reconciliation_summary" in kinds
+        # The report's row is in the warehouse's report table, its files in the report store.
+        report_kinds, _ = kinds.pop("finance_reconciliation_report")
+        assert report_kinds == sorted({storage, "s3", "parquet"}), (target, report_kinds)
         for key, (asset_kinds, storage_kind) in kinds.items():
             assert asset_kinds == sorted({"dbt", engine, storage}), (target, key, asset_kinds)
             assert storage_kind == storage, (target, key)
