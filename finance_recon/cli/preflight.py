@@ -8,8 +8,10 @@ from pathlib import Path
 
 from finance_recon.settings import (
     DBT_PROJECT_DIR,
+    ENV_LANDING_ENGINE,
     ENV_ORDERS_URL,
     ENV_PAYMENTS_URL,
+    ENV_PROBE_ENABLED,
     ENV_REPORTS_URI,
     ENV_WAREHOUSE_TARGET,
     WAREHOUSE_TARGETS,
@@ -133,6 +135,24 @@ def check_warehouse_target(settings: Settings) -> None:
         )
 
 
+def check_probe(settings: Settings) -> None:
+    """The correctness prober registers its cycles in the embedded warehouse and writes its rows
+    before the embedded landing reads (docs/operations.md): on another engine it would not run, so
+    asking for it there is refused rather than ignored."""
+    if not settings.probe_enabled:
+        return
+    for variable, value, embedded in (
+        (ENV_WAREHOUSE_TARGET, settings.warehouse_target, "duckdb"),
+        (ENV_LANDING_ENGINE, settings.landing_engine, "embedded"),
+    ):
+        if value != embedded:
+            raise PreflightError(
+                f"environment variable {ENV_PROBE_ENABLED}=true needs the embedded engine, but "
+                f"{variable}={value}: the correctness prober runs on {variable}={embedded} only "
+                f"(docs/operations.md); unset {ENV_PROBE_ENABLED} on this deployment"
+            )
+
+
 def check_report_store(settings: Settings) -> None:
     """A report folder must be writable before extraction starts, not found out after the
     reconciliation. The check writes and removes one hidden temporary file; S3 is checked by
@@ -224,6 +244,7 @@ def _check_iceberg_catalog_database(settings: Settings) -> None:
 def check_run(settings: Settings) -> None:
     """Every setting a run uses, before any work: the flags are checked by the parser already."""
     check_warehouse_target(settings)
+    check_probe(settings)
     check_source_urls(settings)
     check_manifest()
     check_extras(settings)

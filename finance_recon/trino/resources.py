@@ -129,7 +129,9 @@ class TrinoLandingResource(LandingResource):
         "payments": "Provider payments from PostgreSQL `public.payments` (contracts §1), read by Trino into the "
         "Iceberg table `<landing schema>.payments`, the latest version per payment_id. Incremental on updated_at.",
     }
-    PROBED: ClassVar[bool] = True
+    PROBED: ClassVar[bool] = (
+        False  # the prober is the embedded engine's (docs/operations.md; preflight refuses it here)
+    )
 
     def land(
         self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool

@@ -180,6 +180,20 @@ def test_an_unknown_landing_engine_exits_2_naming_the_variable(tmp_path):
     assert "FINANCE_RECON_LANDING_ENGINE='flink' is invalid: expected one of embedded, spark" in line
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("FINANCE_RECON_WAREHOUSE_TARGET", "trino"), ("FINANCE_RECON_LANDING_ENGINE", "spark")],
+)
+def test_the_prober_on_an_engine_it_cannot_probe_is_refused_not_ignored(variable, value, tmp_path):
+    line = _refused(["run"], tmp_path, FINANCE_RECON_PROBE_ENABLED="true", **{variable: value}, **SERVER_URLS)
+    assert line == (
+        "finance-recon run: environment variable FINANCE_RECON_PROBE_ENABLED=true needs the embedded engine, "
+        f"but {variable}={value}: the correctness prober runs on {variable}="
+        f"{'duckdb' if value == 'trino' else 'embedded'} only (docs/operations.md); unset "
+        "FINANCE_RECON_PROBE_ENABLED on this deployment"
+    ), line
+
+
 @pytest.mark.parametrize("command", ["run", "demo"])
 def test_an_unwritable_report_store_is_refused_before_extraction(command, tmp_path):
     env = {"FINANCE_RECON_REPORTS_URI": "/proc/finance-reports"}
