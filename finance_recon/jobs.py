@@ -28,6 +28,7 @@ from finance_recon.runs.exclusive import locked_executor
 # `execution: {config: {in_process: {}}}` or `{multiprocess: {...}}`), holding the run lock for the
 # whole run (finance_recon/runs/exclusive.py): schedule, UI and asset-job runs alike, since
 # `definitions.py` makes it the default executor of every job.
+# `RECONCILIATION_EXECUTOR(settings.home)`: definitions.py gives each deployment its own lock folder.
 RECONCILIATION_EXECUTOR = locked_executor
 
 reconciliation_job = define_asset_job(
@@ -35,7 +36,6 @@ reconciliation_job = define_asset_job(
     selection=AssetSelection.all() - AssetSelection.groups(CLOSE_GROUP),
     description="Extract orders and payments, check them, reconcile in dbt, publish the report.",
     tags=PIPELINE_TAGS,
-    executor_def=RECONCILIATION_EXECUTOR,
 )
 
 # The close of one day per run. Not the locked executor: a close runs its reconciliation on its own
