@@ -149,7 +149,9 @@ def _publish_duckdb(path: Path, out: Path) -> int:
 
 def run_path(path: str, orders_url: str, payments_url: str, work: Path, dbt_command: str = "build") -> dict:
     from finance_recon.contracts import ORDERS, PAYMENTS
+    from finance_recon.settings import load_settings
 
+    settings = load_settings()  # the harness is an entry point: it resolves the settings once
     stages = Stages()
     dbt_vars = {"as_of": AS_OF, "tolerance": "0.00", "grace_minutes": 60}
     with PeakRss() as rss:
@@ -165,7 +167,9 @@ def run_path(path: str, orders_url: str, payments_url: str, work: Path, dbt_comm
             with stages("extract_payments"):
                 extract_table(PAYMENTS, payments_url, wh, promote_now=True)
             with stages(f"dbt_{dbt_command}_duckdb"):
-                reconcile_on_duckdb(Path(wh.path), dbt_vars, work / "dbt", command=(dbt_command,))
+                reconcile_on_duckdb(
+                    Path(wh.path), dbt_vars, work / "dbt", command=(dbt_command,), settings=settings
+                )
             with stages("publish"):
                 _publish_duckdb(Path(wh.path), work / "out")
             counts = _counts_duckdb(Path(wh.path))
@@ -178,7 +182,8 @@ def run_path(path: str, orders_url: str, payments_url: str, work: Path, dbt_comm
 
             with stages("spark_start"):
                 spark = get_session(
-                    load_spark_settings(), extra={"spark.sql.warehouse.dir": str(work / "spark-warehouse")}
+                    load_spark_settings(settings),
+                    extra={"spark.sql.warehouse.dir": str(work / "spark-warehouse")},
                 )
                 spark.range(1).count()
             lake = Lake(work / "lake")
@@ -193,13 +198,13 @@ def run_path(path: str, orders_url: str, payments_url: str, work: Path, dbt_comm
                 with stages(f"dbt_{dbt_command}_duckdb"):
                     with duckdb.connect(str(wh)) as conn:
                         register_duckdb_views(conn, lake, [ORDERS, PAYMENTS])
-                    reconcile_on_duckdb(wh, dbt_vars, work / "dbt", command=(dbt_command,))
+                    reconcile_on_duckdb(wh, dbt_vars, work / "dbt", command=(dbt_command,), settings=settings)
                 with stages("publish"):
                     _publish_duckdb(wh, work / "out")
                 counts = _counts_duckdb(wh)
             else:
                 with stages("dbt_run_spark"):
-                    reconcile_on_spark(lake, dbt_vars, work / "dbt", command=("run",))
+                    reconcile_on_spark(lake, dbt_vars, work / "dbt", command=("run",), settings=settings)
                 with stages("publish"):
                     breaks = (
                         spark.table("finance_recon.fct_reconciliation_items")

@@ -10,10 +10,10 @@ from finance_recon.alerting.resources import build_alerting_resources
 from finance_recon.alerting.sensors import build_alert_sensors
 from finance_recon.jobs import RECONCILIATION_EXECUTOR, reconciliation_job
 from finance_recon.names import ASSET_GROUP, FRESH_ASSET_KEYS, RECONCILIATION_JOB_NAME, REPORT_KEY
-from finance_recon.probe.step import before_read
+from finance_recon.probe.step import build_before_read
 from finance_recon.quality.checks import build_quality_checks
 from finance_recon.quality.freshness import apply_freshness, freshness_policy
-from finance_recon.reconciliation.assets import reconciliation_dbt_models
+from finance_recon.reconciliation.assets import build_reconciliation_dbt_models
 from finance_recon.report.assets import finance_reconciliation_report
 from finance_recon.report.close_asset import build_close_job, build_close_spec
 from finance_recon.report.publication_check import report_publication
@@ -30,13 +30,15 @@ def build_definitions(settings: Settings) -> Definitions:
     # correctness prober writes its synthetic rows before each read of an engine it probes (off
     # unless FINANCE_RECON_PROBE_ENABLED; docs/operations.md).
     landing = resources["landing"]
-    source_assets = build_source_assets(landing, before_read=before_read if landing.PROBED else None)
+    source_assets = build_source_assets(
+        landing, before_read=build_before_read(settings) if landing.PROBED else None
+    )
     # The report's row lives in the warehouse's `finance_reconciliation_report` table: its kinds say which.
     report = finance_reconciliation_report.map_asset_specs(
         lambda spec: spec.replace_attributes(kinds={*spec.kinds, resources["warehouse"].STORAGE_KIND})
     )
     assets = apply_freshness(
-        [*source_assets, reconciliation_dbt_models, report],
+        [*source_assets, build_reconciliation_dbt_models(settings), report],
         freshness_policy(settings.sla_minutes, settings.warn_minutes),
     )
     checks = [*build_quality_checks(settings), report_publication]
@@ -63,7 +65,7 @@ def build_definitions(settings: Settings) -> Definitions:
             "pipes_subprocess_client": PipesSubprocessClient(),  # the daily close's worker
         },
         # Assets materialized from the UI run in an implicit job: same executor, same reason (jobs.py).
-        executor=RECONCILIATION_EXECUTOR,
+        executor=RECONCILIATION_EXECUTOR(settings.home),
     )
 
 

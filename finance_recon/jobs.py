@@ -22,6 +22,7 @@ from finance_recon.runs.exclusive import locked_executor
 # `execution: {config: {in_process: {}}}` or `{multiprocess: {...}}`), holding the run lock for the
 # whole run (finance_recon/runs/exclusive.py): schedule, UI and asset-job runs alike, since
 # `definitions.py` makes it the default executor of every job.
+# `RECONCILIATION_EXECUTOR(settings.home)`: definitions.py gives each deployment its own lock folder.
 RECONCILIATION_EXECUTOR = locked_executor
 
 # Every executable asset. The daily close is an external asset (report/close_asset.py): no asset job
@@ -31,7 +32,6 @@ reconciliation_job = define_asset_job(
     selection=AssetSelection.all(),
     description="Extract orders and payments, check them, reconcile in dbt, publish the report.",
     tags=PIPELINE_TAGS,
-    executor_def=RECONCILIATION_EXECUTOR,
 )
 
 

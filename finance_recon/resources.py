@@ -50,6 +50,7 @@ def _source(settings: Settings, env_name: str, default_url: str) -> SourceDataba
         batch_rows=settings.extract_batch_rows,
         probe_enabled=settings.probe_enabled,
         probe_unmatched_every=settings.probe_unmatched_every,
+        mysql_reader=settings.mysql_reader,
     )
 
 

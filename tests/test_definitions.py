@@ -53,7 +53,10 @@ def test_the_dbt_assets_columns_carry_the_types_dbt_knows():
     from dagster import TableSchema
 
     from finance_recon.definitions import defs
-    from finance_recon.reconciliation.assets import reconciliation_dbt_models
+    from finance_recon.reconciliation.assets import build_reconciliation_dbt_models
+    from finance_recon.settings import Settings
+
+    reconciliation_dbt_models = build_reconciliation_dbt_models(Settings.from_values())
 
     graph = defs.resolve_asset_graph()
     expected = {

@@ -36,16 +36,15 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import dataclasses
 
     from finance_recon.runbook.diagnose import diagnose, render_table
     from finance_recon.settings import load_settings
 
     settings = load_settings()
     if args.sla_minutes is not None:
-        settings = dataclasses.replace(settings, sla_minutes=args.sla_minutes)
+        settings = settings.model_copy(update={"sla_minutes": args.sla_minutes})
     if args.prometheus_url:
-        settings = dataclasses.replace(settings, prometheus_url=args.prometheus_url)
+        settings = settings.model_copy(update={"prometheus_url": args.prometheus_url})
     result = diagnose(settings, write_probe=not args.no_write_probe)
     print(result.to_json() if args.json else render_table(result))
     return result.exit_code

@@ -186,9 +186,9 @@ class StageReporter:
         (self._progress.console if self._progress else self._console).print(text)
 
     def _plan(self, instance, run_id: str) -> dict[str, _Stage]:
-        from finance_recon.reconciliation.assets import reconciliation_dbt_models
+        from finance_recon.reconciliation.assets import dbt_model_count
 
-        self._dbt_models = len(reconciliation_dbt_models.keys)
+        self._dbt_models = dbt_model_count()
         run = instance.get_run_by_id(run_id)
         snapshot = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
         stages: dict[str, _Stage] = {}

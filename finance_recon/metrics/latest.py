@@ -73,17 +73,13 @@ class LatestReport:
         return self.as_of.timestamp() - watermark.timestamp()
 
 
-def read_latest(settings: Any = None, store: ReportStore | None = None) -> LatestReport | None:
-    """The newest report, or None when none was ever published.
+def read_latest(settings: Any, store: ReportStore | None = None) -> LatestReport | None:
+    """The newest report of the deployment `settings` describes, or None when none was ever published.
 
     Raises `StoreError` when the store cannot be read and `InvalidReportError` when what it holds
     breaks the contract. Pass `store` to reuse an open store (the exporter does).
     """
     if store is None:
-        if settings is None:
-            from finance_recon.settings import load_settings
-
-            settings = load_settings()
         store = open_report_store(settings)
     return LatestReader(store).read()
 

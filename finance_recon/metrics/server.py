@@ -48,14 +48,12 @@ def configure_serve_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from finance_recon.settings import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     if getattr(args, "reports_uri", None):
-        settings = replace(settings, reports_uri=args.reports_uri)
+        settings = settings.model_copy(update={"reports_uri": args.reports_uri})
     store = open_report_store(settings)
     return serve(store, host=args.host, port=args.port)
 

@@ -9,8 +9,9 @@ is really down on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finance_recon.contracts import SourceTable
 from finance_recon.probe.control import claim_cycle, record_error
@@ -19,20 +20,32 @@ from finance_recon.sources.errors import one_line
 from finance_recon.sources.landing import warehouse_connection
 from finance_recon.sources.urls import redact
 
+if TYPE_CHECKING:
+    from finance_recon.settings import Settings
 
-def _run_parameters(context: Any):
-    """as_of and τ exactly as the dbt step will resolve them from this run's config."""
+
+def _run_parameters(context: Any, config_class: type | None = None):
+    """as_of and τ exactly as the dbt step will resolve them from this run's config (`config_class`:
+    the deployment's `ReconciliationConfig`, whose defaults a run without config uses)."""
     from finance_recon.names import DBT_ASSETS_NAME
     from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
 
     ops = (context.run.run_config or {}).get("ops", {})
     config = (ops.get(DBT_ASSETS_NAME) or {}).get("config", {})
-    return resolve(context, ReconciliationConfig(**config))
+    return resolve(context, (config_class or ReconciliationConfig)(**config))
 
 
-def inject(context: Any, table: SourceTable, url: str, warehouse: Any, *, unmatched_every: int) -> None:
+def inject(
+    context: Any,
+    table: SourceTable,
+    url: str,
+    warehouse: Any,
+    *,
+    unmatched_every: int,
+    config_class: type | None = None,
+) -> None:
     try:
-        params = _run_parameters(context)
+        params = _run_parameters(context, config_class)
         with warehouse_connection(warehouse) as conn:
             items = claim_cycle(
                 conn, context.run_id, unmatched_every=unmatched_every, tolerance=params.tolerance
@@ -57,13 +70,22 @@ def inject(context: Any, table: SourceTable, url: str, warehouse: Any, *, unmatc
     )
 
 
-def before_read(context: Any, table: SourceTable, source: Any) -> None:
-    """The source assets' `before_read` hook: the cycle's synthetic rows, when the prober is on."""
-    if source.probe_enabled:
-        inject(
-            context,
-            table,
-            source.url,
-            context.resources.warehouse,
-            unmatched_every=source.probe_unmatched_every,
-        )
+def build_before_read(settings: Settings) -> Callable[[Any, SourceTable, Any], None]:
+    """The source assets' `before_read` hook of this deployment: the cycle's synthetic rows, when the
+    prober is on (τ as this deployment's dbt step resolves it)."""
+    from finance_recon.reconciliation.parameters import reconciliation_config
+
+    config_class = reconciliation_config(settings)
+
+    def before_read(context: Any, table: SourceTable, source: Any) -> None:
+        if source.probe_enabled:
+            inject(
+                context,
+                table,
+                source.url,
+                context.resources.warehouse,
+                unmatched_every=source.probe_unmatched_every,
+                config_class=config_class,
+            )
+
+    return before_read

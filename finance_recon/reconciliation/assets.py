@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, ConfigurableResource
+from dagster import AssetExecutionContext, AssetsDefinition, ConfigurableResource
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from finance_recon.contracts import SOURCE_TABLES
@@ -16,7 +16,7 @@ from finance_recon.names import (
 from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
-from finance_recon.settings import environment_overrides, load_settings
+from finance_recon.settings import Settings, environment_overrides
 
 # dbt_project.yml tags the tests CI runs and production does not with it (the rules' intermediate
 # views; the landing and staging tests, whose rules the blocking contract suite checks on every batch).
@@ -24,7 +24,13 @@ CI_ONLY_TAG = "ci_only"
 
 
 class ReconciliationTranslator(DagsterDbtTranslator):
-    """Models keep their dbt names as asset keys; sources map to the extraction assets via `meta`."""
+    """Models keep their dbt names as asset keys; sources map to the extraction assets via `meta`.
+
+    `platform` is the deployment's settings: the UI shows its engine and table names."""
+
+    def __init__(self, platform: Settings, settings: DagsterDbtTranslatorSettings | None = None):
+        super().__init__(settings)
+        self._platform = platform
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props.get("resource_type") == "source":
@@ -51,11 +57,6 @@ class ReconciliationTranslator(DagsterDbtTranslator):
             return None
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
-    @functools.cached_property
-    def _platform(self):
-        # Read once: get_asset_spec runs for every dbt node when the definitions load (~1.5 ms each).
-        return load_settings()
-
     def _table_name(self, node: Mapping[str, Any]) -> str:
         """Where the configured engine keeps the node: `<catalog>.<schema>.<name>` on Trino, the DuckDB
         file's `<database>.main.<name>` otherwise (not the relation of whichever target was prepared)."""
@@ -78,17 +79,43 @@ class ReconciliationTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(kinds=kinds).merge_attributes(metadata=metadata)
 
 
-translator = ReconciliationTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+def reconciliation_translator(settings: Settings) -> ReconciliationTranslator:
+    return ReconciliationTranslator(settings, DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    name=DBT_ASSETS_NAME,
-    dagster_dbt_translator=translator,
-    op_tags={PIPELINE_TAG: "reconciliation"},
-)
-def reconciliation_dbt_models(
+def build_reconciliation_dbt_models(settings: Settings) -> AssetsDefinition:
+    """The dbt models of this deployment (`reconciliation_dbt_models`): labelled with its engine, and
+    run with its τ and G unless the run config gives others (reconciliation/parameters.py)."""
+    from finance_recon.reconciliation.parameters import reconciliation_config
+
+    config_class = reconciliation_config(settings)
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name=DBT_ASSETS_NAME,
+        dagster_dbt_translator=reconciliation_translator(settings),
+        op_tags={PIPELINE_TAG: "reconciliation"},
+    )
+    def reconciliation_dbt_models(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: ConfigurableResource,
+        config: config_class,  # a ReconciliationConfig with the deployment's defaults
+    ):
+        yield from reconcile_with_dbt(context, dbt, warehouse, config)
+
+    return reconciliation_dbt_models
+
+
+@functools.cache
+def dbt_model_count() -> int:
+    """How many assets the dbt step materializes: the same for every deployment (the translator's
+    settings only label them), so counted with the model's defaults, without reading the environment."""
+    return len(build_reconciliation_dbt_models(Settings.from_values()).keys)
+
+
+def reconcile_with_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
     warehouse: ConfigurableResource,  # a `Warehouse` of finance_recon/engines/ (resources.py picks it)

@@ -2,6 +2,10 @@
 
 The same `ReconciliationConfig` is given to the dbt step and the report step. When `as_of` is not
 set, both resolve it to the run's creation time, so every step of one run sees the same cut-off.
+τ and G default to the deployment's (FINANCE_RECON_TOLERANCE, FINANCE_RECON_GRACE_MINUTES): the
+definitions build the config class of their deployment with `reconciliation_config(settings)`, so a
+run launched from the UI without config uses them; `ReconciliationConfig` itself carries the
+model's defaults.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from decimal import Decimal, InvalidOperation
 from dagster import Config, OpExecutionContext
 from pydantic import Field
 
-from finance_recon.settings import load_settings
+from finance_recon.settings import Settings
 
-_defaults = load_settings()
+_TOLERANCE = Settings.model_fields["tolerance"]
+_GRACE_MINUTES = Settings.model_fields["grace_minutes"]
 
 
 class ReconciliationConfig(Config):
@@ -24,15 +29,29 @@ class ReconciliationConfig(Config):
         description="Cut-off, ISO-8601 with a UTC offset (e.g. 2026-11-28T18:00:00Z). Default: the run's start.",
     )
     tolerance: str = Field(
-        default=str(_defaults.tolerance), description="τ, a decimal in the order's currency."
+        default=str(_TOLERANCE.default), description="τ, a decimal in the order's currency."
     )
     grace_minutes: int = Field(
-        default=_defaults.grace_minutes, description="G, minutes before a gap is a break."
+        default=_GRACE_MINUTES.default, description="G, minutes before a gap is a break."
     )
     full_refresh: bool = Field(
         default=False,
         description="Rebuild the reconciliation from all history instead of re-classifying what changed.",
     )
+
+
+def reconciliation_config(settings: Settings) -> type[ReconciliationConfig]:
+    """`ReconciliationConfig` with this deployment's τ and G as defaults (what a run launched from the
+    UI without config uses; the CLI and the schedule always pass them)."""
+    tau, grace = str(settings.tolerance), settings.grace_minutes
+    if (tau, grace) == (str(_TOLERANCE.default), _GRACE_MINUTES.default):
+        return ReconciliationConfig
+
+    class DeploymentReconciliationConfig(ReconciliationConfig):
+        tolerance: str = Field(default=tau, description="τ, a decimal in the order's currency.")
+        grace_minutes: int = Field(default=grace, description="G, minutes before a gap is a break.")
+
+    return DeploymentReconciliationConfig
 
 
 @dataclass(frozen=True)

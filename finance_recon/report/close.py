@@ -22,7 +22,6 @@ error budget read them) and never holds the rolling run lock.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
 from collections.abc import Iterator
@@ -48,12 +47,13 @@ def close_settings(settings):
     warehouse file and local staging store; the sources and everything else as configured. The
     correctness prober stays off: a close reads the sources, it never writes synthetic rows."""
     folder = settings.home / "close"
-    return dataclasses.replace(
-        settings,
-        home=folder,
-        warehouse_path=folder / "warehouse.duckdb",
-        reports_uri=str(folder / "staging"),
-        probe_enabled=False,
+    return settings.model_copy(
+        update={
+            "home": folder,
+            "warehouse_path": folder / "warehouse.duckdb",
+            "reports_uri": str(folder / "staging"),
+            "probe_enabled": False,
+        }
     )
 
 

@@ -2,8 +2,9 @@
 takes to name it first and how long the platform takes to recover once it is removed.
 
     preflight  a fresh report (the job runs once when the newest one is older than half the SLA);
-    inject     the fault, by pointing this process's environment (so the settings and the job's
-               resources) at a broken copy of the deployment:
+    inject     the fault, by pointing this process's environment (the job's resources and dbt read
+               it) and the drill's settings (`settings_under`, the same variables) at a broken copy
+               of the deployment:
                  source_lag            a copy of the embedded orders source, every updated_at 3 h back
                  schema_drift          a copy of the embedded payments source without `currency`
                  storage_full          the store behind a loopback S3 endpoint that answers writes 507
@@ -46,7 +47,7 @@ from finance_recon.settings import (
     ENV_WAREHOUSE_TARGET,
     Settings,
     environment_overrides,
-    load_settings,
+    settings_under,
 )
 
 DRILL_CAUSES = (
@@ -166,9 +167,26 @@ def _s3_store_env(settings: Settings, endpoint: str) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Injected:
+    """What `inject` did, and the deployment's settings as the fault makes them."""
+
+    what: str
+    settings: Settings
+
+
 @contextmanager
-def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[str]:
-    """Apply the fault to this process's environment; yields what was done. Removed on exit."""
+def _overrides(settings: Settings, variables: dict[str, str]) -> Iterator[Settings]:
+    """The fault's variables in this process's environment (for the job's resources and dbt) and in
+    the settings handed to the job and to `diagnose`."""
+    with environment_overrides(variables):
+        yield settings_under(settings, variables)
+
+
+@contextmanager
+def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[Injected]:
+    """Apply the fault to this process's environment; yields what was done and the faulted settings.
+    Removed on exit."""
     from finance_recon.runbook.faults import DOWN, FORBIDDEN, FULL, FaultyS3
 
     if cause == C.SOURCE_LAG:
@@ -177,22 +195,24 @@ def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[str]:
         copy = _duckdb_copy(settings.orders_url, workdir, ENV_ORDERS_URL, cause)
         with duckdb.connect(str(copy)) as conn:
             conn.execute("UPDATE orders SET updated_at = updated_at - INTERVAL 3 HOUR")
-        with environment_overrides({ENV_ORDERS_URL: f"duckdb:///{copy}"}):
-            yield f"orders read from a copy ({copy}) whose every updated_at is 3 hours older"
+        with _overrides(settings, {ENV_ORDERS_URL: f"duckdb:///{copy}"}) as faulted:
+            yield Injected(
+                f"orders read from a copy ({copy}) whose every updated_at is 3 hours older", faulted
+            )
     elif cause == C.SCHEMA_DRIFT:
         import duckdb
 
         copy = _duckdb_copy(settings.payments_url, workdir, ENV_PAYMENTS_URL, cause)
         with duckdb.connect(str(copy)) as conn:
             conn.execute("ALTER TABLE payments DROP COLUMN currency")
-        with environment_overrides({ENV_PAYMENTS_URL: f"duckdb:///{copy}"}):
-            yield f"payments read from a copy ({copy}) without the column currency"
+        with _overrides(settings, {ENV_PAYMENTS_URL: f"duckdb:///{copy}"}) as faulted:
+            yield Injected(f"payments read from a copy ({copy}) without the column currency", faulted)
     elif cause in (C.STORAGE_FULL, C.STORAGE_UNREACHABLE, C.CREDENTIALS_REJECTED):
         mode = {C.STORAGE_FULL: FULL, C.STORAGE_UNREACHABLE: DOWN, C.CREDENTIALS_REJECTED: FORBIDDEN}[cause]
         upstream = settings.s3_endpoint_url if settings.reports_are_s3 else None
         with (
             FaultyS3(mode, upstream=upstream) as fault,
-            environment_overrides(_s3_store_env(settings, fault.endpoint)),
+            _overrides(settings, _s3_store_env(settings, fault.endpoint)) as faulted,
         ):
             what = {
                 FULL: "answers every write 507 InsufficientStorage"
@@ -204,10 +224,12 @@ def inject(cause: str, settings: Settings, workdir: Path) -> Iterator[str]:
                 DOWN: "refuses connections",
                 FORBIDDEN: "answers every request 403 AccessDenied",
             }[mode]
-            yield f"report store behind {fault.endpoint}, which {what}"
+            yield Injected(f"report store behind {fault.endpoint}, which {what}", faulted)
     elif cause == C.JOB_FAILURE:
-        with environment_overrides({ENV_WAREHOUSE_TARGET: "no_such_target"}):
-            yield "warehouse target no_such_target (not in the dbt profile): the dbt step cannot start"
+        with _overrides(settings, {ENV_WAREHOUSE_TARGET: "no_such_target"}) as faulted:
+            yield Injected(
+                "warehouse target no_such_target (not in the dbt profile): the dbt step cannot start", faulted
+            )
     else:
         raise CauseDrillError(f"drill --cause {cause!r}: expected one of {', '.join(DRILL_CAUSES)}")
 
@@ -235,8 +257,8 @@ def run_cause_drill(
         echo(f"  +{int(offset // 60):d}:{offset % 60:04.1f}  {step:<10} {detail}")
         return at
 
-    def look():
-        return diagnose(load_settings(), write_probe=True)
+    def look(current: Settings = settings):
+        return diagnose(current, write_probe=True)
 
     try:
         if cause not in DRILL_CAUSES:
@@ -244,7 +266,7 @@ def run_cause_drill(
         before = look()
         if before.report_age_minutes is None or before.report_age_minutes > settings.sla_minutes / 2:
             note("preflight", "no recent report: running the job once to start from a fresh one")
-            run_id, success, why = run_job(load_settings())
+            run_id, success, why = run_job(settings)
             if not success:
                 raise CauseDrillError(f"preflight run {run_id} failed: {why}")
             before = look()
@@ -259,16 +281,16 @@ def run_cause_drill(
 
         with (
             tempfile.TemporaryDirectory(prefix="finance-recon-drill-") as tmp,
-            inject(cause, settings, Path(tmp)) as what,
+            inject(cause, settings, Path(tmp)) as injected,
         ):
-            result.injected_at = note("inject", what)
-            run_id, success, why = run_job(load_settings())
+            result.injected_at = note("inject", injected.what)
+            run_id, success, why = run_job(injected.settings)
             note(
                 "provoke", f"run {run_id} {'SUCCESS' if success else 'FAILURE'}" + (f": {why}" if why else "")
             )
             deadline = time.monotonic() + detect_timeout_s
             while True:
-                seen = look()
+                seen = look(injected.settings)
                 if seen.likely_cause.code == cause:
                     result.detected_at = note(
                         "detected", f"diagnose names {cause} first: {seen.likely_cause.evidence[0]}"
@@ -286,7 +308,7 @@ def run_cause_drill(
         result.removed_at = note(
             "remove", "fault removed: the deployment's own sources, store and target again"
         )
-        run_id, success, why = run_job(load_settings())
+        run_id, success, why = run_job(settings)
         note("restart", f"run {run_id} {'SUCCESS' if success else 'FAILURE'}" + (f": {why}" if why else ""))
         deadline = time.monotonic() + recover_timeout_s
         while True:

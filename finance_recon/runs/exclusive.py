@@ -1,9 +1,10 @@
 """One reconciliation at a time: take the run lock, clear dead runs, then run.
 
 - The CLI (`cli/pipeline.py`) wraps its in-process run in `exclusive_cli_run`.
-- Runs launched by the daemon (schedule) or the UI execute through `locked_executor`, the job's
-  executor: Dagster's default executor whose orchestration holds the run lock for the whole run
-  (the run worker process holds it; the kernel releases it if that process dies).
+- Runs launched by the daemon (schedule) or the UI execute through `locked_executor(home)`, the
+  deployment's executor: Dagster's default executor whose orchestration holds the run lock of that
+  home for the whole run (the run worker process holds it; the kernel releases it if that process
+  dies).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def exclusive_cli_run(home: Path, run_id: str) -> Iterator[tuple[DagsterInstance
 class LockedExecutor(Executor):
     """Delegates to Dagster's default executor, holding the run lock while it orchestrates."""
 
-    def __init__(self, inner: Executor, home: Path | None = None):
+    def __init__(self, inner: Executor, home: Path):
         self._inner = inner
         self._home = home
 
@@ -90,17 +91,16 @@ class LockedExecutor(Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan):
-        from finance_recon.settings import load_settings
-
         run = plan_context.dagster_run
         if run.asset_selection and run.asset_selection <= UNLOCKED_ASSET_KEYS:
             # The daily close materialized from an asset page runs in the implicit asset job, whose
             # executor this is; it takes its own lock (report/close.py), never the rolling one.
             yield from self._inner.execute(plan_context, execution_plan)
             return
-        home = self._home or load_settings().home
         run_id = plan_context.run_id
-        lock = RunLock(home).acquire(run_id)  # RunLockHeldError fails the run at once, naming the holder
+        lock = RunLock(self._home).acquire(
+            run_id
+        )  # RunLockHeldError fails the run at once, naming the holder
         try:
             instance = plan_context.instance
             instance.add_run_tags(run_id, holder_tags(lock.holder))
@@ -111,17 +111,21 @@ class LockedExecutor(Executor):
             lock.release()
 
 
-def _create_locked_executor(init_context) -> Executor:
-    return LockedExecutor(multi_or_in_process_executor.executor_creation_fn(init_context))
+def locked_executor(home: Path) -> ExecutorDefinition:
+    """The executor of a deployment's reconciliation runs, holding the run lock of `home` (its
+    `FINANCE_RECON_HOME`, the folder `exclusive_cli_run` locks too)."""
 
+    def create(init_context) -> Executor:
+        return LockedExecutor(multi_or_in_process_executor.executor_creation_fn(init_context), Path(home))
 
-locked_executor = ExecutorDefinition(
-    name="finance_recon_locked_executor",
-    # Dagster's default executor's config, with in-process as the default (finance_recon/jobs.py says why).
-    config_schema=Field(
-        multi_or_in_process_executor.config_schema.as_field().config_type, default_value={"in_process": {}}
-    ),
-    requirements=multi_or_in_process_executor._requirements_fn,  # noqa: SLF001 - same requirements
-    executor_creation_fn=_create_locked_executor,
-    description="Every step in the run worker's process (unless the run config asks for multiprocess), holding the finance_recon run lock for the whole run.",
-)
+    return ExecutorDefinition(
+        name="finance_recon_locked_executor",
+        # Dagster's default executor's config, with in-process as the default (finance_recon/jobs.py says why).
+        config_schema=Field(
+            multi_or_in_process_executor.config_schema.as_field().config_type,
+            default_value={"in_process": {}},
+        ),
+        requirements=multi_or_in_process_executor._requirements_fn,  # noqa: SLF001 - same requirements
+        executor_creation_fn=create,
+        description="Every step in the run worker's process (unless the run config asks for multiprocess), holding the finance_recon run lock for the whole run.",
+    )

@@ -94,10 +94,12 @@ def extract_table(
     run_id: str | None = None,
     logger: logging.Logger | Any = None,
     promote_now: bool = False,
+    mysql_reader: str = "client",
 ) -> ExtractResult:
     """Read changed rows of `table` from `source_url` and stage them in `warehouse` (a
     `WarehouseResource`) for the contract check; `promote_now` lands them at once, without a check in
-    between (tests and benchmarks of the extraction itself). Raises `SourceError` subclasses with
+    between (tests and benchmarks of the extraction itself); `mysql_reader`: how a MySQL/MariaDB source
+    streams (the source resource's). Raises `SourceError` subclasses with
     one-line, password-free messages."""
     import pyarrow as pa
 
@@ -129,7 +131,7 @@ def extract_table(
         sink = writer = None
         rows = 0
         try:
-            with open_reader(source) as reader:
+            with open_reader(source, mysql_reader=mysql_reader) as reader:
                 checked = reader.check_contract(table)
                 for batch in reader.read(table, read_since, batch_rows, checked):
                     if writer is None:

@@ -45,6 +45,11 @@ class SourceDatabaseResource(ConfigurableResource):
     probe_unmatched_every: int = Field(
         default=6, description="Every N-th probe cycle adds an unmatched pair."
     )
+    mysql_reader: str = Field(
+        default="client",
+        description="How a MySQL/MariaDB source streams: `client` (the command-line client when installed) "
+        "or `pymysql`.",
+    )
 
     @property
     def source_url(self) -> SourceUrl:
@@ -104,5 +109,6 @@ class EmbeddedLandingResource(LandingResource):
             full_refresh=full_refresh,
             run_id=context.run_id,
             logger=context.log,
+            mysql_reader=source.mysql_reader,
         )
         return result.metadata()

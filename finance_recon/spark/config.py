@@ -1,7 +1,7 @@
 """Spark-path configuration: where the lake lives, how Spark starts, how JDBC reads are split.
 
 `finance_recon.settings` reads these variables (as it reads every other); `load_spark_settings`
-turns them into the Spark path's settings:
+turns a deployment's `Settings` into the Spark path's settings:
 
     FINANCE_RECON_LANDING_ENGINE    embedded (default) | spark — which landing path the definitions use
     FINANCE_RECON_LAKE_DIR          the Parquet lake (default $FINANCE_RECON_HOME/lake)
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finance_recon.settings import Settings, load_settings
+from finance_recon.settings import Settings
 
 POSTGRES_DRIVER = "org.postgresql.Driver"
 # MariaDB Connector/J 2.x accepts jdbc:mysql:// URLs, and Spark picks its MySQL dialect (backtick
@@ -75,8 +75,7 @@ class SparkSettings:
         return conf
 
 
-def load_spark_settings(settings: Settings | None = None) -> SparkSettings:
-    settings = settings or load_settings()
+def load_spark_settings(settings: Settings) -> SparkSettings:
     return SparkSettings(
         landing_engine=settings.landing_engine,
         lake_dir=settings.lake_dir or settings.home / "lake",

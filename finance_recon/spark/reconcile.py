@@ -7,8 +7,8 @@ Used by the benchmark and the equality tests. The Dagster graph keeps using its 
 subprocess: dbt-spark then starts its own local session and registers the lake itself through the
 `register_landing_lake` macro).
 
-The dbt project and the landing schema come from `Settings` (FINANCE_RECON_DBT_PROJECT_DIR,
-FINANCE_RECON_LANDING_SCHEMA), passed in or loaded once per call; the variables set here are the
+The dbt project and the landing schema come from the deployment's `Settings`
+(FINANCE_RECON_DBT_PROJECT_DIR, FINANCE_RECON_LANDING_SCHEMA), passed in; the variables set here are the
 ones dbt's profiles read, for the duration of the in-process invocation.
 """
 
@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from finance_recon.settings import Settings, environment_overrides, load_settings
+from finance_recon.settings import Settings, environment_overrides
 
 from .lake import Lake
 
@@ -117,10 +117,10 @@ def reconcile_on_spark(
     work_dir: Path,
     command: tuple[str, ...] = ("run",),
     project_dir: Path | None = None,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
 ) -> None:
     """Register the lake in the current Spark session and run the models there."""
-    settings = settings or load_settings()
     # _landing__sources.yml defaults the source database to target.database, which dbt-spark does
     # not have; Spark accepts a "database" only when it equals the schema.
     env = dbt_env(target="spark", lake=lake, landing_catalog=settings.landing_schema)
@@ -141,7 +141,8 @@ def reconcile_on_duckdb(
     work_dir: Path,
     command: tuple[str, ...] = ("run",),
     project_dir: Path | None = None,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
 ) -> None:
     invoke_dbt(
         list(command),
@@ -149,5 +150,5 @@ def reconcile_on_duckdb(
         dbt_vars=dbt_vars,
         work_dir=work_dir,
         env=dbt_env(target="duckdb", warehouse_path=warehouse_path),
-        project_dir=project_dir or (settings or load_settings()).dbt_project_dir,
+        project_dir=project_dir or settings.dbt_project_dir,
     )

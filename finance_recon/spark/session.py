@@ -7,17 +7,16 @@ and dbt-spark's `session` method, run in-process, finds the same session.
 
 from __future__ import annotations
 
-from .config import SparkSettings, load_spark_settings, missing_jars
+from .config import SparkSettings, missing_jars
 
 
 class SparkUnavailableError(RuntimeError):
     """Spark cannot start here (no Java, no JDBC driver jars): a setup problem, not a data problem."""
 
 
-def get_session(spark_settings: SparkSettings | None = None, extra: dict[str, str] | None = None):
+def get_session(spark_settings: SparkSettings, extra: dict[str, str] | None = None):
     from pyspark.sql import SparkSession
 
-    spark_settings = spark_settings or load_spark_settings()
     missing = missing_jars(spark_settings.jdbc_jars)
     if missing:
         raise SparkUnavailableError(
@@ -43,13 +42,12 @@ def _pin_jvm_time_zone(spark) -> None:
         tz.setDefault(tz.getTimeZone("UTC"))
 
 
-def check_jdbc_drivers(spark, spark_settings: SparkSettings | None = None) -> None:
+def check_jdbc_drivers(spark, spark_settings: SparkSettings) -> None:
     """Fail early, in one line, when the driver JVM cannot load the JDBC drivers — the case of a
     spark-submit launched without `--jars`/`--driver-class-path` (the JVM starts before any
     configuration of ours can reach it)."""
     from .config import MYSQL_DRIVER, POSTGRES_DRIVER
 
-    spark_settings = spark_settings or load_spark_settings()
     jvm = spark._jvm
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
     for name in (MYSQL_DRIVER, POSTGRES_DRIVER):

@@ -145,6 +145,7 @@ class TrinoLandingResource(LandingResource):
             batch_rows=source.batch_rows,
             full_refresh=full_refresh,
             run_id=context.run_id,
+            mysql_reader=source.mysql_reader,
         )
         context.log.info(
             f"staged {result.rows_extracted} {table.asset_name} rows in {warehouse.catalog}."
@@ -163,6 +164,7 @@ def land_with_trino(
     full_refresh: bool = False,
     run_id: str | None = None,
     promote_now: bool = False,
+    mysql_reader: str = "client",
 ) -> ExtractResult:
     """Stage one source table's batch in the Trino warehouse (`promote_now`: land it at once, for tests
     and benchmarks of the landing itself). The source is read by the platform's reader (Arrow, the
@@ -184,7 +186,7 @@ def land_with_trino(
             look_back_minutes=look_back_minutes,
         )
         catalog = warehouse.iceberg_catalog()
-        with open_reader(source) as reader:
+        with open_reader(source, mysql_reader=mysql_reader) as reader:
             # The source's own columns first: a drifted column fails here, before a row is read.
             checked = reader.check_contract(table)
 

@@ -12,7 +12,6 @@ any probe). Two runs only: the test budget of this package is ~75 s.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from dataclasses import dataclass
@@ -104,7 +103,7 @@ def probed_shop(tmp_path_factory):
             shop = generate_shop(200, seed=15, anchor=ANCHOR)
             seed_shop(shop, orders_url, payments_url)
             as_of = format_ts(ANCHOR)
-            probing = dataclasses.replace(settings, probe_enabled=True, probe_unmatched_every=2)
+            probing = settings.model_copy(update={"probe_enabled": True, "probe_unmatched_every": 2})
             # A user that may read the payments but not write them: the prober's INSERT is refused.
             import psycopg2
 

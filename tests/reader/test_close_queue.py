@@ -3,7 +3,6 @@ says so once, and goes on when the first is done."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 from finance_recon.report.close import one_close_at_a_time
@@ -12,7 +11,7 @@ from finance_recon.settings import load_settings
 
 def test_a_second_close_waits_for_the_first(tmp_path, monkeypatch):
     monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path))
-    settings = dataclasses.replace(load_settings(), home=tmp_path)
+    settings = load_settings().model_copy(update={"home": tmp_path})
     waits: list[str] = []
     entered = threading.Event()
 

@@ -3,7 +3,6 @@ publisher does, the exporter age is computed from the store, the SLA is a few se
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -51,7 +50,7 @@ def test_drill_sequence_detects_and_recovers_with_a_fake_job(tmp_path, monkeypat
 
 
 def test_drill_fails_loudly_when_the_restart_fails(tmp_path, monkeypatch):
-    settings = dataclasses.replace(_settings(tmp_path, monkeypatch))
+    settings = _settings(tmp_path, monkeypatch).model_copy()
     store = LocalReportStore(settings.reports_uri)
     calls = {"n": 0}
 

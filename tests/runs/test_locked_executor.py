@@ -4,6 +4,8 @@ lock for the whole run: executed here as the run worker executes them (`execute_
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, execute_job, job, op, reconstructable
@@ -21,7 +23,11 @@ def work(context) -> None:
     assert os.environ[RUN_ID_MARKER] == context.run_id
 
 
-@job(executor_def=locked_executor)
+# The deployment's home, fixed when the job is defined (reconstructable needs a module-level job).
+HOME = Path(tempfile.mkdtemp(prefix="finance_recon_locked_executor_"))
+
+
+@job(executor_def=locked_executor(HOME))
 def tiny_locked_job():
     work()
 
@@ -30,10 +36,10 @@ IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path))
+def home(monkeypatch):
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(HOME))
     monkeypatch.delenv(RUN_ID_MARKER, raising=False)
-    return tmp_path
+    return HOME
 
 
 def test_a_daemon_style_run_holds_the_lock_and_names_itself(home):

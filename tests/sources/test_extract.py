@@ -276,7 +276,7 @@ def test_source_change_forces_full_refresh(duckdb_url, tmp_path, warehouse):
 
 
 def test_mysql_client_and_pymysql_paths_land_the_same(mysql_url, warehouse, tmp_path, monkeypatch):
-    from finance_recon.settings import ENV_MYSQL_READER
+    from finance_recon.settings import ENV_MYSQL_READER, load_settings
     from finance_recon.sources.readers.mysql import client_binary
 
     assert client_binary(), "the MariaDB client ships with the server on the platform's machines"
@@ -293,9 +293,10 @@ def test_mysql_client_and_pymysql_paths_land_the_same(mysql_url, warehouse, tmp_
     )
     extract(mysql_url, warehouse, table=PAYMENTS)
     monkeypatch.setenv(ENV_MYSQL_READER, "pymysql")
-    assert client_binary() is None
+    mysql_reader = load_settings().mysql_reader  # handed down by the source resource
+    assert client_binary(mysql_reader) is None
     other = WarehouseResource(path=str(tmp_path / "pymysql.duckdb"))
-    extract(mysql_url, other, table=PAYMENTS)
+    extract(mysql_url, other, table=PAYMENTS, mysql_reader=mysql_reader)
     assert landed(warehouse, PAYMENTS) == landed(other, PAYMENTS)
     assert landed(other, PAYMENTS)["NULL"][1] is None
     assert landed(other, PAYMENTS)["p3"][8] == T0 + timedelta(microseconds=123456)

@@ -35,11 +35,12 @@ def unique(prefix: str) -> str:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory) -> Iterator:
     """The one SparkSession of the test run (local[2], ~10 s to start on an idle 2-core machine)."""
+    from finance_recon.settings import load_settings
     from finance_recon.spark.config import load_spark_settings, missing_jars
 
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         missing("Java is not installed (Spark needs a JRE 17)")
-    settings = load_spark_settings()
+    settings = load_spark_settings(load_settings())
     jars = missing_jars(settings.jdbc_jars)
     if jars:
         missing(f"JDBC jars missing: {jars} (apt-get install libpostgresql-jdbc-java libmariadb-java)")

@@ -17,6 +17,7 @@ from finance_recon.contracts import ORDERS, PAYMENTS
 from finance_recon.demo.generator import generate_shop
 from finance_recon.demo.seed import connect, seed_shop
 from finance_recon.reconciliation.parameters import format_ts
+from finance_recon.settings import load_settings
 from finance_recon.sources.extract import extract_table
 from finance_recon.spark.lake import register_duckdb_views
 from finance_recon.spark.landing import land_table
@@ -134,9 +135,10 @@ def test_embedded_and_spark_paths_reconcile_identically(spark, lake, mysql_url, 
         "grace_minutes": 60,
     }
     work = tmp_path / "dbt"
-    reconcile_on_duckdb(tmp_path / "embedded.duckdb", dbt_vars, work)
-    reconcile_on_duckdb(lake_wh, dbt_vars, work)
-    reconcile_on_spark(lake, dbt_vars, work)
+    settings = load_settings()
+    reconcile_on_duckdb(tmp_path / "embedded.duckdb", dbt_vars, work, settings=settings)
+    reconcile_on_duckdb(lake_wh, dbt_vars, work, settings=settings)
+    reconcile_on_spark(lake, dbt_vars, work, settings=settings)
 
     embedded_items, embedded_summary = _duckdb_items(tmp_path / "embedded.duckdb")
     lake_items, lake_summary = _duckdb_items(lake_wh)

@@ -17,8 +17,11 @@ from ..urls import SourceUrl
 from .base import SourceReader
 
 
-def open_reader(source: SourceUrl, *, connect_timeout_s: float = 10.0) -> SourceReader:
-    """The reader for the URL's engine (not yet connected: use it as a context manager)."""
+def open_reader(
+    source: SourceUrl, *, connect_timeout_s: float = 10.0, mysql_reader: str = "client"
+) -> SourceReader:
+    """The reader for the URL's engine (not yet connected: use it as a context manager);
+    `mysql_reader` is how a MySQL/MariaDB source streams (FINANCE_RECON_MYSQL_READER)."""
     if source.dialect == "duckdb":
         from .duckdb import DuckDBReader
 
@@ -30,7 +33,7 @@ def open_reader(source: SourceUrl, *, connect_timeout_s: float = 10.0) -> Source
     if source.dialect == "mysql":
         from .mysql import MySQLReader
 
-        return MySQLReader(source, connect_timeout_s=connect_timeout_s)
+        return MySQLReader(source, connect_timeout_s=connect_timeout_s, mysql_reader=mysql_reader)
     raise ValueError(f"no reader for {source.redacted}")
 
 

@@ -35,7 +35,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ...contracts import SourceTable
-from ...settings import load_settings
 from ..errors import (
     MYSQL_REJECTION_CODES,
     ContractViolationError,
@@ -63,9 +62,10 @@ def relation(source: SourceUrl, table: SourceTable) -> str:
     return _ident(table.table)
 
 
-def client_binary() -> str | None:
-    """The MySQL/MariaDB command-line client to stream with, or None for the pymysql path."""
-    if load_settings().mysql_reader == "pymysql":
+def client_binary(mysql_reader: str = "client") -> str | None:
+    """The MySQL/MariaDB command-line client to stream with, or None for the pymysql path
+    (`mysql_reader`, FINANCE_RECON_MYSQL_READER: "pymysql" never uses the client)."""
+    if mysql_reader == "pymysql":
         return None
     return shutil.which("mariadb") or shutil.which("mysql")
 
@@ -76,6 +76,10 @@ def _unescape(value: str | None) -> str | None:
 
 class MySQLReader(SourceReader):
     default_port = 3306
+
+    def __init__(self, source: SourceUrl, *, connect_timeout_s: float = 10.0, mysql_reader: str = "client"):
+        super().__init__(source, connect_timeout_s=connect_timeout_s)
+        self.mysql_reader = mysql_reader
 
     def where(self, table: SourceTable) -> str:
         u = self.source.url
@@ -152,7 +156,7 @@ class MySQLReader(SourceReader):
             since_text = (
                 since.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
             )
-        binary = client_binary()
+        binary = client_binary(self.mysql_reader)
         if binary:
             yield from self._read_client(binary, table, since_text, batch_rows)
         else:
