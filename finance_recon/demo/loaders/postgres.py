@@ -38,7 +38,11 @@ def create_database(source: SourceUrl) -> None:
     if not u.database:
         return
     admin = psycopg2.connect(
-        dbname="postgres", host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username, password=u.password
+        dbname="postgres",
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        user=u.username,
+        password=u.password,
     )
     try:
         admin.autocommit = True
