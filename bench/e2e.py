@@ -18,8 +18,9 @@ Per size, in one invocation:
                  as_of + 2 min
    Each: wall seconds of the process, peak RSS of its process tree (sampled every 0.1 s from
    /proc), and per-stage seconds from the run's Dagster event log (STEP_START → STEP_SUCCESS per
-   step, in $FINANCE_RECON_HOME/dagster), grouped as extract / checks / dbt / report, plus
-   `startup` = wall − (RUN_START → RUN_SUCCESS): interpreter, imports, definitions, the instance.
+   step, in $FINANCE_RECON_HOME/dagster), grouped into the CLI's own stages (extract / checks /
+   reconcile / publish: `finance_recon.cli.output.stage_of`, the mapping of the CLI's stage lines),
+   plus `startup` = wall − (RUN_START → RUN_SUCCESS): interpreter, imports, definitions, the instance.
 3. The raw limit (bench/raw_limit.py): `mariadb --quick --batch` of orders and `psql COPY … TO
    STDOUT` of payments into /dev/null, and one hand-written DuckDB reconciliation query
    (bench/baselines/duckdb_sql.py) over the tables the full run landed; its category counts must
@@ -32,7 +33,8 @@ Targets: 1M full ≤ 8× raw limit; no-change ≤ 0.2× full (1M); 1%-changed �
 sizes were not run is "n/a". Exit 1 when a run fails or the counts disagree (a MISS does not fail).
 
 The earlier in-process comparison (embedded vs Spark vs pandas, one process per path, stand-in
-publish) is still there: `--paths embedded,spark_duckdb,spark_spark,pandas`.
+publish) is its own benchmark: `python -m bench.paths` (`--paths …` here is handed to it). Timing,
+RSS sampling, load average, seeding, tables and the JSON file: bench/harness.py.
 Environment: FINANCE_RECON_BENCH_MYSQL (default mysql+pymysql://root@127.0.0.1:3306) and
 FINANCE_RECON_BENCH_PG (default postgresql://postgres@127.0.0.1:5432): servers, without database.
 """
@@ -45,267 +47,27 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-ANCHOR = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-AS_OF = "2026-11-28T12:10:00Z"  # the generator's ground truth holds for as_of in [anchor, anchor + 20 min]
-PATHS = ("embedded", "spark_duckdb", "spark_spark", "pandas")
-REAL = "real"
+from bench.harness import (
+    REPO,
+    Column,
+    Table,
+    TreeRss,
+    git_state,
+    loadavg,
+    machine,
+    seed_bench_databases,
+    write_json,
+)
+from finance_recon.cli.output import STAGES, stage_of
+
+AS_OF = "2026-11-28T12:10:00Z"  # harness.ANCHOR + 10 min: the generator's ground truth holds until + 20 min
 RUNS = ("full", "no_change", "changed_1pct")
+REAL = "real"
 TARGET_SLOW_RSS_MB = 4096
-
-
-# ------------------------------------------------------------------------------------------ memory
-
-
-def _tree_rss_kb(root: int) -> int:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/statm") as fh:
-                rss[int(entry)] = int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-            children.setdefault(ppid, []).append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
-
-
-class PeakRss:
-    """Samples the RSS of this process and all its descendants (the Spark JVM) every 0.25 s."""
-
-    def __init__(self) -> None:
-        self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
-            self._stop.wait(0.25)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
-
-
-class Stages:
-    def __init__(self) -> None:
-        self.times: dict[str, float] = {}
-
-    def __call__(self, name: str):
-        stages = self
-
-        class _Stage:
-            def __enter__(self):
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                stages.times[name] = round(time.perf_counter() - self.t, 2)
-
-        return _Stage()
-
-
-# -------------------------------------------------------------------------------------- the paths
-
-
-def _counts_duckdb(path: Path) -> dict[str, int]:
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as conn:
-        return dict(
-            conn.execute("select category, count(*) from main.fct_reconciliation_items group by 1").fetchall()
-        )
-
-
-def _publish_duckdb(path: Path, out: Path) -> int:
-    import duckdb
-
-    out.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path), read_only=True) as conn:
-        q = "select * from main.fct_reconciliation_items where is_break order by item_key"
-        conn.execute(f"copy ({q}) to '{out / 'breaks.parquet'}' (format parquet)")
-        conn.execute(f"copy ({q}) to '{out / 'breaks.csv'}' (format csv, header)")
-        return conn.execute("select count(*) from main.fct_reconciliation_items where is_break").fetchone()[0]
-
-
-def run_path(path: str, orders_url: str, payments_url: str, work: Path, dbt_command: str = "build") -> dict:
-    from finance_recon.contracts import ORDERS, PAYMENTS
-    from finance_recon.settings import load_settings
-
-    settings = load_settings()  # the harness is an entry point: it resolves the settings once
-    stages = Stages()
-    dbt_vars = {"as_of": AS_OF, "tolerance": "0.00", "grace_minutes": 60}
-    with PeakRss() as rss:
-        t0 = time.perf_counter()
-        if path == "embedded":
-            from finance_recon.sources.extract import extract_table
-            from finance_recon.spark.reconcile import reconcile_on_duckdb
-            from finance_recon.warehouse import WarehouseResource
-
-            wh = WarehouseResource(path=str(work / "warehouse.duckdb"))
-            with stages("extract_orders"):
-                extract_table(ORDERS, orders_url, wh, promote_now=True)
-            with stages("extract_payments"):
-                extract_table(PAYMENTS, payments_url, wh, promote_now=True)
-            with stages(f"dbt_{dbt_command}_duckdb"):
-                reconcile_on_duckdb(
-                    Path(wh.path), dbt_vars, work / "dbt", command=(dbt_command,), settings=settings
-                )
-            with stages("publish"):
-                _publish_duckdb(Path(wh.path), work / "out")
-            counts = _counts_duckdb(Path(wh.path))
-        elif path.startswith("spark"):
-            from finance_recon.spark.config import load_spark_settings
-            from finance_recon.spark.lake import Lake, register_duckdb_views
-            from finance_recon.spark.landing import land_table
-            from finance_recon.spark.reconcile import reconcile_on_duckdb, reconcile_on_spark
-            from finance_recon.spark.session import get_session
-
-            with stages("spark_start"):
-                spark = get_session(
-                    load_spark_settings(settings),
-                    extra={"spark.sql.warehouse.dir": str(work / "spark-warehouse")},
-                )
-                spark.range(1).count()
-            lake = Lake(work / "lake")
-            with stages("land_orders"):
-                land_table(spark, ORDERS, orders_url, lake, partitions=4, min_rows_per_partition=50_000)
-            with stages("land_payments"):
-                land_table(spark, PAYMENTS, payments_url, lake, partitions=4, min_rows_per_partition=50_000)
-            if path == "spark_duckdb":
-                import duckdb
-
-                wh = work / "warehouse.duckdb"
-                with stages(f"dbt_{dbt_command}_duckdb"):
-                    with duckdb.connect(str(wh)) as conn:
-                        register_duckdb_views(conn, lake, [ORDERS, PAYMENTS])
-                    reconcile_on_duckdb(wh, dbt_vars, work / "dbt", command=(dbt_command,), settings=settings)
-                with stages("publish"):
-                    _publish_duckdb(wh, work / "out")
-                counts = _counts_duckdb(wh)
-            else:
-                with stages("dbt_run_spark"):
-                    reconcile_on_spark(lake, dbt_vars, work / "dbt", command=("run",), settings=settings)
-                with stages("publish"):
-                    breaks = (
-                        spark.table("finance_recon.fct_reconciliation_items")
-                        .where("is_break")
-                        .orderBy("item_key")
-                    )
-                    breaks.write.mode("overwrite").parquet(str(work / "out" / "breaks.parquet"))
-                    breaks.write.mode("overwrite").option("header", True).csv(
-                        str(work / "out" / "breaks.csv")
-                    )
-                counts = {
-                    r[0]: r[1]
-                    for r in spark.sql(
-                        "select category, count(*) from finance_recon.fct_reconciliation_items group by 1"
-                    ).collect()
-                }
-        elif path == "pandas":
-            import numpy as np
-            import pandas as pd
-            import sqlalchemy
-
-            from bench.baselines.pandas_recon import reconcile_counts
-
-            def cents(s):  # the notebook way: Decimal → float → rounded cents (exact below 2^53 / 100)
-                return np.round(s.astype("float64") * 100).astype("int64")
-
-            with stages("read_sql_orders"):
-                orders = pd.read_sql("select * from orders", sqlalchemy.create_engine(orders_url))
-                orders["total_amount"] = cents(orders["total_amount"])
-                for c in ("created_at", "updated_at"):
-                    orders[c] = pd.to_datetime(orders[c]).dt.tz_localize("UTC")
-            with stages("read_sql_payments"):
-                pg = payments_url.replace(
-                    "postgresql://", "postgresql+psycopg2://", 1
-                )  # SQLAlchemy 2.1 defaults to psycopg 3
-                payments = pd.read_sql("select * from payments", sqlalchemy.create_engine(pg))
-                payments["amount"] = cents(payments["amount"])
-                payments["order_id"] = payments["order_id"].astype("Int64")
-                for c in ("created_at", "updated_at"):
-                    payments[c] = pd.to_datetime(payments[c], utc=True)
-            with stages("reconcile_pandas"):
-                counts = reconcile_counts(orders, payments, AS_OF)
-        else:
-            raise ValueError(path)
-        total = time.perf_counter() - t0
-    return {
-        "path": path,
-        "wall_s": round(total, 2),
-        "stages": stages.times,
-        "peak_rss_mb": round(rss.peak_kb / 1024),
-        "counts": dict(sorted((str(k), int(v)) for k, v in counts.items())),
-    }
-
-
-# ------------------------------------------------------------------------- the real run (default)
-
-
-class ChildTreeRss:
-    """Peak RSS of a child process and all its descendants, sampled every `interval` seconds."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.pid, self.interval, self.peak_kb = pid, interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
-            self._stop.wait(self.interval)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak_kb
-
-
-def _server_urls() -> tuple[str, str]:
-    mysql = os.environ.get("FINANCE_RECON_BENCH_MYSQL", "mysql+pymysql://root@127.0.0.1:3306").rstrip("/")
-    pg = os.environ.get("FINANCE_RECON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
-    return mysql, pg
-
-
-def seed_real(n_orders: int, db_prefix: str = "fr_e2e") -> tuple[str, str, int, int, float]:
-    """Seed the bench databases (not timed); returns the URLs, row counts and seed seconds."""
-    from finance_recon.demo.generator import generate_shop
-    from finance_recon.demo.seed import seed_shop
-
-    mysql, pg = _server_urls()
-    db = f"{db_prefix}_{n_orders}"
-    orders_url, payments_url = f"{mysql}/{db}", f"{pg}/{db}"
-    t = time.perf_counter()
-    shop = generate_shop(n_orders, seed=7, anchor=ANCHOR)
-    seed_shop(shop, orders_url, payments_url, replace=True)
-    seconds = time.perf_counter() - t
-    n_o, n_p = shop.orders.num_rows, shop.payments.num_rows
-    del shop
-    print(
-        f"seeded {n_o:,} orders + {n_p:,} payments into {db} in {seconds:.0f}s (not timed)", file=sys.stderr
-    )
-    return orders_url, payments_url, n_o, n_p, seconds
 
 
 def change_one_percent(orders_url: str, payments_url: str, now: datetime) -> dict:
@@ -346,19 +108,6 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "finance_recon"]
 
 
-def _stage_of(step_key: str) -> str:
-    key = step_key.lower()
-    if any(w in key for w in ("check", "quality", "contract", "consistency", "source_lag")):
-        return "checks"
-    if key in ("orders", "payments") or "extract" in key or "landing" in key or "source" in key:
-        return "extract"
-    if "report" in key or "publish" in key or "notify" in key:
-        return "report"
-    if "dbt" in key or "reconcil" in key or key.startswith(("stg_", "int_", "fct_", "dim_")):
-        return "dbt"
-    return "other"
-
-
 def dagster_stages(dagster_home: Path, run_id: str) -> dict:
     """Per-step seconds from the run's event log (STEP_START → STEP_SUCCESS/FAILURE), and the run span."""
     from dagster import DagsterEventType, DagsterInstance
@@ -393,7 +142,7 @@ def dagster_stages(dagster_home: Path, run_id: str) -> dict:
             steps[event.step_key] = round(entry.timestamp - starts[event.step_key], 2)
     grouped: dict[str, float] = {}
     for key, seconds in steps.items():
-        stage = _stage_of(key)
+        stage = stage_of(key)  # the CLI's own mapping: these are the stages its lines print
         grouped[stage] = round(grouped.get(stage, 0.0) + seconds, 2)
     span = round(run_end - run_start, 2) if run_start is not None and run_end is not None else None
     return {"steps": steps, "stages": grouped, "run_span_s": span}
@@ -415,7 +164,7 @@ def run_cli(
     with open(log, "w") as err:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-        rss = ChildTreeRss(proc.pid)
+        rss = TreeRss(proc.pid, interval=0.1)
         stdout, _ = proc.communicate()
         wall = time.perf_counter() - t
         peak_kb = rss.stop()
@@ -456,11 +205,6 @@ def run_cli(
     return result
 
 
-def _loadavg() -> str:
-    with open("/proc/loadavg") as fh:
-        return fh.read().strip()
-
-
 def measure_size(
     n: int,
     work: Path,
@@ -468,7 +212,8 @@ def measure_size(
     db_prefix: str = "fr_e2e",
     engines: tuple[str, ...] = ("duckdb",),
 ) -> dict:
-    orders_url, payments_url, n_orders, n_payments, seed_s = seed_real(n, db_prefix)
+    seeded = seed_bench_databases(n, db_prefix)
+    orders_url, payments_url = seeded.orders_url, seeded.payments_url
     size_dir = work / str(n)
     shutil.rmtree(size_dir, ignore_errors=True)
     home = size_dir / "home"
@@ -478,7 +223,7 @@ def measure_size(
     def as_of(minutes: int) -> str:
         return (anchor_as_of + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    load_before = _loadavg()
+    load_before = loadavg()
     runs = [run_cli("full", home, orders_url, payments_url, as_of(0), full=True)]
     raw: dict = {}
     if runs[0]["success"]:
@@ -507,16 +252,16 @@ def measure_size(
     trino_runs: list[dict] = []
     if "trino" in engines and runs[0]["success"]:
         trino_runs = measure_trino(n, size_dir, orders_url, payments_url, as_of)
-    load_after = _loadavg()
+    load_after = loadavg()
     if not keep_home:
         shutil.rmtree(home / "object-store", ignore_errors=True)
     counts_match = bool(raw.get("counts")) and raw.get("counts") == runs[0].get("counts")
     rerun_same = len(runs) > 1 and runs[1].get("counts") == runs[0].get("counts")
     changed_match = len(runs) > 2 and bool(runs[2].get("counts_match_raw"))
     return {
-        "orders": n_orders,
-        "payments": n_payments,
-        "seed_s": round(seed_s, 1),
+        "orders": seeded.orders,
+        "payments": seeded.payments,
+        "seed_s": round(seeded.seconds, 1),
         "loadavg_before": load_before,
         "loadavg_after": load_after,
         "runs": runs,
@@ -631,24 +376,21 @@ def targets(sizes: list[dict]) -> list[dict]:
     return out
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return ""
+RUN_TABLE = Table(
+    [Column("run", 14, left=True), Column("wall s", 9, ".1f"), Column("peak MB", 9), Column("", 2)]
+    + [Column(stage, 10, ".1f") for stage in (*STAGES, "startup")]
+    + [Column("", 2)]
+)
 
 
 def _run_line(r: dict) -> str:
     """One run of the table: wall, peak RSS, the stages, the outcome (and, for Trino's changed run,
     whether its counts equal DuckDB's)."""
     st = r.get("stages", {})
-    cells = "".join(
-        f"{st[k]:>8.1f}" if k in st else f"{'-':>8}"
-        for k in ("extract", "checks", "dbt", "report", "other", "startup")
-    )
     outcome = "ok " + str(r.get("verdict")) if r["success"] else "FAILED: " + str(r.get("cause"))
     match = f"  counts = DuckDB's: {r['counts_match_duckdb']}" if "counts_match_duckdb" in r else ""
-    return f"{r['run']:<14}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9}  {cells}  {outcome}{match}"
+    cells = [r["run"], r["wall_s"], r["peak_rss_mb"], ""] + [st.get(k) for k in (*STAGES, "startup")] + [""]
+    return RUN_TABLE.row(cells) + outcome + match
 
 
 def report_real(result: dict) -> str:
@@ -662,8 +404,7 @@ def report_real(result: dict) -> str:
             "",
             f"{size['orders']:,} orders + {size['payments']:,} payments (seed {size['seed_s']} s, not timed); "
             f"loadavg before {size['loadavg_before']} | after {size['loadavg_after']}",
-            f"{'run':<14}{'wall s':>9}{'peak MB':>9}  {'extract':>8}{'checks':>8}{'dbt':>8}{'report':>8}"
-            f"{'other':>8}{'startup':>8}  result",
+            RUN_TABLE.header() + "result",
         ]
         lines += [_run_line(r) for r in size["runs"]]
         raw = size.get("raw_limit") or {}
@@ -686,15 +427,14 @@ def report_real(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main_real(args) -> int:
+def measure(args) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     result = {
         "kind": "finance-recon run end to end",
-        "git_head": _git("rev-parse", "HEAD").strip(),
-        "git_dirty_files": len([line for line in _git("status", "--short").splitlines() if line.strip()]),
-        "loadavg_start": _loadavg(),
+        **git_state(),
+        "loadavg_start": loadavg(),
         "sizes": [],
     }
     ok = True
@@ -709,61 +449,23 @@ def main_real(args) -> int:
             ok &= len(trino) == len(RUNS) and all(r["success"] for r in trino)
             ok &= bool(trino) and bool(trino[-1].get("counts_match_duckdb"))
         result["sizes"].append(size)
-    result["loadavg_end"] = _loadavg()
+    result["loadavg_end"] = loadavg()
     result["machine"] = machine() | {"when": started.isoformat(timespec="seconds")}
     result["targets"] = targets(result["sizes"])
     result["ok"] = ok
     print(report_real(result))
-    out = Path(args.json) if args.json else work / f"e2e-{started:%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"results: {out}", file=sys.stderr)
+    write_json(result, Path(args.json) if args.json else work / f"e2e-{started:%Y%m%dT%H%M%SZ}.json")
     return 0 if ok else 1
 
 
-# ----------------------------------------------------------------------------------------- driver
-
-
-def seed(n_orders: int) -> tuple[str, str, int, int]:
-    from finance_recon.demo.generator import generate_shop
-    from finance_recon.demo.seed import connect, seed_shop
-
-    mysql = os.environ.get("FINANCE_RECON_BENCH_MYSQL", "mysql+pymysql://root@127.0.0.1:3306")
-    pg = os.environ.get("FINANCE_RECON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-    db = f"fr_e2e_{n_orders}"
-    orders_url, payments_url = f"{mysql}/{db}", f"{pg}/{db}"
-    shop = generate_shop(n_orders, seed=7, anchor=ANCHOR)
-    t = time.perf_counter()
-    seed_shop(shop, orders_url, payments_url)
-    with connect(payments_url) as conn, conn.cursor() as cur:
-        cur.execute("ANALYZE payments")
-        conn.commit()
-    print(
-        f"seeded {shop.orders.num_rows} orders, {shop.payments.num_rows} payments in {time.perf_counter() - t:.0f}s "
-        "(not timed)",
-        file=sys.stderr,
-    )
-    return orders_url, payments_url, shop.orders.num_rows, shop.payments.num_rows
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--orders", type=int, action="append", help="orders per run (repeatable); default 1000000"
     )
-    parser.add_argument(
-        "--paths",
-        default=REAL,
-        help=f"`{REAL}` (default): the real CLI runs + raw limit; or any of {','.join(PATHS)} (the in-process comparison)",
-    )
     parser.add_argument("--work", default=str(REPO / ".finance_recon" / "bench-e2e"))
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument(
-        "--dbt",
-        choices=("build", "run"),
-        default="build",
-        help="dbt command of the DuckDB paths (Spark always runs `dbt run`)",
-    )
     parser.add_argument(
         "--db-prefix", default="fr_e2e", help="bench database name prefix (<prefix>_<N> on both servers)"
     )
@@ -773,92 +475,19 @@ def main(argv: list[str] | None = None) -> int:
         default="duckdb",
         help="trino: also the three runs on FINANCE_RECON_WAREHOUSE_TARGET=trino (make services first)",
     )
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--orders-url", help=argparse.SUPPRESS)
-    parser.add_argument("--payments-url", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--paths",
+        default=REAL,
+        help=f"`{REAL}` (default): this benchmark; anything else is the in-process comparison, "
+        "handed to `python -m bench.paths` with these arguments",
+    )
+    parser.add_argument("--dbt", help=argparse.SUPPRESS)  # bench.paths' own, passed through
     args = parser.parse_args(argv)
+    if args.paths != REAL:
+        from bench import paths
 
-    if args.child:
-        print(json.dumps(run_path(args.child, args.orders_url, args.payments_url, Path(args.work), args.dbt)))
-        return 0
-
-    if args.paths == REAL:
-        return main_real(args)
-    all_results, ok = [], True
-    for n in args.orders or [1_000_000]:
-        orders_url, payments_url, n_orders, n_payments = seed(n)
-        results = []
-        for path in args.paths.split(","):
-            work = Path(args.work) / f"{n}" / path
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-            t = time.perf_counter()
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.e2e",
-                    "--child",
-                    path,
-                    "--orders-url",
-                    orders_url,
-                    "--payments-url",
-                    payments_url,
-                    "--work",
-                    str(work),
-                    "--dbt",
-                    args.dbt,
-                ],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "FINANCE_RECON_HOME": str(work / "home"), "PYTHONUNBUFFERED": "1"},
-            )
-            if proc.returncode != 0:
-                print(f"{path}: FAILED\n{proc.stderr[-3000:]}", file=sys.stderr)
-                ok = False
-                continue
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-            result["process_s"] = round(time.perf_counter() - t, 2)
-            result["rows_per_s"] = round((n_orders + n_payments) / result["wall_s"])
-            results.append(result)
-            print(
-                f"  {path:<13} {result['wall_s']:>8.1f}s  {result['peak_rss_mb']:>6} MB  {result['stages']}",
-                file=sys.stderr,
-            )
-        reference = results[0]["counts"] if results else {}
-        for r in results:
-            r["counts_match"] = r["counts"] == reference
-            ok &= r["counts_match"]
-        all_results.append({"orders": n_orders, "payments": n_payments, "results": results})
-        print(report(n_orders, n_payments, results))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "runs": all_results}, indent=2))
-    return 0 if ok else 1
-
-
-def machine() -> dict:
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cpus": os.cpu_count(),
-        "mem_gb": round(mem_gb),
-        "load_avg_at_end": os.getloadavg(),
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def report(n_orders: int, n_payments: int, results: list[dict]) -> str:
-    lines = [
-        f"\n{n_orders:,} orders + {n_payments:,} payments (seed excluded); machine {machine()}",
-        f"{'path':<14}{'wall s':>9}{'rows/s':>11}{'peak RSS MB':>13}  counts  stages (s)",
-    ]
-    for r in results:
-        lines.append(
-            f"{r['path']:<14}{r['wall_s']:>9.1f}{r['rows_per_s']:>11,}{r['peak_rss_mb']:>13}  "
-            f"{'same' if r['counts_match'] else 'DIFF':<7} "
-            + ", ".join(f"{k} {v}" for k, v in r["stages"].items())
-        )
-    return "\n".join(lines)
+        return paths.main(argv)
+    return measure(args)
 
 
 if __name__ == "__main__":

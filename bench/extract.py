@@ -21,11 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+from bench.harness import Column, Table, machine, own_peak_rss_mb, run_child, seed_sources, write_json
 
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/fr_bench"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/fr_bench"
@@ -44,18 +46,6 @@ METHODS = {
 }
 
 
-def _rss_mb() -> float:
-    """Peak RSS of this process (VmHWM: unlike ru_maxrss it is not inherited across fork+exec)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 # ------------------------------------------------------------------------------------ the methods
 
 
@@ -68,7 +58,7 @@ def run_method(method: str, table_name: str, url: str, batch_rows: int) -> dict:
     src = SourceUrl.parse(url)
     u = src.url
     cols = ", ".join(table.column_names)
-    baseline = _rss_mb()
+    baseline = own_peak_rss_mb()
     started = time.perf_counter()
     rows = 0
     if method in ("platform_read", "platform_read_pymysql"):
@@ -183,52 +173,31 @@ def run_method(method: str, table_name: str, url: str, batch_rows: int) -> dict:
         "method": method,
         "rows": rows,
         "seconds": seconds,
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": own_peak_rss_mb(),
         "baseline_rss_mb": baseline,
     }
 
 
 def measure(method: str, table: str, url: str, batch_rows: int) -> dict:
     """One method in a fresh interpreter, so that its peak RSS is its own."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.extract",
-            "--child",
-            method,
-            "--table",
-            table,
-            "--url",
-            url,
-            "--batch-rows",
-            str(batch_rows),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"{method} on {table} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    args = [method, "--table", table, "--url", url, "--batch-rows", str(batch_rows)]
+    return run_child("bench.extract", args)[0]
 
 
 # ------------------------------------------------------------------------------------------ main
 
 
-def seed(n_orders: int, orders_url: str, payments_url: str) -> tuple[int, int]:
-    from finance_recon.demo.generator import generate_shop
-    from finance_recon.demo.seed import seed_shop
-
-    started = time.perf_counter()
-    shop = generate_shop(n_orders, seed=11)
-    seed_shop(shop, orders_url, payments_url, replace=True, progress=sys.stderr.isatty())
-    print(
-        f"seeded {shop.orders.num_rows:,} orders and {shop.payments.num_rows:,} payments "
-        f"in {time.perf_counter() - started:.1f}s (not timed below)",
-        flush=True,
-    )
-    return shop.orders.num_rows, shop.payments.num_rows
+REPORT = Table(
+    [
+        Column("method", 24, left=True),
+        Column("seconds", 9, ".2f"),
+        Column("rows/s", 12, ",.0f"),
+        Column("peak RSS MB", 13, ".0f"),
+        Column("(baseline)", 11, ".0f"),
+        Column("runs", 6),
+    ],
+    indent="  ",
+)
 
 
 def report(table: str, results: list[dict]) -> list[str]:
@@ -236,13 +205,11 @@ def report(table: str, results: list[dict]) -> list[str]:
     rate = {m: r["rows"] / r["seconds"] for m, r in by.items()}
     lines = [
         f"\n{table} ({by[results[0]['method']]['rows']:,} rows)",
-        f"  {'method':<24}{'seconds':>9}{'rows/s':>12}{'peak RSS MB':>13}{'(baseline)':>11}{'runs':>6}",
+        REPORT.header(),
     ]
     for r in results:
-        lines.append(
-            f"  {r['method']:<24}{r['seconds']:>9.2f}{rate[r['method']]:>12,.0f}{r['peak_rss_mb']:>13.0f}"
-            f"{r['baseline_rss_mb']:>11.0f}{r.get('runs', 1):>6}"
-        )
+        cells = [r["method"], r["seconds"], rate[r["method"]], r["peak_rss_mb"], r["baseline_rss_mb"]]
+        lines.append(REPORT.row([*cells, r.get("runs", 1)]))
     raw = [m for m in ("raw_copy", "raw_client", "raw_cursor") if m in rate]
     for platform in ("platform_read", "platform_extract"):
         parts = [f"{rate[platform] / rate['pandas_read_sql']:.1f}× pandas.read_sql"]
@@ -264,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-seed", action="store_true", help="reuse what is already in the bench databases"
     )
     parser.add_argument("--only", choices=["orders", "payments"], help="benchmark one table")
+    parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -274,9 +242,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if not args.skip_seed:
-        seed(args.orders, args.orders_url, args.payments_url)
+        seed_sources(
+            args.orders,
+            args.orders_url,
+            args.payments_url,
+            seed=11,
+            anchor=None,
+            progress=sys.stderr.isatty(),
+        )
     print(f"load average before timing: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     lines: list[str] = []
+    results: dict[str, list[dict]] = {}
     for table, url in (("orders", args.orders_url), ("payments", args.payments_url)):
         if args.only and table != args.only:
             continue
@@ -298,8 +274,11 @@ def main(argv: list[str] | None = None) -> int:
                 if method not in best or result["seconds"] < best[method]["seconds"]:
                     best[method] = result
                 best[method]["runs"] = runs
-        lines += report(table, [best[m] for m in METHODS[table]])
+        results[table] = [best[m] for m in METHODS[table]]
+        lines += report(table, results[table])
     print("\n".join(lines))
+    if args.json:
+        write_json({"kind": "extract", "machine": machine(), "tables": results}, Path(args.json))
     return 0
 
 

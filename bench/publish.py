@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.harness import Column, Table, loadavg, machine, own_peak_rss_mb, run_child, spawn, write_json
 
 AS_OF = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 EARLIER = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
@@ -123,61 +122,66 @@ def run_method(method: str, folder: Path) -> dict:
         "method": method,
         "rows": rows,
         "wall_s": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(own_peak_rss_mb()),
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+REPORT = Table([Column("method", 12, left=True), Column("wall s", 9, ".2f"), Column("peak RSS MB", 13)], "  ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.publish", description=__doc__.splitlines()[0])
     parser.add_argument("--breaks", type=int, action="append", help="breaks per size (repeatable)")
-    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.prepare:
         prepare(Path(args.folder), args.prepare)
         return 0
-    if args.method:
-        print(json.dumps(run_method(args.method, Path(args.folder))))
+    if args.child:
+        print(json.dumps(run_method(args.child, Path(args.folder))))
         return 0
     failed = False
+    sizes = []
     for n in args.breaks or [1_000_000]:
         with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
             folder = Path(scratch)
             # In its own process too: a child's peak RSS starts at its parent's (Linux keeps ru_maxrss
             # across fork and exec), so the parent stays small.
-            subprocess.run(
-                [sys.executable, "-m", "bench.publish", "--prepare", str(n), "--folder", str(folder)],
-                check=True,
-                capture_output=True,
+            prep = spawn(
+                [sys.executable, "-m", "bench.publish", "--prepare", str(n), "--folder", str(folder)]
             )
-            load_before = os.getloadavg()
+            if prep.returncode != 0:
+                print(prep.stderr[-3000:], file=sys.stderr)
+                return 1
+            load_before = loadavg()
             results = {}
             for method in ("streamed", "whole_table"):
-                proc = subprocess.run(
-                    [sys.executable, "-m", "bench.publish", "--method", method, "--folder", str(folder)],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if proc.returncode != 0:
-                    print(proc.stderr[-3000:], file=sys.stderr)
+                try:
+                    results[method], _ = run_child("bench.publish", [method, "--folder", str(folder)])
+                except SystemExit as exc:
+                    print(exc, file=sys.stderr)
                     return 1
-                results[method] = json.loads(proc.stdout.strip().splitlines()[-1])
-            load_after = os.getloadavg()
+            load_after = loadavg()
             s, w = results["streamed"], results["whole_table"]
             if s["rows"] != w["rows"]:
                 print(f"rows differ: streamed {s['rows']}, whole table {w['rows']}", file=sys.stderr)
                 failed = True
-            print(
-                f"breaks {n:,} (rows written {s['rows']:,}); load {load_before[0]:.1f} -> {load_after[0]:.1f}"
-            )
+            print(f"breaks {n:,} (rows written {s['rows']:,}); loadavg {load_before} -> {load_after}")
+            print(REPORT.header())
             for r in (s, w):
-                print(f"  {r['method']:<12} wall {r['wall_s']:>7.2f} s   peak RSS {r['peak_rss_mb']:>6} MB")
+                print(REPORT.row([r["method"], r["wall_s"], r["peak_rss_mb"]]))
             print(
                 f"  streamed / whole table: wall {s['wall_s'] / w['wall_s']:.2f}x, "
                 f"peak RSS {s['peak_rss_mb'] / w['peak_rss_mb']:.2f}x"
             )
+            sizes.append({"breaks": n, "loadavg_before": load_before, "loadavg_after": load_after, **results})
+    if args.json:
+        write_json(
+            {"kind": "publish", "machine": machine(), "sizes": sizes, "ok": not failed}, Path(args.json)
+        )
     return 1 if failed else 0
 
 

@@ -31,19 +31,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from bench import harness
+from bench.harness import (
+    ANCHOR,
+    REPO,
+    Column,
+    Table,
+    machine,
+    own_peak_rss_mb,
+    spawn,
+    write_json,
+)
+
 DBT_PROJECT = REPO / "dbt_project"
-ANCHOR = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 AS_OF = ANCHOR + timedelta(minutes=10)  # the ground truth holds for as_of in [anchor, anchor + 20 min]
 TOLERANCE = "0.00"
 GRACE_MINUTES = 60
@@ -155,19 +163,6 @@ def run_child(method: str, db: str, as_of: str, tolerance: str, grace_minutes: i
 # ------------------------------------------------------------------------------------------ harness
 
 
-def _spawn(cmd: list[str], env: dict | None = None) -> tuple[float, float, str, str, int]:
-    """Run `cmd`; wall seconds, peak RSS (MB) of that process tree's largest member, stdout, stderr, rc."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=REPO)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return wall, usage.ru_maxrss / 1024, out.read().decode(), err.read().decode(), proc.returncode
-
-
 def _dbt_env(db: Path) -> dict:
     return dict(
         os.environ,
@@ -218,14 +213,16 @@ def measure(method: str, db: Path, work: Path, dbt_vars: dict) -> dict:
     if method in ("dbt_run", "dbt_build"):
         results = work / "dbt_target" / "run_results.json"
         results.unlink(missing_ok=True)
-        wall, rss, out, err, rc = _spawn(_dbt_cmd(method.split("_")[1], work, dbt_vars), _dbt_env(db))
-        if rc != 0:
-            raise SystemExit(f"{method} failed (exit {rc}):\n{out[-4000:]}\n{err[-2000:]}")
+        run = spawn(_dbt_cmd(method.split("_")[1], work, dbt_vars), _dbt_env(db))
+        if run.returncode != 0:
+            raise SystemExit(
+                f"{method} failed (exit {run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+            )
         run_results = json.loads(results.read_text())
         nodes = run_results["results"]
         return {
-            "wall_s": wall,
-            "rss_mb": rss,
+            "wall_s": run.wall_s,
+            "rss_mb": run.peak_rss_mb,
             "inner_s": run_results["elapsed_time"],
             "counts": _child("platform_counts", db, dbt_vars)["counts"],
             "nodes": len(nodes),
@@ -235,18 +232,36 @@ def measure(method: str, db: Path, work: Path, dbt_vars: dict) -> dict:
 
 
 def _child(method: str, db: Path, dbt_vars: dict, *, timed: bool = False, extra: list[str] = ()):
-    cmd = [sys.executable, "-m", "bench.reconcile", "--child", method, "--db", str(db), *extra]
-    cmd += ["--as-of", dbt_vars["as_of"], "--tolerance", dbt_vars["tolerance"]]
-    cmd += ["--grace-minutes", str(dbt_vars["grace_minutes"])]
-    wall, rss, out, err, rc = _spawn(cmd)
-    if rc != 0:
-        raise SystemExit(f"{method} failed (exit {rc}):\n{err[-4000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    return (wall, rss, result) if timed else result
+    args = [
+        method,
+        "--db",
+        str(db),
+        *extra,
+        "--as-of",
+        dbt_vars["as_of"],
+        "--tolerance",
+        dbt_vars["tolerance"],
+    ]
+    result, run = harness.run_child(
+        "bench.reconcile", [*args, "--grace-minutes", str(dbt_vars["grace_minutes"])]
+    )
+    return (run.wall_s, run.peak_rss_mb, result) if timed else result
 
 
 def _median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
+
+
+REPORT = Table(
+    [
+        Column("method", 22, left=True),
+        Column("wall s", 9, ".2f"),
+        Column("rows/s", 13, ",.0f"),
+        Column("inner s", 9, ".2f"),
+        Column("peak RSS MB", 13, ",.0f"),
+    ],
+    indent="  ",
+)
 
 
 def report(n_orders: int, n_payments: int, results: dict[str, list[dict]]) -> list[str]:
@@ -254,14 +269,12 @@ def report(n_orders: int, n_payments: int, results: dict[str, list[dict]]) -> li
     lines = [
         f"\nreconcile {n_orders:,} orders + {n_payments:,} payments ({rows_in:,} input rows), "
         f"median of {len(next(iter(results.values())))} run(s)",
-        f"  {'method':<22}{'wall s':>9}{'rows/s':>13}{'inner s':>9}{'peak RSS MB':>13}",
+        REPORT.header(),
     ]
     for method, runs in results.items():
         wall = _median(runs, "wall_s")
-        lines.append(
-            f"  {LABELS[method]:<22}{wall:>9.2f}{rows_in / wall:>13,.0f}{_median(runs, 'inner_s'):>9.2f}"
-            f"{max(r['rss_mb'] for r in runs):>13,.0f}"
-        )
+        peak = max(r["rss_mb"] for r in runs)
+        lines.append(REPORT.row([LABELS[method], wall, rows_in / wall, _median(runs, "inner_s"), peak]))
     if "pandas" in results and "read_s" in results["pandas"][0]:
         lines.append(
             f"  (pandas inner time includes {_median(results['pandas'], 'read_s'):.2f}s reading into DataFrames)"
@@ -307,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", help="where the warehouse file goes (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the warehouse file and dbt target")
+    parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
@@ -343,15 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         if any(m.startswith("dbt_") for m in methods):
             started = time.perf_counter()
-            _, _, out, err, rc = _spawn(_dbt_cmd("parse", work, dbt_vars), _dbt_env(db))
-            if rc != 0:
-                raise SystemExit(f"dbt parse failed:\n{out[-3000:]}\n{err[-2000:]}")
+            parse = spawn(_dbt_cmd("parse", work, dbt_vars), _dbt_env(db))
+            if parse.returncode != 0:
+                raise SystemExit(f"dbt parse failed:\n{parse.stdout[-3000:]}\n{parse.stderr[-2000:]}")
             print(f"dbt parse (not timed): {time.perf_counter() - started:.1f}s", flush=True)
 
         print(
             f"as_of={dbt_vars['as_of']} τ={TOLERANCE} G={GRACE_MINUTES}m; "
             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before timing; "
-            f"harness RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (a floor for the peaks)",
+            f"harness RSS {own_peak_rss_mb():.0f} MB (a floor for the peaks)",
             flush=True,
         )
         results: dict[str, list[dict]] = {m: [] for m in methods}
@@ -377,6 +391,18 @@ def main(argv: list[str] | None = None) -> int:
                     }
                     failures.append(f"{LABELS[method]}: (got, expected) {diff}")
         print("\n".join(report(n_orders, n_payments, results)))
+        if args.json:
+            summary = {"orders": n_orders, "payments": n_payments, "expected": expected}
+            write_json(
+                {
+                    "kind": "reconcile",
+                    "machine": machine(),
+                    **summary,
+                    "results": results,
+                    "failures": failures,
+                },
+                Path(args.json),
+            )
         print(
             "\ncategory counts (identical across methods and equal to the generator's ground truth):"
             if not failures

@@ -8,8 +8,10 @@ TIMESTAMPTZ and DECIMAL(18,2)) and bulk-loads the generator's Arrow tables:
 - MySQL/MariaDB: `LOAD DATA LOCAL INFILE` of CSV chunks (multi-row INSERTs when the server forbids it);
 - DuckDB: a straight insert from Arrow.
 
-The DDL, the connection and the bulk loader of each engine live in its dialect module beside its
-reader (`finance_recon.sources.readers.{mysql,postgres,duckdb}`); this module chooses and orders.
+The DDL, the database creation and the bulk loader of each engine live in its loader module
+(`finance_recon.demo.loaders.{mysql,postgres,duckdb}`); the writable connection is the sources' own
+(`finance_recon.sources.writable.connect`, which the correctness prober writes through too); this
+module chooses and orders.
 
 `mutate` applies live-looking changes: status moves, refunds, chargebacks, late payments, and
 commits whose `updated_at` is earlier than rows already extracted (inside the default look-back).
@@ -26,15 +28,18 @@ import numpy as np
 import pyarrow as pa
 
 from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
-from finance_recon.sources.readers import bind_timestamp, connect, dialect
+from finance_recon.demo.loaders import loader
 from finance_recon.sources.urls import SourceUrl
+from finance_recon.sources.writable import bind_timestamp, connect
 
 CHUNK_ROWS = 200_000
 
+__all__ = ["MutationSummary", "connect", "load_table", "mutate", "seed_shop"]
+
 
 # --------------------------------------------------------------------------------------------------
-# Connections (DB-API) — also used by the tests and the benchmark. Each dialect's DDL, connection and
-# bulk loader live in its module beside its reader (`finance_recon.sources.readers.<dialect>`).
+# Connections (DB-API): `connect` (finance_recon.sources.writable) is re-exported here for the tests
+# and the benchmarks. Each engine's DDL and bulk loader: `finance_recon.demo.loaders.<dialect>`.
 
 
 def _param(dialect: str) -> str:
@@ -66,8 +71,9 @@ def load_table(
     src = SourceUrl.parse(url)
     data = data.select(table.column_names).cast(table.arrow_schema)
     bar = _progress(data.num_rows, f"{table.table} → {src.dialect}", progress, position)
-    engine = dialect(src)
-    with connect(src, create_database=True) as conn:
+    engine = loader(src)
+    engine.create_database(src)
+    with connect(src, **engine.CONNECT_OPTIONS) as conn:
         cur = conn.cursor()
         for stmt in engine.ddl(table):
             cur.execute(stmt)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from finance_recon.contracts import ORDERS, SourceTable
 from finance_recon.probe.plan import PROBE_CUSTOMER_ID, PROBE_PROVIDER, ProbeItem
 from finance_recon.sources.landing import sql_literal
-from finance_recon.sources.readers import bind_timestamp, connect
 from finance_recon.sources.urls import SourceUrl
+from finance_recon.sources.writable import bind_timestamp, connect
 
 
 def _qualified(src: SourceUrl, table: SourceTable) -> str:

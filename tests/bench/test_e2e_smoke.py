@@ -46,7 +46,7 @@ def test_e2e_harness_reports_three_real_runs(tmp_path):
     for run in size["runs"]:
         assert run["success"], run.get("cause")
         assert run["wall_s"] > 0 and run["peak_rss_mb"] > 0
-        assert {"extract", "dbt", "report"} <= set(run["stages"])
+        assert {"extract", "reconcile", "publish"} <= set(run["stages"])  # the CLI's stage names
     assert size["runs"][2]["changes"]["orders_updated"] == 3  # order_id % 100 = 37 among 1..300
     assert set(size["raw_limit"]["legs"]) == {"raw_orders", "raw_payments", "duckdb_recon"}
     assert size["counts_match_raw"] and size["no_change_counts_same"] and size["changed_counts_match_raw"]

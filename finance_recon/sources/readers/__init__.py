@@ -8,9 +8,6 @@ money stays `decimal128(18, 2)` end to end, timestamps are UTC-aware microsecond
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from types import ModuleType
 
 from ..urls import SourceUrl
@@ -41,27 +38,10 @@ _MODULES = {"duckdb": "duckdb", "postgresql": "postgres", "mysql": "mysql"}
 
 
 def dialect(source: SourceUrl) -> ModuleType:
-    """The module of the URL's engine: its reader and its `ddl`, `connect_writable`, `bulk_load`."""
+    """The module of the URL's engine: its reader, `quote` and `relation` (the Spark JDBC reads use them)."""
     if source.dialect not in _MODULES:
         raise ValueError(f"no dialect module for {source.redacted}")
     return importlib.import_module(f"{__name__}.{_MODULES[source.dialect]}")
 
 
-@contextmanager
-def connect(url: str | SourceUrl, *, create_database: bool = False) -> Iterator:
-    """A writable DB-API connection to a source URL (autocommit off; commit is the caller's): the
-    seeder's bulk loads and mutations, the correctness prober's inserts, the tests."""
-    src = url if isinstance(url, SourceUrl) else SourceUrl.parse(url)
-    conn = dialect(src).connect_writable(src, create_database=create_database)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def bind_timestamp(ts: datetime, dialect_name: str):
-    """A timestamp as the engine's driver binds it: MySQL DATETIME takes naive UTC, the others aware."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if dialect_name == "mysql" else ts.astimezone(UTC)
-
-
-__all__ = ["SourceReader", "bind_timestamp", "connect", "dialect", "open_reader"]
+__all__ = ["SourceReader", "dialect", "open_reader"]

@@ -146,9 +146,3 @@ class SourceReader(ABC):
         self, table: SourceTable, since: datetime | None, batch_rows: int, checked: dict[str, SourceColumn]
     ) -> Iterator[pa.RecordBatch]:
         """Rows with `updated_at > since` (all rows when `since` is None), in contract-typed batches."""
-
-
-def chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
-    """`table` in slices of at most `rows` rows (the bulk loaders' unit)."""
-    for start in range(0, table.num_rows, rows):
-        yield table.slice(start, rows)

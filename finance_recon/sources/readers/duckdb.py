@@ -7,7 +7,6 @@ through Python objects. A file held by a writer (the demo's traffic generator mi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +15,7 @@ import pyarrow as pa
 
 from ...contracts import SourceTable
 from ..errors import ContractViolationError, SourceUnavailableError, one_line
-from ..urls import SourceUrl
-from .base import SourceColumn, SourceReader, as_utc, chunks, conform
+from .base import SourceColumn, SourceReader, as_utc, conform
 
 
 def _quote(ident: str) -> str:
@@ -77,36 +75,3 @@ class DuckDBReader(SourceReader):
         for batch in reader:
             if batch.num_rows:
                 yield conform(batch, table, where)
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing (the demo seeder, the tests, the benchmarks): DDL, a writable connection, bulk load.
-
-
-def ddl(table: SourceTable) -> list[str]:
-    """The contract table with the warehouse's types (TIMESTAMPTZ, DECIMAL(18,2))."""
-    cols = ", ".join(f"{c.name} {c.warehouse_type}{'' if c.nullable else ' NOT NULL'}" for c in table.columns)
-    return [f"CREATE TABLE IF NOT EXISTS {table.table} ({cols}, PRIMARY KEY ({table.primary_key}))"]
-
-
-def connect_writable(source: SourceUrl, *, create_database: bool = False):
-    """A connection in UTC to the file (created with its folder when absent)."""
-    import duckdb
-
-    path = source.database
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    conn = duckdb.connect(path)
-    conn.execute("SET TimeZone = 'UTC'")
-    return conn
-
-
-def bulk_load(
-    conn, table: SourceTable, data: pa.Table, bar, *, rebuild_indexes: bool, chunk_rows: int
-) -> None:
-    """A straight insert from Arrow, chunk by chunk."""
-    for chunk in chunks(data, chunk_rows):
-        conn.register("_seed_chunk", chunk)
-        conn.execute(f"INSERT INTO {table.table} SELECT * FROM _seed_chunk")
-        conn.unregister("_seed_chunk")
-        if bar:
-            bar.update(chunk.num_rows)
