@@ -59,77 +59,16 @@
             {'action': 'insert', 'mode': 'by_name', 'condition': 'not DBT_INTERNAL_SOURCE.is_deleted'},
         ],
     },
+    pre_hook=["{{ materialize_dirty_keys() }}"],
     post_hook=(["delete from {{ this }} where is_deleted"] if target.type == 'trino' else [])
-        + ["{{ record_state_build() }}", "{{ prune_change_log() }}"],
+        + ["{{ record_state_build() }}", "{{ prune_change_log() }}", "{{ drop_dirty_keys() }}"],
 ) }}
 
 with
 
 {% if by_changes %}
 
-last_build as (
-
-    select as_of, consumed_change_batch
-    from {{ state_builds }}
-    order by seq desc
-    limit 1
-
-),
-
-pending_changes as (
-
-    select changes.order_id, changes.payment_id, changes.full_refresh
-    from {{ change_log }} as changes
-    where changes.change_batch > coalesce((select consumed_change_batch from last_build), -1)
-
-),
-
-rebuild_all as (
-
-    select
-        (select count(*) from last_build) = 0
-        or exists (select 1 from pending_changes where full_refresh)
-        or (select as_of from last_build) > {{ as_of_ts() }}
-        or exists (
-            select 1 from {{ this }} as previous
-            where previous.classified_tolerance <> {{ tolerance() }}
-               or previous.classified_grace_minutes <> {{ grace_minutes() }}
-        ) as yes
-
-),
-
-dirty_order_ids as (
-
-    select order_id from pending_changes where order_id is not null
-    union
-    -- newly considered: created after the last build's as_of, by this one's (staging filters ≤ as_of)
-    select order_id from {{ ref('stg_shop__orders') }}
-    where created_at > (select as_of from last_build)
-    union
-    select order_id from {{ ref('stg_payments__payments') }}
-    where created_at > (select as_of from last_build) and order_id is not null
-    union
-    select previous.order_id from {{ this }} as previous
-    where previous.item_type = 'order' and previous.is_within_grace and previous.created_at < {{ grace_cutoff }}
-    union
-    select all_orders.order_id from {{ ref('stg_shop__orders') }} as all_orders
-    where (select yes from rebuild_all)
-
-),
-
-dirty_payment_ids as (
-
-    select payment_id from pending_changes where payment_id is not null
-    union
-    select payment_id from {{ ref('stg_payments__payments') }}
-    where created_at > (select as_of from last_build)
-       or order_id in (select order_id from dirty_order_ids)
-       or (select yes from rebuild_all)
-    union
-    select previous.payment_id from {{ this }} as previous
-    where previous.item_type = 'payment' and previous.is_within_grace and previous.created_at < {{ grace_cutoff }}
-
-),
+{{ dirty_keys(change_log, state_builds, grace_cutoff) }},
 
 {% endif %}
 
