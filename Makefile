@@ -57,9 +57,10 @@ trino-catalogs: install
 
 test: install-full prepare system-deps services
 	$(BIN)/lint-imports
-	@# Two workers; loadfile keeps each test module (and its module-scoped deployment) on one worker, in
+	@# Three workers on two cores: much of the suite waits (drills waiting out an SLA, the freshness
+	@# daemon, dagster dev starting, Trino). loadfile keeps each test module (and its module-scoped deployment) on one worker, in
 	@# order. (loadgroup would group whole packages, but xdist 3.8 cannot tag node ids under pytest 9.2.)
-	$(PY) -m pytest -n 2 --dist loadfile --durations=25
+	$(PY) -m pytest -n 3 --dist loadfile --durations=25
 
 # The Dagster UI (webserver + daemon) on 127.0.0.1:3000.
 dev: prepare

@@ -16,6 +16,7 @@ PROM = DEPLOY / "prometheus"
 RULES = PROM / "rules" / "finance_reconciliation.rules.yml"
 RULE_FILES = sorted((PROM / "rules").glob("*.rules.yml"))  # the glob prometheus.yml loads
 RULE_TESTS = sorted((PROM / "tests").glob("*.test.yml"))
+PROMTOOL_TEST_TIMEOUT_S = 300
 ALERTS = (
     "FinanceReconciliationLagHigh",
     "FinanceReconciliationMetricAbsent",
@@ -57,7 +58,9 @@ def test_promtool_check_rules():
 def test_promtool_test_rules():
     promtool = require_binary("promtool")
     assert RULE_TESTS, "no deploy/prometheus/tests/*.test.yml"
-    result = run([promtool, "test", "rules", *[str(p) for p in RULE_TESTS]])
+    # promtool replays a month of SLO samples: ~27 s alone, past 60 s when the suite shares two cores
+    # with Trino (the run of 2026-12-07 12:39 timed out). A hang guard, not a time target.
+    result = run([promtool, "test", "rules", *[str(p) for p in RULE_TESTS]], timeout=PROMTOOL_TEST_TIMEOUT_S)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -74,7 +77,10 @@ def test_rule_tests_have_teeth(tmp_path: Path):
     (tmp_path / "rules" / RULES.name).write_text(text.replace("for: 5m", "for: 1m"))
     for test in RULE_TESTS:
         shutil.copy(test, tmp_path / "tests" / test.name)
-    result = run([promtool, "test", "rules", *[str(tmp_path / "tests" / p.name) for p in RULE_TESTS]])
+    result = run(
+        [promtool, "test", "rules", *[str(tmp_path / "tests" / p.name) for p in RULE_TESTS]],
+        timeout=PROMTOOL_TEST_TIMEOUT_S,
+    )
     assert result.returncode != 0
     assert "FinanceReconciliationLagHigh" in result.stdout + result.stderr
 
