@@ -117,18 +117,13 @@ dirty_payment_ids as (
 {%- endmacro %}
 
 {% macro trino__materialize_dirty_keys() -%}
-    {%- if not (execute and state_is_incremental()) -%}
+    {%- set plan = state_build_plan() if execute else {} -%}
+    {%- if not plan.get('by_changes') -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- if not state_by_changes(stored_columns) -%}
-        {{- return('') -}}
-    {%- endif -%}
-    {%- set state_builds = adapter.get_relation(target.database, control_schema(), 'state_builds') -%}
-    {%- set grace_cutoff = add_minutes(as_of_ts(), '0 - ' ~ grace_minutes()) -%}
 create or replace table {{ dirty_keys_relation() }} as
 with
-{{ dirty_keys_ctes(change_log_relation(), state_builds, grace_cutoff) }}
+{{ dirty_keys_ctes(plan.change_log, plan.state_builds, plan.grace_cutoff) }}
 select 'rebuild_all' as kind, cast(null as bigint) as order_id, cast(null as varchar) as payment_id
 from rebuild_all where yes
 union all

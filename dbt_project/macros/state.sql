@@ -19,6 +19,25 @@
     {{- return(is_incremental()) -}}
 {%- endmacro %}
 
+{% macro state_build_plan() -%}
+    {#- How this build of the maintained state goes, decided once for the model and its Trino
+        pre-hook (macros/dirty_keys.sql): whether it merges into a stored state (and that state's
+        columns), whether it goes by changes (and the change log and build record it reads), and the
+        grace window's cut-off. -#}
+    {%- set merging = state_is_incremental() -%}
+    {%- set stored_columns = (adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list)
+                             if merging else [] -%}
+    {%- set by_changes = state_by_changes(stored_columns) -%}
+    {{- return({
+        'merging': merging,
+        'stored_columns': stored_columns,
+        'by_changes': by_changes,
+        'change_log': change_log_relation() if by_changes else none,
+        'state_builds': adapter.get_relation(target.database, control_schema(), 'state_builds') if by_changes else none,
+        'grace_cutoff': add_minutes(as_of_ts(), '0 - ' ~ grace_minutes()),
+    }) -}}
+{%- endmacro %}
+
 {% macro state_by_changes(stored_columns) -%}
     {#- Whether this build of the maintained state re-classifies only the dirty rows (its header),
         given the stored state's columns (empty when there is none to merge into): the state has

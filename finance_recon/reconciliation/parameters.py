@@ -47,9 +47,11 @@ def reconciliation_config(settings: Settings) -> type[ReconciliationConfig]:
     if (tau, grace) == (str(_TOLERANCE.default), _GRACE_MINUTES.default):
         return ReconciliationConfig
 
+    fields = ReconciliationConfig.model_fields
+
     class DeploymentReconciliationConfig(ReconciliationConfig):
-        tolerance: str = Field(default=tau, description="τ, a decimal in the order's currency.")
-        grace_minutes: int = Field(default=grace, description="G, minutes before a gap is a break.")
+        tolerance: str = Field(default=tau, description=fields["tolerance"].description)
+        grace_minutes: int = Field(default=grace, description=fields["grace_minutes"].description)
 
     return DeploymentReconciliationConfig
 

@@ -18,14 +18,12 @@ from pathlib import Path
 
 from dagster import DagsterInstance, Executor, ExecutorDefinition, Field, multi_or_in_process_executor
 
-from finance_recon.names import CLOSE_KEY, PIPELINE_TAGS
+from finance_recon.names import PIPELINE_TAGS
 from finance_recon.runs.errors import RunLockHeldError
 from finance_recon.runs.liveness import dead_cause, holder_tags, mark_process, reap_dead_runs
 from finance_recon.runs.lock import RunLock
 
 WAITING_STATUSES = ("QUEUED", "STARTING", "STARTED")
-# Runs of only these assets do not take the rolling run lock (the close has its own).
-UNLOCKED_ASSET_KEYS = frozenset({CLOSE_KEY})
 
 
 def new_run_id() -> str:
@@ -91,12 +89,6 @@ class LockedExecutor(Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan):
-        run = plan_context.dagster_run
-        if run.asset_selection and run.asset_selection <= UNLOCKED_ASSET_KEYS:
-            # The daily close materialized from an asset page runs in the implicit asset job, whose
-            # executor this is; it takes its own lock (report/close.py), never the rolling one.
-            yield from self._inner.execute(plan_context, execution_plan)
-            return
         run_id = plan_context.run_id
         lock = RunLock(self._home).acquire(
             run_id

@@ -28,22 +28,14 @@
 
 {%- set incremental_engine = target.type in ('duckdb', 'trino') %}
 {%- set is_break = 'category not in (' ~ settled_categories() ~ ')' %}
-{#- An item created before this instant is outside the grace window as of this run. #}
-{%- set grace_cutoff = add_minutes(as_of_ts(), '0 - ' ~ grace_minutes()) %}
-
-{#- merging: the stored state exists, so rows no longer present need tombstones.
+{#- How this build goes (macros/state.sql, state_build_plan; the Trino pre-hook decides the same way):
+    merging: the stored state exists, so rows no longer present need tombstones.
     by_changes: only the dirty rows are classified (else every row is, and merged); it needs the
-    platform's control tables, so the parameters come from control.run_parameters. #}
-{%- set merging = state_is_incremental() %}
-{%- set stored_columns = [] %}
-{%- if merging %}
-    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
-{%- endif %}
-{%- set by_changes = state_by_changes(stored_columns) %}
-{%- if by_changes %}
-    {%- set change_log = change_log_relation() %}
-    {%- set state_builds = adapter.get_relation(target.database, control_schema(), 'state_builds') %}
-{%- endif %}
+    platform's control tables, so the parameters come from control.run_parameters.
+    grace_cutoff: an item created before this instant is outside the grace window as of this run. #}
+{%- set plan = state_build_plan() %}
+{%- set merging, stored_columns, by_changes = plan.merging, plan.stored_columns, plan.by_changes %}
+{%- set change_log, state_builds, grace_cutoff = plan.change_log, plan.state_builds, plan.grace_cutoff %}
 
 {{ config(
     materialized=('incremental' if incremental_engine else 'table'),
