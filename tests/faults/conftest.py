@@ -66,6 +66,18 @@ class Home:
             timeout=timeout,
         )
 
+    def create_instance(self) -> None:
+        """Create the instance's storages now, as the CLI does (under no run), for a test that
+        polls the instance while a run starts: two first openers of Dagster's SQLite storages can
+        both stamp its schema version, which leaves two heads (the CLI opens it under its run lock)."""
+        script = (
+            "from dagster import DagsterInstance\n"
+            "from finance_recon.settings import ensure_dagster_home, load_settings\n"
+            "ensure_dagster_home(load_settings())\n"
+            "DagsterInstance.get().dispose()\n"
+        )
+        subprocess.run([sys.executable, "-c", script], env=self.env, check=True, timeout=120)
+
     def instance(self):
         from dagster import DagsterInstance
 
