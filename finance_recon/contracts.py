@@ -27,6 +27,11 @@ class Column:
     nullable: bool = False
     # SQL type families accepted in the source (lower-case prefixes of information_schema data_type).
     source_types: tuple[str, ...] = ()
+    # The contract's rules on the values (the blocking contract suite, quality/suites.py, reads them):
+    # the only values allowed, and a lower bound (exclusive with `strict_min`).
+    accepted_values: tuple[str, ...] = ()
+    min_value: int | None = None
+    strict_min: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,21 @@ class SourceTable:
     # both the landed and the replaced version in landing._changed_keys: the incremental state
     # re-classifies exactly those items (dbt_project/models/state/int_reconciliation_items.sql).
     change_keys: tuple[str, ...] = ()
+    # What the table holds and where it lives upstream, as the UI and the messages name them.
+    title: str = ""  # "Shop orders"
+    source_kind: str = ""  # the upstream engine's Dagster kind: "mysql", "postgres"
+    source_relation: str = ""  # "MySQL `oltp.orders`"
+
+    @property
+    def batch_asset_name(self) -> str:
+        """The asset of the batch a run reads and stages (`orders_batch`); `asset_name` is the
+        landed table it is merged into once its contract check passed."""
+        return f"{self.asset_name}_batch"
+
+    @property
+    def source_resource_key(self) -> str:
+        """The resource key of the `SourceDatabaseResource` the table is read from (`orders_source`)."""
+        return f"{self.asset_name}_source"
 
     @property
     def column_names(self) -> list[str]:
@@ -66,13 +86,16 @@ ORDERS = SourceTable(
     columns=(
         Column("order_id", pa.int64(), "BIGINT", source_types=_INT),
         Column("customer_id", pa.int64(), "BIGINT", source_types=_INT),
-        Column("status", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("status", pa.string(), "VARCHAR", source_types=_TEXT, accepted_values=ORDER_STATUSES),
         Column("currency", pa.string(), "VARCHAR", source_types=_TEXT),
-        Column("total_amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL),
+        Column("total_amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL, min_value=0),
         Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
         Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
     ),
     change_keys=("order_id",),
+    title="Shop orders",
+    source_kind="mysql",
+    source_relation="MySQL `oltp.orders`",
 )
 
 PAYMENTS = SourceTable(
@@ -83,17 +106,32 @@ PAYMENTS = SourceTable(
         Column("payment_id", pa.string(), "VARCHAR", source_types=_TEXT),
         Column("order_id", pa.int64(), "BIGINT", nullable=True, source_types=_INT),
         Column("provider", pa.string(), "VARCHAR", source_types=_TEXT),
-        Column("kind", pa.string(), "VARCHAR", source_types=_TEXT),
-        Column("status", pa.string(), "VARCHAR", source_types=_TEXT),
+        Column("kind", pa.string(), "VARCHAR", source_types=_TEXT, accepted_values=PAYMENT_KINDS),
+        Column("status", pa.string(), "VARCHAR", source_types=_TEXT, accepted_values=PAYMENT_STATUSES),
         Column("currency", pa.string(), "VARCHAR", source_types=_TEXT),
-        Column("amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL),
+        # The sign of a payment comes from its kind: the amount itself is positive.
+        Column("amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL, min_value=0, strict_min=True),
         Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
         Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
     ),
     change_keys=("payment_id", "order_id"),
+    title="Provider payments",
+    source_kind="postgres",
+    source_relation="PostgreSQL `public.payments`",
 )
 
+# Every source table, in the order the platform reads them: the assets, checks, resources, run
+# config, CLI, metrics and probes are built from this tuple (docs/architecture.md, "Add a source").
 SOURCE_TABLES = (ORDERS, PAYMENTS)
+
+
+def source_table(name: str) -> SourceTable:
+    """The source table whose asset is `name` (`orders`), or a KeyError naming the known ones."""
+    for table in SOURCE_TABLES:
+        if table.asset_name == name:
+            return table
+    raise KeyError(f"no source table {name!r} (known: {', '.join(t.asset_name for t in SOURCE_TABLES)})")
+
 
 # The categories of contracts §2, in rule order; breaks are all but the three settled ones.
 CATEGORIES = (

@@ -25,10 +25,10 @@ from finance_recon.sources.assets import build_source_assets
 
 def build_definitions(settings: Settings) -> Definitions:
     resources = build_resources(settings)
-    # The same `orders` and `payments` over whichever landing engine the deployment's `landing`
-    # resource is (embedded DuckDB or Spark JDBC → Parquet lake), labelled with its kinds. The
-    # correctness prober writes its synthetic rows before each read of an engine it probes (off
-    # unless FINANCE_RECON_PROBE_ENABLED; docs/operations.md).
+    # Per source table its batch and its landed table (`orders_batch` → `orders`), over whichever
+    # landing engine the deployment's `landing` resource is, labelled with its kinds. The correctness
+    # prober writes its synthetic rows before each read of an engine it probes (off unless
+    # FINANCE_RECON_PROBE_ENABLED; docs/operations.md).
     landing = resources["landing"]
     source_assets = build_source_assets(
         landing, before_read=build_before_read(settings) if landing.PROBED else None

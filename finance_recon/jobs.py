@@ -8,6 +8,7 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job
 
+from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.names import DBT_ASSETS_NAME, PIPELINE_TAGS, RECONCILIATION_JOB_NAME
 from finance_recon.runs.exclusive import locked_executor
 
@@ -15,7 +16,7 @@ from finance_recon.runs.exclusive import locked_executor
 # Dagster's default, the multiprocess executor, starts a fresh interpreter per step, and each one
 # imports Dagster, dbt, Great Expectations and these definitions again: ~20 s per step on two cores,
 # nine steps, 4 min 17 s for a run the CLI finishes in ~50 s. Parallel steps buy nothing here: the
-# graph is a chain (extract → checks → dbt → report) and the steps share one DuckDB file, which has a
+# graph is a chain (read → checks → land → dbt → report) and the steps share one DuckDB file, which has a
 # single writer. The in-process executor still honours the extraction's RetryPolicy; what it gives up
 # is isolation of a crashing step, which would fail the run anyway.
 # Dagster's default executor with the other default (the run config keeps both modes:
@@ -30,7 +31,8 @@ RECONCILIATION_EXECUTOR = locked_executor
 reconciliation_job = define_asset_job(
     RECONCILIATION_JOB_NAME,
     selection=AssetSelection.all(),
-    description="Extract orders and payments, check them, reconcile in dbt, publish the report.",
+    description="Read orders and payments, check each batch, land the checked batches, reconcile in dbt, "
+    "publish the report.",
     tags=PIPELINE_TAGS,
 )
 
@@ -49,8 +51,7 @@ def reconciliation_run_config(
         recon["as_of"] = as_of
     config: dict[str, Any] = {
         "ops": {
-            "orders": {"config": {"full_refresh": full_refresh}},
-            "payments": {"config": {"full_refresh": full_refresh}},
+            **{table.batch_asset_name: {"config": {"full_refresh": full_refresh}} for table in SOURCE_TABLES},
             # Resolved once, by the dbt step; the report publishes what the marts were built with.
             DBT_ASSETS_NAME: {"config": {**recon, "full_refresh": full_refresh}},
         }

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from finance_recon.contracts import SOURCE_TABLES, SourceTable
 from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.engines.trino import TrinoWarehouse
 from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
@@ -21,10 +22,9 @@ from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.settings import (
     ENV_ICEBERG_CATALOG_URL,
-    ENV_ORDERS_URL,
-    ENV_PAYMENTS_URL,
     Settings,
     secret_or_default,
+    source_url_env,
 )
 from finance_recon.sources.resources import EmbeddedLandingResource, LandingResource, SourceDatabaseResource
 from finance_recon.trino.resources import TrinoLandingResource
@@ -32,7 +32,7 @@ from finance_recon.warehouse import Warehouse
 
 
 def landing_resource(settings: Settings) -> LandingResource:
-    """The landing engine under the `orders` and `payments` assets (FINANCE_RECON_LANDING_ENGINE)."""
+    """The landing engine under every source table's assets (FINANCE_RECON_LANDING_ENGINE)."""
     if settings.warehouse_target == "trino":
         return TrinoLandingResource()  # Trino reads the sources into its own Iceberg tables
     if settings.landing_engine == "spark":
@@ -43,9 +43,10 @@ def landing_resource(settings: Settings) -> LandingResource:
     return EmbeddedLandingResource()
 
 
-def _source(settings: Settings, env_name: str, default_url: str) -> SourceDatabaseResource:
+def source_resource(settings: Settings, table: SourceTable) -> SourceDatabaseResource:
+    """Where `table` is read from (its URL an `EnvVar` when set: the UI never shows a password)."""
     return SourceDatabaseResource(
-        url=secret_or_default(env_name, default_url),
+        url=secret_or_default(source_url_env(table), settings.source_url(table)),
         look_back_minutes=settings.look_back_minutes,
         batch_rows=settings.extract_batch_rows,
         probe_enabled=settings.probe_enabled,
@@ -83,8 +84,7 @@ def warehouse_resource(settings: Settings) -> Warehouse:
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "warehouse": warehouse_resource(settings),
-        "orders_source": _source(settings, ENV_ORDERS_URL, settings.orders_url),
-        "payments_source": _source(settings, ENV_PAYMENTS_URL, settings.payments_url),
+        **{table.source_resource_key: source_resource(settings, table) for table in SOURCE_TABLES},
         "landing": landing_resource(settings),
         # The dbt beside this interpreter, so a venv works without being on PATH.
         "dbt": LeanDbtCliResource(

@@ -32,6 +32,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 if TYPE_CHECKING:
     from dagster import EnvVar
 
+    from finance_recon.contracts import SourceTable
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -453,6 +455,13 @@ class Settings(BaseSettings):
     def reports_are_s3(self) -> bool:
         return self.reports_uri.startswith("s3://")
 
+    def source_url(self, table: SourceTable) -> str:
+        """The URL `table` is read from: the field `<table>_url` (FINANCE_RECON_<TABLE>_URL)."""
+        return getattr(self, source_url_field(table))
+
+    def source_url_is_default(self, table: SourceTable) -> bool:
+        return getattr(self, f"{source_url_field(table)}_is_default")
+
     @property
     def orders_url_is_default(self) -> bool:
         return self._orders_url_is_default
@@ -472,6 +481,16 @@ def env_names(field: str) -> tuple[str, ...]:
 
 def env_name(field: str) -> str:
     return env_names(field)[0]
+
+
+def source_url_field(table: SourceTable) -> str:
+    """The settings field of a source table's URL: one per entry of contracts.SOURCE_TABLES."""
+    return f"{table.asset_name}_url"
+
+
+def source_url_env(table: SourceTable) -> str:
+    """The variable a source table's URL is read from (FINANCE_RECON_ORDERS_URL)."""
+    return env_name(source_url_field(table))
 
 
 ENV_HOME = env_name("home")

@@ -34,7 +34,11 @@ def _graph_snapshot() -> dict:
 
 def test_definitions_load_with_the_lineage_the_product_promises():
     graph = _graph_snapshot()
-    assert graph["orders"]["deps"] == [] and graph["payments"]["deps"] == []
+    # Per source its batch (read, with the blocking contract check) and the landed table it feeds.
+    assert graph["orders_batch"]["deps"] == [] and graph["payments_batch"]["deps"] == []
+    assert graph["orders"]["deps"] == ["orders_batch"] and graph["payments"]["deps"] == ["payments_batch"]
+    assert graph["orders_batch"]["checks"] == ["contract", "source_lag"]
+    assert graph["orders"]["checks"] == [] and graph["orders"]["freshness"]
     assert "orders" in graph["stg_shop__orders"]["deps"]
     assert "payments" in graph["stg_payments__payments"]["deps"]
     assert set(graph["finance_reconciliation_report"]["deps"]) >= {
@@ -176,7 +180,7 @@ def test_the_warehouse_memory_limit_reaches_the_report_connection_and_names_its_
 
 def test_the_landing_engine_is_one_resource_under_the_same_source_assets(monkeypatch):
     from finance_recon.definitions import build_definitions
-    from finance_recon.names import SOURCE_KEYS
+    from finance_recon.names import BATCH_KEYS, SOURCE_KEYS
     from finance_recon.settings import load_settings
 
     for engine, resource, kind in (
@@ -190,11 +194,13 @@ def test_the_landing_engine_is_one_resource_under_the_same_source_assets(monkeyp
             spec.key.to_user_string(): (spec.kinds, assets_def.required_resource_keys)
             for assets_def in defs.assets
             for spec in getattr(assets_def, "specs", [])
-            if spec.key in SOURCE_KEYS
+            if spec.key in (*BATCH_KEYS, *SOURCE_KEYS)
         }
-        assert set(sources) == {"orders", "payments"}
+        assert set(sources) == {"orders_batch", "orders", "payments_batch", "payments"}
         for key, (kinds, resource_keys) in sources.items():
-            assert kind in kinds and "landing" in resource_keys, (engine, key, kinds)
+            assert kind in kinds, (engine, key, kinds)
+            # The batch reads through the engine; the landed table merges through the warehouse.
+            assert ("landing" in resource_keys) == key.endswith("_batch"), (engine, key, resource_keys)
 
 
 def test_the_landing_and_reader_settings_name_their_variables(monkeypatch, tmp_path):

@@ -14,6 +14,7 @@ import argparse
 import getpass
 
 from finance_recon.cli import arguments
+from finance_recon.contracts import SOURCE_TABLES, source_table
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +27,7 @@ def add_parser(subparsers) -> None:
         "cannot reconcile (a NULL, a duplicate key, an unknown status, an amount out of range) is refused: "
         "fix the source.",
     )
-    parser.add_argument("table", choices=("orders", "payments"), help="the source table")
+    parser.add_argument("table", choices=[t.asset_name for t in SOURCE_TABLES], help="the source table")
     parser.add_argument("--reason", required=True, type=_reason, help="why these rows are right (recorded)")
     parser.add_argument(
         "--key",
@@ -49,13 +50,12 @@ def _reason(value: str) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from finance_recon.contracts import SOURCE_TABLES
     from finance_recon.quality.checks import quarantined_rows
     from finance_recon.resources import warehouse_resource
     from finance_recon.settings import load_settings
 
     settings = load_settings()
-    table = next(t for t in SOURCE_TABLES if t.asset_name == args.table)
+    table = source_table(args.table)
     who = args.by or settings.operator or _login_name()
     warehouse = warehouse_resource(settings)
     prog = "finance-recon accept"

@@ -36,23 +36,30 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-STAGES = ("extract", "checks", "reconcile", "publish")
+from finance_recon.contracts import SOURCE_TABLES
+
+STAGES = ("extract", "checks", "land", "reconcile", "publish")
+# Per source table: its batch is read (extract), its checks run on the batch (checks), the checked
+# batch is merged into the landed table (land). Then dbt (reconcile) and the report (publish).
 _STAGE_OF_STEP = {
-    "orders": "extract",
-    "payments": "extract",
-    "reconciliation_dbt_models": "reconcile",
-    "finance_reconciliation_report": "publish",
+    **{table.batch_asset_name: "extract" for table in SOURCE_TABLES},
+    **{table.asset_name: "land" for table in SOURCE_TABLES},
+    "reconciliation_dbt_models": "reconcile",  # names.DBT_ASSETS_NAME (names imports Dagster)
+    "finance_reconciliation_report": "publish",  # names.REPORT_KEY
+}
+_TABLE_OF_ASSET = {
+    name: table.asset_name for table in SOURCE_TABLES for name in (table.asset_name, table.batch_asset_name)
 }
 
 
 def stage_of(step_key: str) -> str:
-    """The user-facing stage of a step. The other steps are asset checks: those of the sources
-    (`orders_contract`, `payments_source_lag`, …) are the checks stage; those of the dbt models
-    (`rpt_reconciliation_summary_report_consistency`) belong to the reconciliation they check, those
-    of the report (`finance_reconciliation_report_publication`) to publishing."""
+    """The user-facing stage of a step. The other steps are asset checks: those of a source's batch
+    (`orders_batch_contract`, `payments_batch_source_lag`, …) are the checks stage; those of the dbt
+    models (`rpt_reconciliation_summary_report_consistency`) belong to the reconciliation they check,
+    those of the report (`finance_reconciliation_report_publication`) to publishing."""
     if step_key in _STAGE_OF_STEP:
         return _STAGE_OF_STEP[step_key]
-    if step_key.startswith(("orders_", "payments_")):
+    if step_key.startswith(tuple(f"{table.batch_asset_name}_" for table in SOURCE_TABLES)):
         return "checks"
     # The report's own checks (its publication read back) belong to publishing.
     return "publish" if step_key.startswith("finance_reconciliation_report_") else "reconcile"
@@ -230,11 +237,10 @@ class StageReporter:
         elif kind == "ASSET_MATERIALIZATION":
             stage.materialized += 1
             metadata = event.event_specific_data.materialization.metadata
-            rows = metadata.get("rows_extracted")
+            rows = metadata.get("rows_extracted", metadata.get("rows_merged"))
             if rows is not None:
-                stage.rows[event.event_specific_data.materialization.asset_key.to_user_string()] = int(
-                    getattr(rows, "value", rows)
-                )
+                asset = event.event_specific_data.materialization.asset_key.to_user_string()
+                stage.rows[_TABLE_OF_ASSET.get(asset, asset)] = int(getattr(rows, "value", rows))
             items = metadata.get("counts")
             if items is not None and stage.name == "publish":
                 stage.rows["items"] = sum(int(n) for n in getattr(items, "value", items).values())
@@ -299,11 +305,14 @@ def _detail(stage: _Stage) -> str:
     )
     if stage.name == "extract":
         # The source that failed first, so "FAILED" is never read as the one whose rows are shown.
-        parts = [f"{name} failed" for name in stage.failed_steps]
-        parts += [
-            f"{name} {rows:,} rows" for name, rows in stage.rows.items() if name not in stage.failed_steps
-        ]
+        failed = [_TABLE_OF_ASSET.get(step, step) for step in stage.failed_steps]
+        parts = [f"{name} failed" for name in failed]
+        parts += [f"{name} {rows:,} rows" for name, rows in stage.rows.items() if name not in failed]
         return ", ".join(parts) or "no rows"
+    if stage.name == "land":
+        failed = [f"{_TABLE_OF_ASSET.get(name, name)} failed" for name in stage.failed_steps]
+        merged = [f"{name} {rows:,} rows merged" for name, rows in stage.rows.items()]
+        return ", ".join(failed + merged) or "nothing merged"
     if stage.name == "reconcile":
         return f"{stage.materialized} models, {checks.replace('checks', 'tests')}"
     if stage.name == "publish":

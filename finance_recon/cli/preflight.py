@@ -6,16 +6,16 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.settings import (
     DBT_PROJECT_DIR,
     ENV_LANDING_ENGINE,
-    ENV_ORDERS_URL,
-    ENV_PAYMENTS_URL,
     ENV_PROBE_ENABLED,
     ENV_REPORTS_URI,
     ENV_WAREHOUSE_TARGET,
     WAREHOUSE_TARGETS,
     Settings,
+    source_url_env,
 )
 
 # Where `make prepare` (dagster-dbt project prepare-and-package) writes the parsed dbt project;
@@ -49,8 +49,8 @@ def check_sources(settings: Settings) -> None:
     """Embedded DuckDB sources must exist: a missing file is not worth retrying."""
     missing_default = []
     for variable, url, is_default in (
-        (ENV_ORDERS_URL, settings.orders_url, settings.orders_url_is_default),
-        (ENV_PAYMENTS_URL, settings.payments_url, settings.payments_url_is_default),
+        (source_url_env(table), settings.source_url(table), settings.source_url_is_default(table))
+        for table in SOURCE_TABLES
     ):
         path = _duckdb_file(url)
         if path is None or path.exists():
@@ -65,7 +65,7 @@ def check_sources(settings: Settings) -> None:
         raise PreflightError(
             f"no embedded sources in {settings.demo_dir} ({', '.join(missing_default)} missing): run "
             "`finance-recon demo` for a demo shop, or `finance-recon seed` to load one, or set "
-            f"{ENV_ORDERS_URL} / {ENV_PAYMENTS_URL} to your databases"
+            f"{' / '.join(source_url_env(table) for table in SOURCE_TABLES)} to your databases"
         )
 
 
@@ -102,12 +102,12 @@ def check_extras(settings: Settings) -> None:
 
 
 def check_source_urls(settings: Settings) -> None:
-    """Both source URLs parse, name a supported dialect and (for a server) a host, a numeric port
+    """Every source URL parses, name a supported dialect and (for a server) a host, a numeric port
     and a database. The message names the variable, never the value (it may hold a password)."""
     from finance_recon.sources.errors import ContractViolationError
     from finance_recon.sources.urls import SourceUrl
 
-    for variable, raw in ((ENV_ORDERS_URL, settings.orders_url), (ENV_PAYMENTS_URL, settings.payments_url)):
+    for variable, raw in ((source_url_env(table), settings.source_url(table)) for table in SOURCE_TABLES):
         try:
             url = SourceUrl.parse(raw)
             problem = None

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.report.history import (
     LATEST_KEY,
     MANIFEST_NAME,
@@ -29,7 +30,7 @@ from finance_recon.report.history import load_json as _load_json
 from finance_recon.report.opener import make_s3_client, open_report_store
 from finance_recon.report.store import ReportStore, StoreError
 
-SOURCES = ("orders", "payments")
+SOURCES = tuple(table.asset_name for table in SOURCE_TABLES)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
 """The asset checks: blocking contract suites on the sources and the marts, and source-lag signals.
 
-- `orders:contract`, `payments:contract` — blocking, ERROR. Validate the batch the run extracted
-  (`landing.<table>__last_batch`, less row versions an operator accepted) against contracts §1 with
-  GX, plus, for an incremental batch, a duplicate-key probe in the source for the batch's keys
-  (`source_keys`). A failure stops `reconciliation_dbt_models` and the report in the same run, so
-  the previous report and `latest.json` stay, and the batch is never promoted into
-  `landing.<table>` (quarantine, `sources/landing.py`): the next run checks the same rows again.
+- `orders_batch:contract`, `payments_batch:contract` — blocking, ERROR. Validate the batch the run
+  extracted (`landing.<table>__last_batch`, less row versions an operator accepted) against
+  contracts §1 with GX, plus, for an incremental batch, a duplicate-key probe in the source for the
+  batch's keys (`source_keys`). A pass marks the batch checked; a failure skips the landed table
+  (`orders`), dbt and the report in the same run, so the batch is never merged into
+  `landing.<table>` (quarantine, `sources/landing.py`), the previous report and `latest.json` stay,
+  and the next run checks the same rows again.
 - `rpt_reconciliation_summary:report_consistency` — blocking, ERROR. The marts the report is built
   from must balance (counts add up, total_net − total_expected = Σ differences, …); checked before
   the report publishes, so an inconsistent reconciliation is never published.
-- `orders:source_lag`, `payments:source_lag` — non-blocking. now − newest `updated_at` the run saw
+- `orders_batch:source_lag`, `payments_batch:source_lag` — non-blocking. now − newest `updated_at` the run saw
   (materialization metadata `max_updated_at`): WARN above the warn threshold, ERROR above the fail
   threshold. Non-blocking on purpose: a lagging replica still reconciles correctly up to its
   watermark (the report states it), and blocking would turn a CDC delay into a missed report SLA
@@ -33,7 +34,7 @@ from dagster import (
     asset_check,
 )
 
-from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
+from finance_recon.contracts import SOURCE_TABLES, SourceTable
 from finance_recon.names import (
     CATEGORY_SUMMARY_MODEL,
     CONTRACT_CHECK,
@@ -51,8 +52,6 @@ from finance_recon.quality.suites import (
     source_suite,
 )
 from finance_recon.warehouse import Warehouse
-
-_SOURCE_RESOURCE = {"orders": "orders_source", "payments": "payments_source"}
 
 
 def _result(
@@ -194,10 +193,10 @@ def quarantined_rows(
 
 
 def build_contract_check(table: SourceTable) -> AssetChecksDefinition:
-    resource_key = _SOURCE_RESOURCE[table.asset_name]
+    resource_key = table.source_resource_key
 
     @asset_check(
-        asset=AssetKey(table.asset_name),
+        asset=AssetKey(table.batch_asset_name),
         name=CONTRACT_CHECK,
         blocking=True,
         required_resource_keys={"warehouse", resource_key},
@@ -205,7 +204,8 @@ def build_contract_check(table: SourceTable) -> AssetChecksDefinition:
             f"Blocking GX suite `{table.asset_name}_contract` (contracts §1) on the rows this run extracted "
             f"(landing.{table.asset_name}__last_batch): columns and types, not-null, unique {table.primary_key} "
             "(also probed in the source), accepted values, amount range, ISO 4217 currency, no future "
-            "timestamps, created_at ≤ updated_at. A failure stops dbt and the report."
+            f"timestamps, created_at ≤ updated_at. A pass lets `{table.asset_name}` merge the batch; a "
+            "failure keeps it quarantined and stops dbt and the report."
         ),
     )
     def _contract(context: AssetCheckExecutionContext) -> AssetCheckResult:
@@ -213,7 +213,7 @@ def build_contract_check(table: SourceTable) -> AssetChecksDefinition:
         result = validate_source_batch(table, context.resources.warehouse, source.url)
         if not result.passed:
             context.log.error(f"{table.asset_name} contract check failed: {result.description}")
-        else:  # only a batch marked checked is ever promoted (quarantine, sources/landing.py)
+        else:  # only a batch marked checked is ever merged (quarantine, sources/landing.py)
             context.resources.warehouse.mark_checked(table)
         return result
 
@@ -298,14 +298,14 @@ def source_lag_result(
 
 
 def build_source_lag_check(table: SourceTable, warn_minutes: int, fail_minutes: int) -> AssetChecksDefinition:
-    key = AssetKey(table.asset_name)
+    key = AssetKey(table.batch_asset_name)
 
     @asset_check(
         asset=key,
         name=SOURCE_LAG_CHECK,
         blocking=False,
         description=(
-            f"CDC/replication lag of {table.table}: now − newest updated_at landed. Fails with WARN beyond "
+            f"CDC/replication lag of {table.table}: now − newest updated_at the run saw. Fails with WARN beyond "
             f"{warn_minutes} min and ERROR beyond {fail_minutes} min; never blocks the report."
         ),
     )
@@ -325,12 +325,15 @@ def build_source_lag_check(table: SourceTable, warn_minutes: int, fail_minutes: 
     return _lag
 
 
-def build_quality_checks(settings) -> list[AssetChecksDefinition]:
+def build_quality_checks(
+    settings, tables: tuple[SourceTable, ...] = SOURCE_TABLES
+) -> list[AssetChecksDefinition]:
     """Every check of this package, configured from `Settings` (lag thresholds)."""
     return [
-        build_contract_check(ORDERS),
-        build_contract_check(PAYMENTS),
+        *(build_contract_check(table) for table in tables),
         report_consistency,
-        build_source_lag_check(ORDERS, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes),
-        build_source_lag_check(PAYMENTS, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes),
+        *(
+            build_source_lag_check(table, settings.source_lag_warn_minutes, settings.source_lag_fail_minutes)
+            for table in tables
+        ),
     ]

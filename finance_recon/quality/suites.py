@@ -22,11 +22,6 @@ from typing import Any
 from finance_recon.contracts import (
     BREAK_CATEGORIES,
     CATEGORIES,
-    ORDER_STATUSES,
-    ORDERS,
-    PAYMENT_KINDS,
-    PAYMENT_STATUSES,
-    PAYMENTS,
     VERDICTS,
     SourceTable,
 )
@@ -82,12 +77,6 @@ class Suite:
 # not once per value.
 _PANDAS_TYPES = {"BIGINT": "int64", "VARCHAR": "str", "DECIMAL(18,2)": "Decimal", "TIMESTAMPTZ": "Timestamp"}
 
-_ACCEPTED = {
-    ("orders", "status"): ORDER_STATUSES,
-    ("payments", "kind"): PAYMENT_KINDS,
-    ("payments", "status"): PAYMENT_STATUSES,
-}
-
 
 def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEFAULT_FUTURE_SKEW) -> Suite:
     """Contracts §1 for one source table, evaluated at `now` (the future-timestamp bound moves)."""
@@ -129,56 +118,53 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
             acceptable=False,
         )
     )
-    for (asset, column), values in _ACCEPTED.items():
-        if asset == table.asset_name:
+    for col in table.columns:
+        if col.accepted_values:
             rules.append(
                 Rule(
                     "ExpectColumnValuesToBeInSet",
-                    {"column": column, "value_set": list(values)},
-                    column,
-                    f"accepted values {', '.join(values)}",
+                    {"column": col.name, "value_set": list(col.accepted_values)},
+                    col.name,
+                    f"accepted values {', '.join(col.accepted_values)}",
                     acceptable=False,
                 )
             )
-    rules += [
-        Rule(
-            "ExpectColumnValuesToMatchRegex",
-            {"column": "currency", "regex": r"^[A-Z]{3}$"},
-            "currency",
-            "ISO 4217 currency, 3 upper-case letters",
-        ),
-        Rule(
-            "ExpectColumnValuesToBeInSet",
-            {"column": "currency", "value_set": sorted(ISO_4217_CODES)},
-            "currency",
-            "ISO 4217 currency, a known code",
-        ),
-    ]
-    if table is ORDERS:
-        rules.append(
+    if "currency" in table.column_names:
+        rules += [
             Rule(
-                "ExpectColumnValuesToBeBetween",
-                {"column": "total_amount", "min_value": 0},
-                "total_amount",
-                "amount ≥ 0",
-                Screen("ExpectColumnMinToBeBetween", {"column": "total_amount", "min_value": 0}),
-                acceptable=False,
-            )
-        )
-    elif table is PAYMENTS:
-        rules.append(
+                "ExpectColumnValuesToMatchRegex",
+                {"column": "currency", "regex": r"^[A-Z]{3}$"},
+                "currency",
+                "ISO 4217 currency, 3 upper-case letters",
+            ),
             Rule(
-                "ExpectColumnValuesToBeBetween",
-                {"column": "amount", "min_value": 0, "strict_min": True},
-                "amount",
-                "amount > 0 (the sign comes from kind)",
-                Screen(
-                    "ExpectColumnMinToBeBetween", {"column": "amount", "min_value": 0, "strict_min": True}
-                ),
-                acceptable=False,
+                "ExpectColumnValuesToBeInSet",
+                {"column": "currency", "value_set": sorted(ISO_4217_CODES)},
+                "currency",
+                "ISO 4217 currency, a known code",
+            ),
+        ]
+    for col in table.columns:
+        if col.min_value is not None:
+            bound = {
+                "column": col.name,
+                "min_value": col.min_value,
+                **({"strict_min": True} if col.strict_min else {}),
+            }
+            label = f"amount {'>' if col.strict_min else '≥'} {col.min_value}" + (
+                " (the sign comes from kind)" if col.strict_min else ""
             )
-        )
-    for column in ("created_at", "updated_at"):
+            rules.append(
+                Rule(
+                    "ExpectColumnValuesToBeBetween",
+                    bound,
+                    col.name,
+                    label,
+                    Screen("ExpectColumnMinToBeBetween", dict(bound)),
+                    acceptable=False,
+                )
+            )
+    for column in (c for c in ("created_at", "updated_at") if c in table.column_names):
         rules.append(
             Rule(
                 "ExpectColumnValuesToBeBetween",
@@ -187,14 +173,15 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
                 f"not in the future (more than {int(future_skew.total_seconds() // 60)} min ahead of the clock)",
             )
         )
-    rules.append(
-        Rule(
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": "updated_at", "column_B": "created_at", "or_equal": True},
-            "updated_at",
-            "created_at ≤ updated_at",
+    if "created_at" in table.column_names:
+        rules.append(
+            Rule(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {"column_A": "updated_at", "column_B": "created_at", "or_equal": True},
+                "updated_at",
+                "created_at ≤ updated_at",
+            )
         )
-    )
     return Suite(name=f"{table.asset_name}_contract", table=table.asset_name, rules=tuple(rules))
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetsDefinition, ConfigurableResource
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.names import (
     DBT_ASSETS_NAME,
     PIPELINE_TAG,
@@ -125,16 +124,11 @@ def reconcile_with_dbt(
     context.log.info(
         f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
     )
-    # This step runs only after the blocking contract checks of both sources passed: their staged
-    # batches become visible to dbt now, and only now (quarantine, sources/landing.py). The
-    # parameters reach the models through a table, not --vars: new vars on every run would make dbt
-    # re-parse the project instead of using the prepared manifest (partial parse).
-    promoted = warehouse.promote_checked(SOURCE_TABLES)
+    # The landed tables (`orders`, `payments`) merged only batches that passed their blocking
+    # contract checks; this step reconciles what is landed. The parameters reach the models through
+    # a table, not --vars: new vars on every run would make dbt re-parse the project instead of
+    # using the prepared manifest (partial parse).
     warehouse.write_run_parameters(params, context.run_id)
-    for name, landed in promoted.items():
-        context.log.info(
-            f"promoted the checked {name} batch: {landed.rows_extracted} rows, {landed.rows_total} in landing"
-        )
     # Unit tests and the CI-only data tests prove the SQL, in CI (tests/reconciliation); a production
     # run executes the models and the data tests that guard publishing: the maintained state, the
     # marts and the summaries (the sources' rules are the blocking contract suite's).

@@ -15,7 +15,7 @@ from dagster import (
     asset,
 )
 
-from finance_recon.contracts import CATEGORIES
+from finance_recon.contracts import CATEGORIES, SOURCE_TABLES
 from finance_recon.names import (
     CATEGORY_SUMMARY_MODEL,
     CURRENCY_TOTALS_MODEL,
@@ -62,7 +62,7 @@ def _read_warehouse(warehouse: WarehouseResource):
             f"{table}_max_updated_at": conn.execute(
                 f"select max(updated_at) from {LANDING_SCHEMA}.{table} where {real_rows(table)}"
             ).fetchone()[0]
-            for table in ("orders", "payments")
+            for table in (source.asset_name for source in SOURCE_TABLES)
         }
     return summary, as_of, categories, currencies, watermarks
 

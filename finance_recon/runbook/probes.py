@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
+from finance_recon.contracts import SOURCE_TABLES, SourceTable
 from finance_recon.report.store import LocalReportStore, ReportStore, StoreError
 
 PROBE_KEY = "_probe/diagnose.txt"
@@ -154,10 +154,7 @@ def probe_source(
 
 
 def probe_sources(settings, now: datetime) -> list[SourceProbe]:
-    return [
-        probe_source("orders", settings.orders_url, ORDERS, now),
-        probe_source("payments", settings.payments_url, PAYMENTS, now),
-    ]
+    return [probe_source(table.asset_name, settings.source_url(table), table, now) for table in SOURCE_TABLES]
 
 
 # -------------------------------------------------------------------------------------------- store

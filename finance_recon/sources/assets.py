@@ -1,17 +1,24 @@
-"""The `orders` and `payments` assets: incremental, lossless extraction into `landing.*`.
+"""The source assets, two per source table (contracts.SOURCE_TABLES), whatever the landing engine:
 
-Failure taxonomy (contracts §1, issues 3 and 25): a source that cannot be reached is retried as
-often and as soon as its reason deserves (`errors.retry_plan`: a refused connection on loopback once,
-after 2 s; a timeout or a lost connection longer), each retry logged with its cause and the time of
-the next attempt (the CLI prints it under the extract stage); a refused login fails at once; a contract violation (missing
-column, changed type) is permanent (`allow_retries=False`); any other error is retried only when
-`runs/facts.py` classifies it retryable. Either way nothing is written: the
-landing happens in one warehouse transaction after the whole batch has been read.
+    orders_batch ──[orders_batch:contract, blocking]──▶ orders ──▶ dbt (stg_shop__orders)
 
-One asset per source table, whatever the landing engine: the asset calls the `landing` resource
-(`sources/resources.py`: `EmbeddedLandingResource`, or `SparkLandingResource` in `finance_recon/spark/`),
-chosen per deployment in one place (`finance_recon/resources.py`). Keys, group, owners, config, retry
-policy and failure handling are the same for every engine; its kinds and descriptions come from it.
+- `<table>_batch` reads the run's rows from the source and stages them (`landing.<table>__last_batch`);
+  its blocking contract check (quality/checks.py) validates exactly that batch.
+- `<table>` is the landed table: it merges the checked batch into `landing.<table>` (upsert by
+  primary key, change log, watermark: the warehouse's `promote_checked`). A failed check skips it, so
+  a failed batch is never landed and its watermark does not move (quarantine, sources/landing.py).
+
+Failure taxonomy of the read (contracts §1, issues 3 and 25): a source that cannot be reached is
+retried as often and as soon as its reason deserves (`errors.retry_plan`: a refused connection on
+loopback once, after 2 s; a timeout or a lost connection longer), each retry logged with its cause
+and the time of the next attempt (the CLI prints it under the extract stage); a refused login fails
+at once; a contract violation (missing column, changed type) is permanent (`allow_retries=False`);
+any other error is retried only when `runs/facts.py` classifies it retryable. Either way nothing is
+written: the batch is staged in one warehouse transaction after the whole batch has been read.
+
+The engine is the `landing` resource (`sources/resources.py`: `EmbeddedLandingResource`, or Spark's
+or Trino's), chosen per deployment in one place (`finance_recon/resources.py`). Keys, owners, config,
+retry policy and failure handling are the same for every engine; its kinds and descriptions come from it.
 """
 
 from collections.abc import Callable
@@ -20,6 +27,7 @@ from typing import Any, NoReturn
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     Backoff,
     Config,
@@ -32,12 +40,11 @@ from dagster import (
 )
 from pydantic import Field
 
-from ..contracts import ORDERS, PAYMENTS, SourceTable
+from ..contracts import SOURCE_TABLES, SourceTable
 from ..runs.facts import classify, one_line
 from .errors import SourceError, SourceUnavailableError, retry_plan
 from .resources import EmbeddedLandingResource, LandingResource
 
-GROUP = "sources"
 OWNERS = ["team:data-platform"]
 
 # 4 attempts over ~35 s: enough for a database restart or a failover, short of hiding an outage.
@@ -54,36 +61,33 @@ class ExtractConfig(Config):
     )
 
 
-# The landing of the assets built without a `landing` resource (`orders`/`payments` below, tests).
+# The landing of the assets built without a `landing` resource (tests materialize them alone).
 EMBEDDED_LANDING = EmbeddedLandingResource()
 
-# Each source table and the key of its `SourceDatabaseResource` (finance_recon/resources.py).
-SOURCE_TABLES = ((ORDERS, "orders_source"), (PAYMENTS, "payments_source"))
 
-
-def build_source_asset(
+def build_batch_asset(
     table: SourceTable,
-    source_resource_key: str,
     *,
     landing: LandingResource | None = None,
     retry_policy: RetryPolicy | None = SOURCE_RETRY_POLICY,
     before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
 ) -> AssetsDefinition:
-    """One extraction asset per contract table (the tests build them with a faster retry policy).
+    """The asset of the batch a run reads of `table` and stages (the tests build it with a faster
+    retry policy).
 
     `landing` is the deployment's landing resource: its kinds and descriptions label the asset, and
     the definitions provide it under the `landing` key. Without one, the asset lands with the embedded
-    engine and needs no `landing` resource (tests materialize it alone). `before_read(context, table, source resource)` runs
-    first in the step: the definitions wire the correctness prober there (finance_recon/probe/),
-    which sits above this layer."""
+    engine and needs no `landing` resource (tests materialize it alone). `before_read(context, table,
+    source resource)` runs first in the step: the definitions wire the correctness prober there
+    (finance_recon/probe/), which sits above this layer."""
     engine = landing if landing is not None else EMBEDDED_LANDING
+    source_resource_key = table.source_resource_key
 
     @asset(
-        name=table.asset_name,
-        group_name=GROUP,
+        name=table.batch_asset_name,
         owners=OWNERS,
-        kinds=set(engine.KINDS[table.asset_name]),
-        description=engine.DESCRIPTIONS[table.asset_name],
+        kinds=engine.batch_kinds(table),
+        description=engine.batch_description(table),
         required_resource_keys={
             "warehouse",
             source_resource_key,
@@ -91,12 +95,12 @@ def build_source_asset(
         },
         retry_policy=retry_policy,
         metadata={
-            "landing_table": f"landing.{table.asset_name}",
+            "batch_table": f"landing.{table.asset_name}__last_batch",
             "primary_key": table.primary_key,
             **engine.DEFINITION_METADATA,
         },
     )
-    def _extract(context: AssetExecutionContext, config: ExtractConfig) -> MaterializeResult:
+    def _read_and_stage(context: AssetExecutionContext, config: ExtractConfig) -> MaterializeResult:
         source = getattr(context.resources, source_resource_key)
         if before_read is not None:  # e.g. the correctness prober's synthetic rows (wired from above)
             before_read(context, table, source)
@@ -122,7 +126,57 @@ def build_source_asset(
             raise Failure(description=one_line(str(exc)) or type(exc).__name__, allow_retries=False) from exc
         return MaterializeResult(metadata=metadata)
 
-    return _extract
+    return _read_and_stage
+
+
+def build_landed_asset(table: SourceTable, *, landing: LandingResource | None = None) -> AssetsDefinition:
+    """The landed table `table.asset_name`: merges the batch that passed its contract check."""
+    engine = landing if landing is not None else EMBEDDED_LANDING
+
+    @asset(
+        name=table.asset_name,
+        deps=[AssetKey(table.batch_asset_name)],
+        owners=OWNERS,
+        kinds=engine.landed_kinds(table),
+        description=engine.landed_description(table),
+        required_resource_keys={"warehouse"},
+        metadata={
+            "landing_table": f"landing.{table.asset_name}",
+            "primary_key": table.primary_key,
+            **engine.DEFINITION_METADATA,
+        },
+    )
+    def _merge_checked_batch(context: AssetExecutionContext) -> MaterializeResult:
+        if not engine.QUARANTINES:  # Spark merged the batch into its lake as it read it
+            return MaterializeResult(metadata={"rows_merged": 0, "merged": "by the landing engine at read"})
+        warehouse = context.resources.warehouse
+        landed = warehouse.promote_checked((table,)).get(table.asset_name)
+        if landed is None:
+            if warehouse.quarantined_keys(table) is not None:
+                raise Failure(
+                    description=(
+                        f"{table.asset_name}: the staged batch has not passed `{table.batch_asset_name}:contract`, "
+                        "so it stays quarantined and is not landed. Materialize "
+                        f"{table.batch_asset_name} with its check, or accept its failing rows: "
+                        f"finance-recon accept {table.asset_name} --reason ..."
+                    ),
+                    allow_retries=False,
+                )
+            return MaterializeResult(metadata={"rows_merged": 0, "merged": "nothing staged"})
+        context.log.info(
+            f"merged the checked {table.asset_name} batch: {landed.rows_extracted} rows, "
+            f"{landed.rows_total} in landing"
+        )
+        return MaterializeResult(
+            metadata={
+                "rows_merged": landed.rows_extracted,
+                "rows_total": landed.rows_total,
+                "watermark_after": landed.watermark_after.isoformat() if landed.watermark_after else "",
+                "merged": "the batch that passed its contract check",
+            }
+        )
+
+    return _merge_checked_batch
 
 
 def _retry_or_fail(
@@ -156,13 +210,15 @@ def _retry_or_fail(
 def build_source_assets(
     landing: LandingResource | None = None,
     *,
+    tables: tuple[SourceTable, ...] = SOURCE_TABLES,
     before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
 ) -> list[AssetsDefinition]:
-    """One asset per source table (`orders`, `payments`) over one landing engine (`build_source_asset`)."""
+    """Per source table its batch and its landed table, over one landing engine."""
     return [
-        build_source_asset(table, key, landing=landing, before_read=before_read)
-        for table, key in SOURCE_TABLES
+        asset_def
+        for table in tables
+        for asset_def in (
+            build_batch_asset(table, landing=landing, before_read=before_read),
+            build_landed_asset(table, landing=landing),
+        )
     ]
-
-
-orders, payments = build_source_assets()

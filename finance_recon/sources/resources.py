@@ -4,9 +4,9 @@
 deployments pass `dagster.EnvVar("FINANCE_RECON_ORDERS_URL")` so the password never shows in the UI.
 Everything this resource logs or reports uses `redacted_url`.
 
-`LandingResource`: the landing engine under the `orders` and `payments` assets (resource key
-`landing`). The assets are the same for every engine (sources/assets.py); the engine brings the
-landing itself (`land`) and what the UI shows of it (kinds, descriptions, definition metadata).
+`LandingResource`: the landing engine under each source table's assets (resource key `landing`).
+The assets are the same for every engine (sources/assets.py); the engine brings the landing itself
+(`land`) and what the UI shows of it (kinds, descriptions, definition metadata).
 `EmbeddedLandingResource` (here) stages the batch in the DuckDB warehouse;
 `finance_recon.spark.resources.SparkLandingResource` lands through Spark JDBC into a Parquet lake.
 `finance_recon/resources.py` picks one per deployment (FINANCE_RECON_LANDING_ENGINE).
@@ -61,17 +61,49 @@ class SourceDatabaseResource(ConfigurableResource):
 
 
 class LandingResource(ConfigurableResource):
-    """How a source table lands: `land` is called by the table's asset with its source resource.
+    """How a source table lands: `land` is called by the table's batch asset with its source resource.
 
-    The class-level attributes describe the engine to the UI; `build_source_asset` reads them when
-    it builds the assets, so the kinds shown follow the configured engine."""
+    The class-level attributes and the `*_kinds`/`*_description` methods describe the engine to the
+    UI; `build_source_assets` reads them when it builds the assets, so what the UI shows follows the
+    configured engine. Everything per table comes from its `SourceTable` (contracts.py)."""
 
-    KINDS: ClassVar[Mapping[str, frozenset[str]]] = {}  # per asset name
-    DESCRIPTIONS: ClassVar[Mapping[str, str]] = {}  # per asset name
+    STORAGE_KINDS: ClassVar[frozenset[str]] = frozenset()  # where the engine keeps the landed rows
     DEFINITION_METADATA: ClassVar[Mapping[str, str]] = {}
     # Whether the correctness prober writes its synthetic rows before this engine reads
     # (docs/operations.md); the definitions wire the prober accordingly.
     PROBED: ClassVar[bool] = False
+    # Whether `land` only stages the batch (merged by the landed asset once its contract check
+    # passed) or writes the landed table itself (then the landed asset has nothing to merge).
+    QUARANTINES: ClassVar[bool] = True
+
+    def landed_where(self, table: SourceTable) -> str:
+        """Where the landed table lives, for people."""
+        return f"`landing.{table.asset_name}`"
+
+    def batch_where(self, table: SourceTable) -> str:
+        """Where a run's batch is staged, for people."""
+        return f"`landing.{table.asset_name}__last_batch`"
+
+    def batch_kinds(self, table: SourceTable) -> set[str]:
+        return {table.source_kind, *self.STORAGE_KINDS} - {""}
+
+    def landed_kinds(self, table: SourceTable) -> set[str]:
+        return set(self.STORAGE_KINDS)
+
+    def batch_description(self, table: SourceTable) -> str:
+        return (
+            f"{table.title} read from {table.source_relation} (contracts §1) by this run: the rows with "
+            "updated_at after the watermark less the look-back window (every row on a full refresh), staged "
+            f"as {self.batch_where(table)} for the blocking contract check."
+        )
+
+    def landed_description(self, table: SourceTable) -> str:
+        return (
+            f"{table.title} landed in {self.landed_where(table)}: the latest version per "
+            f"{table.primary_key}. A run's batch is merged in (upsert by {table.primary_key}, change log, "
+            f"watermark) only once `{table.batch_asset_name}:contract` passed; a failed batch stays "
+            "quarantined and its watermark does not move."
+        )
 
     def land(
         self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool
@@ -83,18 +115,9 @@ class LandingResource(ConfigurableResource):
 
 class EmbeddedLandingResource(LandingResource):
     """The default engine: the batch is read into Arrow and staged in the DuckDB warehouse
-    (`landing.<table>__last_batch`), promoted once its contract check passed (sources/extract.py)."""
+    (`landing.<table>__last_batch`), merged into `landing.<table>` once its contract check passed."""
 
-    KINDS: ClassVar[Mapping[str, frozenset[str]]] = {
-        "orders": frozenset({"mysql", "duckdb"}),
-        "payments": frozenset({"postgres", "duckdb"}),
-    }
-    DESCRIPTIONS: ClassVar[Mapping[str, str]] = {
-        "orders": "Shop orders from the MySQL `oltp.orders` table (contracts §1), landed in `landing.orders` "
-        "with the latest version per order_id. Incremental on updated_at with a look-back window.",
-        "payments": "Provider payments from PostgreSQL `public.payments` (contracts §1), landed in "
-        "`landing.payments` with the latest version per payment_id. Incremental on updated_at with a look-back window.",
-    }
+    STORAGE_KINDS: ClassVar[frozenset[str]] = frozenset({"duckdb"})
     PROBED: ClassVar[bool] = True
 
     def land(

@@ -3,8 +3,9 @@
 Parallel reads are explicit predicates (one Spark partition each), never Spark's
 `partitionColumn`/`lowerBound`/`upperBound`, so that the boundaries are half-open and exact:
 
-- `orders` (integer primary key): primary-key ranges — each partition is an index range scan;
-- `payments` (VARCHAR primary key, not range-splittable): `updated_at` windows (indexed).
+- a table with an integer primary key (`orders`): primary-key ranges — each partition is an index
+  range scan;
+- any other (`payments`, VARCHAR key, not range-splittable): `updated_at` windows (indexed).
 
 The first range is open below and the last open above, so a row inserted after the bounds were
 taken is still read. Every predicate carries the incremental filter `updated_at > since`.
@@ -18,19 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from finance_recon.contracts import ORDERS, SourceTable
+import pyarrow as pa
+
+from finance_recon.contracts import SourceTable
 from finance_recon.sources.errors import ContractViolationError
 from finance_recon.sources.readers import dialect
 from finance_recon.sources.urls import SourceUrl
 
 from .config import MYSQL_DRIVER, POSTGRES_DRIVER
 
-# How each contract table is split into parallel reads.
-SPLIT_COLUMNS = {ORDERS.asset_name: "order_id"}  # others: updated_at
-
 
 def split_column(table: SourceTable) -> str:
-    return SPLIT_COLUMNS.get(table.asset_name, "updated_at")
+    """How a contract table is split into parallel reads: its primary key when that is an integer."""
+    key = table.column(table.primary_key)
+    return key.name if pa.types.is_integer(key.arrow_type) else "updated_at"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from finance_recon.contracts import SOURCE_TABLES
 from finance_recon.names import CATEGORY_SUMMARY_MODEL, CURRENCY_TOTALS_MODEL, ITEMS_MODEL, SUMMARY_MODEL
 
 from .client import TrinoSession, literal, qualified
@@ -95,7 +96,7 @@ def mirror_marts(warehouse: TrinoWarehouseResource, path: Path, real_rows: Calla
                 _copy(conn, duck, model(node.path[-1]), f"main.{node.path[-1]}")
             # The sources' freshness: each landing table's newest real (not probe) row, with the
             # columns the report's own query filters on.
-            for table, key in (("orders", "order_id"), ("payments", "payment_id")):
+            for table, key in ((source.asset_name, source.primary_key) for source in SOURCE_TABLES):
                 _copy(
                     conn,
                     duck,

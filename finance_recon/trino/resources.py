@@ -10,7 +10,7 @@ on one Trino give different schemas and never collide.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -119,16 +119,14 @@ class TrinoLandingResource(LandingResource):
     """The Trino target's landing: each batch is read from the source into the Iceberg table
     `<landing_schema>.<table>__last_batch`, promoted once its contract check passed."""
 
-    KINDS: ClassVar[Mapping[str, frozenset[str]]] = {
-        "orders": frozenset({"mysql", "trino", "iceberg"}),
-        "payments": frozenset({"postgres", "trino", "iceberg"}),
-    }
-    DESCRIPTIONS: ClassVar[Mapping[str, str]] = {
-        "orders": "Shop orders from the MySQL `oltp.orders` table (contracts §1), landed in the Iceberg "
-        "table `<landing schema>.orders`, the latest version per order_id. Incremental on updated_at.",
-        "payments": "Provider payments from PostgreSQL `public.payments` (contracts §1), read by Trino into the "
-        "Iceberg table `<landing schema>.payments`, the latest version per payment_id. Incremental on updated_at.",
-    }
+    STORAGE_KINDS: ClassVar[frozenset[str]] = frozenset({"trino", "iceberg"})
+
+    def landed_where(self, table: SourceTable) -> str:
+        return f"the Iceberg table `<landing schema>.{table.asset_name}`"
+
+    def batch_where(self, table: SourceTable) -> str:
+        return f"the Iceberg table `<landing schema>.{table.asset_name}__last_batch`"
+
     PROBED: ClassVar[bool] = (
         False  # the prober is the embedded engine's (docs/operations.md; preflight refuses it here)
     )

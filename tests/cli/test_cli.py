@@ -29,7 +29,7 @@ def _cli(args: list[str], env: dict[str, str], timeout: int = 600) -> subprocess
     return subprocess.run(CLI + args, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-STAGES = ("extract", "checks", "reconcile", "publish")
+STAGES = ("extract", "checks", "land", "reconcile", "publish")
 
 
 def _stage_lines(text: str) -> list[str]:
@@ -126,7 +126,10 @@ def test_run_json_is_one_document_with_warnings_apart_from_the_blocking_failure(
     outcome = json.loads(result.stdout)  # the whole of stdout, nothing before or after
     assert outcome["outcome"] == "published" and outcome["success"] is True
     assert outcome["cause"] is None and outcome["blocking_failure"] is None and outcome["failed_checks"] == []
-    assert sorted(w["check"] for w in outcome["warnings"]) == ["orders:source_lag", "payments:source_lag"]
+    assert sorted(w["check"] for w in outcome["warnings"]) == [
+        "orders_batch:source_lag",
+        "payments_batch:source_lag",
+    ]
     assert {w["severity"] for w in outcome["warnings"]} == {"ERROR"}
     assert all("updated_at" in w["description"] for w in outcome["warnings"])
     # stderr carries the stage lines only: no dbt, no Dagster log lines, no third-party warnings.
@@ -145,9 +148,11 @@ def test_demo_prints_stage_lines_and_the_summary_for_people(tmp_path):
     assert len(lines) <= 40, result.stdout
     assert "\x1b" not in result.stdout  # not a terminal: no ANSI codes, no progress bar
     stage = _stage_lines(result.stdout)
-    assert len(stage) == 8, stage
+    assert len(stage) == 10, stage
     extract_done = next(line for line in stage if line.startswith("extract    done"))
     assert re.search(r"orders 300 rows, payments [\d,]+ rows\s+\d+\.\ds$", extract_done), extract_done
+    land_done = next(line for line in stage if line.startswith("land       done"))
+    assert re.search(r"orders 300 rows merged, payments [\d,]+ rows merged\s+\d+\.\ds$", land_done), land_done
     assert re.search(r"^publish +done +[\d,]+ items published\s+\d+\.\ds$", stage[-1]), stage[-1]
     assert lines[-1] == "ground truth     every category matches"
     assert not any("dbt" in line or "Warning" in line for line in lines), result.stdout
@@ -173,7 +178,7 @@ def test_an_unexpected_error_is_one_line_naming_the_log_file_with_the_traceback(
 
 
 def test_run_json_names_the_blocking_failure_when_a_contract_check_stops_the_report(tmp_path):
-    """An order with a negative total: the blocking `orders:contract` check fails, nothing publishes."""
+    """An order with a negative total: the blocking `orders_batch:contract` check fails, nothing publishes."""
     _seed_embedded(tmp_path, 50, seed=6)
     with duckdb.connect(str(tmp_path / "demo" / "oltp.duckdb")) as conn:
         conn.execute("update orders set total_amount = -1 where order_id = 1")
@@ -181,8 +186,8 @@ def test_run_json_names_the_blocking_failure_when_a_contract_check_stops_the_rep
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     outcome = json.loads(result.stdout)
     assert outcome["outcome"] == "failed" and outcome["success"] is False
-    assert outcome["blocking_failure"] == "orders:contract"
-    assert "orders:contract" in outcome["failed_checks"] and outcome["cause"]
+    assert outcome["blocking_failure"] == "orders_batch:contract"
+    assert "orders_batch:contract" in outcome["failed_checks"] and outcome["cause"]
     assert outcome["manifest"] is None and outcome["report_url"] is None
     assert result.stderr.strip().splitlines()[-1].startswith("finance-recon run: FAILED")
     assert not (tmp_path / "object-store" / "finance-reports" / "latest.json").exists()

@@ -214,8 +214,8 @@ def test_the_report_store_check_leaves_nothing_behind(tmp_path):
 def test_a_failed_extract_stage_names_the_source_that_failed():
     from finance_recon.cli.output import _detail, _Stage
 
-    stage = _Stage("extract", {"orders", "payments"}, rows={"payments": 222}, failed=True)
-    stage.failed_steps.append("orders")
+    stage = _Stage("extract", {"orders_batch", "payments_batch"}, rows={"payments": 222}, failed=True)
+    stage.failed_steps.append("orders_batch")
     assert _detail(stage) == "orders failed, payments 222 rows"
 
 

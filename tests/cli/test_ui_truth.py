@@ -83,7 +83,12 @@ print(json.dumps({"status": run.status.value, "pids": {r.dagster_event.step_key:
     assert facts.returncode == 0, facts.stderr[-2000:]
     found = json.loads(facts.stdout.strip().splitlines()[-1])
     assert found["status"] == "SUCCESS"
-    assert {"orders", "payments", "reconciliation_dbt_models", "finance_reconciliation_report"} <= set(
-        found["pids"]
-    )
+    assert {
+        "orders_batch",
+        "orders",
+        "payments_batch",
+        "payments",
+        "reconciliation_dbt_models",
+        "finance_reconciliation_report",
+    } <= set(found["pids"])
     assert len(set(found["pids"].values())) == 1, found["pids"]

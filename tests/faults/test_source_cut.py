@@ -18,7 +18,7 @@ from finance_recon.demo.generator import generate_shop
 from finance_recon.demo.seed import load_table
 from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.runs.facts import run_failure
-from finance_recon.sources.assets import build_source_asset
+from finance_recon.sources.assets import build_batch_asset
 from finance_recon.sources.errors import SourceUnavailableError
 from finance_recon.sources.readers import open_reader
 from finance_recon.sources.resources import SourceDatabaseResource
@@ -114,12 +114,12 @@ def test_a_connection_cut_mid_stream_names_the_source(request, shop, kind, monke
         assert f"is unavailable (host 127.0.0.1:{proxy.port}, database {database})" in message
 
         # The extraction asset in a real Dagster run (short retries): one line, the real error.
-        asset = build_source_asset(table, "source", retry_policy=RetryPolicy(max_retries=1, delay=0.05))
+        asset = build_batch_asset(table, retry_policy=RetryPolicy(max_retries=1, delay=0.05))
         result = materialize(
             [asset],
             resources={
                 "warehouse": EmbeddedWarehouse(path=str(tmp_path / "warehouse.duckdb")),
-                "source": SourceDatabaseResource(url=cut_url),
+                table.source_resource_key: SourceDatabaseResource(url=cut_url),
             },
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
@@ -128,7 +128,7 @@ def test_a_connection_cut_mid_stream_names_the_source(request, shop, kind, monke
         proxy.close()
     assert not result.success
     failure = run_failure(result.all_events)
-    assert failure.cause.startswith(f"step {table.asset_name} failed: source ")
+    assert failure.cause.startswith(f"step {table.batch_asset_name} failed: source ")
     assert f"(host 127.0.0.1:{proxy.port}, database {database})" in failure.cause
     assert "max_retries" not in failure.cause and "already closed" not in failure.cause
     assert (failure.kind, failure.retryable) == ("unreachable", True)

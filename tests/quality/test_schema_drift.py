@@ -120,8 +120,8 @@ def test_lower_case_currency_blocks(deployment):
     try:
         run = run_pipeline(settings)
         _assert_blocked(run, baseline, settings)
-        _assert_check_failed(run, "payments:contract", "payments.currency", "ISO 4217", "'usd'")
-        assert "orders_contract" in run.steps_started  # the other source was still checked
+        _assert_check_failed(run, "payments_batch:contract", "payments.currency", "ISO 4217", "'usd'")
+        assert "orders_batch_contract" in run.steps_started  # the other source was still checked
     finally:
         _pg(db, "UPDATE payments SET currency = 'USD', updated_at = now() WHERE currency = 'usd'")
 
@@ -141,7 +141,7 @@ def test_duplicate_primary_key_blocks(deployment):
     try:
         run = run_pipeline(settings)
         _assert_blocked(run, baseline, settings)
-        _assert_check_failed(run, "orders:contract", "orders.order_id", "unique primary key")
+        _assert_check_failed(run, "orders_batch:contract", "orders.order_id", "unique primary key")
     finally:
         _mysql(
             db,
@@ -157,9 +157,9 @@ def test_renamed_column_blocks(deployment):
     try:
         run = run_pipeline(settings)
         _assert_blocked(run, baseline, settings)
-        assert run.cause and "step orders failed" in run.cause
+        assert run.cause and "step orders_batch failed" in run.cause
         assert "table orders is missing column customer_id" in run.cause
-        assert "orders_contract" not in run.steps_started
+        assert "orders_batch_contract" not in run.steps_started
     finally:
         _mysql(db, "ALTER TABLE orders CHANGE customer_ref customer_id BIGINT NOT NULL")
 
@@ -170,7 +170,7 @@ def test_retyped_column_blocks(deployment):
     try:
         run = run_pipeline(settings)
         _assert_blocked(run, baseline, settings)
-        assert run.cause and "step payments failed" in run.cause
+        assert run.cause and "step payments_batch failed" in run.cause
         assert "table payments column amount has type double precision" in run.cause
     finally:
         _pg(db, "ALTER TABLE payments ALTER COLUMN amount TYPE numeric(18,2)")
@@ -201,6 +201,6 @@ def test_pipeline_recovers_after_repairs(deployment):
     settings, baseline, _, _, _ = deployment
     run = run_pipeline(settings)
     assert run.success, run.cause
-    assert run.check_descriptions["orders:contract"][0]
-    assert run.check_descriptions["payments:contract"][0]
+    assert run.check_descriptions["orders_batch:contract"][0]
+    assert run.check_descriptions["payments_batch:contract"][0]
     assert latest_json(settings) != baseline

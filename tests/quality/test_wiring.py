@@ -31,9 +31,9 @@ def test_one_freshness_policy_on_the_sla_assets(defs):
 def test_contract_checks_block_and_lag_checks_do_not(defs):
     graph = defs.resolve_asset_graph()
     specs = {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
-    for table in ("orders", "payments"):
-        assert specs[AssetCheckKey(AssetKey(table), "contract")].blocking
-        assert not specs[AssetCheckKey(AssetKey(table), "source_lag")].blocking
+    for batch in ("orders_batch", "payments_batch"):  # the checks sit on the batch a run read
+        assert specs[AssetCheckKey(AssetKey(batch), "contract")].blocking
+        assert not specs[AssetCheckKey(AssetKey(batch), "source_lag")].blocking
     assert specs[AssetCheckKey(AssetKey("rpt_reconciliation_summary"), "report_consistency")].blocking
 
 

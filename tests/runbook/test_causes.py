@@ -89,7 +89,7 @@ def test_source_login_rejected_is_credentials():
 
 def test_failed_contract_check_is_schema_drift_and_explains_the_failed_run():
     check = CheckFact(
-        "payments:contract", "FAILED", False, "ERROR", "payments.currency missing", "r" * 36, ""
+        "payments_batch:contract", "FAILED", False, "ERROR", "payments.currency missing", "r" * 36, ""
     )
     causes = C.rank_causes(
         [source("orders"), source("payments")],

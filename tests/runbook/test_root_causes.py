@@ -113,7 +113,7 @@ def test_schema_drift_is_named_first_before_and_after_the_failed_run(baseline, d
     after = run_diagnose()
     assert after.likely_cause.code == C.SCHEMA_DRIFT, [c.code for c in after.causes]
     finished = after.instance.latest_finished
-    assert finished.status == "FAILURE" and finished.failed_step == "payments"
+    assert finished.status == "FAILURE" and finished.failed_step == "payments_batch"
     assert "currency" in finished.error
     # The run failure is explained by the drift: listed as evidence of it, and as a lower-ranked symptom.
     assert any(finished.run_id[:8] in ev for ev in after.likely_cause.evidence)

@@ -11,7 +11,7 @@ from dagster import DagsterEventType, DagsterInstance, EnvVar, RetryPolicy, mate
 from finance_recon.contracts import ORDERS, PAYMENTS
 from finance_recon.demo.seed import load_table
 from finance_recon.sources import extract as extract_module
-from finance_recon.sources.assets import build_source_asset, orders, payments
+from finance_recon.sources.assets import build_batch_asset, build_landed_asset
 from finance_recon.sources.errors import SourceUnavailableError
 from finance_recon.sources.extract import extract_table
 from finance_recon.sources.resources import SourceDatabaseResource
@@ -19,12 +19,15 @@ from finance_recon.sources.resources import SourceDatabaseResource
 from .conftest import T0, orders_table, payments_table
 
 FAST_RETRY = RetryPolicy(max_retries=2, delay=0.05)
+# The batches a run reads and stages, and the landed tables they are merged into once checked.
+orders_batch, payments_batch = build_batch_asset(ORDERS), build_batch_asset(PAYMENTS)
+orders, payments = build_landed_asset(ORDERS), build_landed_asset(PAYMENTS)
 
 
 def fast_assets():
     return [
-        build_source_asset(ORDERS, "orders_source", retry_policy=FAST_RETRY),
-        build_source_asset(PAYMENTS, "payments_source", retry_policy=FAST_RETRY),
+        build_batch_asset(ORDERS, retry_policy=FAST_RETRY),
+        build_batch_asset(PAYMENTS, retry_policy=FAST_RETRY),
     ]
 
 
@@ -82,34 +85,55 @@ def promote_checked(warehouse) -> None:
 
 def test_asset_specs_are_stable():
     specs = {}
-    for a in (orders, payments):
+    for a in (orders_batch, orders, payments_batch, payments):
         spec = a.specs_by_key[a.key]
         specs[a.key.to_user_string()] = (
-            spec.group_name,
             tuple(spec.owners),
             tuple(sorted(spec.kinds)),
             tuple(sorted(a.required_resource_keys - {"io_manager"})),
             a.op.retry_policy is not None,
+            tuple(dep.asset_key.to_user_string() for dep in spec.deps),
             bool(spec.description),
         )
+    owners = ("team:data-platform",)
     assert specs == {
-        "orders": (
-            "sources",
-            ("team:data-platform",),
-            ("duckdb", "mysql"),
-            ("orders_source", "warehouse"),
-            True,
-            True,
-        ),
-        "payments": (
-            "sources",
-            ("team:data-platform",),
-            ("duckdb", "postgres"),
-            ("payments_source", "warehouse"),
-            True,
-            True,
-        ),
+        "orders_batch": (owners, ("duckdb", "mysql"), ("orders_source", "warehouse"), True, (), True),
+        "orders": (owners, ("duckdb",), ("warehouse",), False, ("orders_batch",), True),
+        "payments_batch": (owners, ("duckdb", "postgres"), ("payments_source", "warehouse"), True, (), True),
+        "payments": (owners, ("duckdb",), ("warehouse",), False, ("payments_batch",), True),
     }
+
+
+def test_the_landed_table_merges_only_a_batch_that_passed_its_contract_check(duckdb_url, tmp_path, warehouse):
+    from finance_recon.engines.embedded import EmbeddedWarehouse
+    from finance_recon.sources.landing import mark_checked
+
+    payments_url = f"duckdb:///{tmp_path / 'payments.duckdb'}"
+    seed_small(duckdb_url, payments_url)
+    res = resources(EmbeddedWarehouse(path=warehouse.path), duckdb_url, payments_url)
+    instance = DagsterInstance.ephemeral()
+    assert materialize([orders_batch], resources=res, instance=instance).success
+    # Asked to land a batch whose check never passed (a UI materialization of `orders` alone, say):
+    # it refuses, naming the check, and lands nothing.
+    refused = materialize([orders], resources=res, instance=instance, raise_on_error=False)
+    assert not refused.success
+    [failure] = [e for e in refused.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "has not passed `orders_batch:contract`" in message and "finance-recon accept orders" in message
+    assert landing_counts(warehouse) == (0, 0, 0)
+    with warehouse.connection() as conn:
+        mark_checked(conn, ORDERS)
+    landed = materialize([orders], resources=res, instance=instance)
+    [event] = landed.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["rows_merged"] == 2 and metadata["rows_total"] == 2
+    assert metadata["watermark_after"] == (T0 + timedelta(seconds=1)).isoformat()
+    assert landing_counts(warehouse)[0] == 2
+    # Nothing staged any more: landing it again changes nothing and says so.
+    again = materialize([orders], resources=res, instance=instance)
+    [event] = again.get_asset_materialization_events()
+    assert event.materialization.metadata["merged"].value == "nothing staged"
+    assert landing_counts(warehouse)[0] == 2
 
 
 def test_materialize_reports_metadata_and_is_incremental(duckdb_url, tmp_path, warehouse):
@@ -117,30 +141,30 @@ def test_materialize_reports_metadata_and_is_incremental(duckdb_url, tmp_path, w
     seed_small(duckdb_url, payments_url)
     res = resources(warehouse, duckdb_url, payments_url)
     instance = DagsterInstance.ephemeral()
-    first = materialize([orders, payments], resources=res, instance=instance)
-    # Extraction only stages its batch (quarantine): nothing is landed until the checked batch is
-    # promoted, which the reconciliation step does once the contract checks passed.
+    first = materialize([orders_batch, payments_batch], resources=res, instance=instance)
+    # The batch assets only stage (quarantine): nothing is landed until the checked batch is
+    # merged, which the landed assets do once the contract checks passed.
     assert landing_counts(warehouse) == (0, 0, 0)
     promote_checked(warehouse)
     assert landing_counts(warehouse) == (2, 1, 2)
     second = materialize(
-        [orders, payments],
+        [orders_batch, payments_batch],
         resources=res,
         instance=instance,
-        run_config={"ops": {"orders": {"config": {"full_refresh": True}}}},
+        run_config={"ops": {"orders_batch": {"config": {"full_refresh": True}}}},
     )
     meta = {
         (r.run_id, e.asset_key.path[0]): {k: v.value for k, v in e.materialization.metadata.items()}
         for r in (first, second)
         for e in r.get_asset_materialization_events()
     }
-    o1, o2 = meta[(first.run_id, "orders")], meta[(second.run_id, "orders")]
+    o1, o2 = meta[(first.run_id, "orders_batch")], meta[(second.run_id, "orders_batch")]
     assert o1["rows_extracted"] == 2 and o1["rows_total"] == 2
     assert o1["max_updated_at"] == (T0 + timedelta(seconds=1)).isoformat()
     assert o1["watermark_before"] == "" and o1["watermark_after"] == o1["max_updated_at"]
     assert o1["source"] == duckdb_url and o1["batch_table"] == "landing.orders__last_batch"
     assert o2["mode"] == "full_refresh" and o2["mode_reason"] == "requested"
-    assert meta[(second.run_id, "payments")]["mode"] == "incremental"
+    assert meta[(second.run_id, "payments_batch")]["mode"] == "incremental"
     assert {"duration_s", "rows_per_s", "read_since"} <= set(o2)
 
 
@@ -232,7 +256,7 @@ def test_postgres_password_never_logged_env_var(pg_url, pg_role, warehouse, capf
     meta = {
         e.asset_key.path[0]: e.materialization.metadata for e in result.get_asset_materialization_events()
     }
-    assert meta["payments"]["source"].value == url.replace(password, "***")
+    assert meta["payments_batch"]["source"].value == url.replace(password, "***")
     captured = capfd.readouterr()
     logs = "\n".join([all_text(instance, result.run_id), captured.out, captured.err, caplog.text])
     assert role in logs and password not in logs
@@ -306,7 +330,7 @@ def test_unknown_postgres_role_fails_at_once_naming_what_to_fix(pg_url, mysql_ur
     assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == []  # permanent: no retry
     (failure,) = step_events(result, DagsterEventType.STEP_FAILURE)
     message = failure.step_failure_data.user_failure_data.description
-    assert failure.step_key == "payments"
+    assert failure.step_key == "payments_batch"
     assert "refused the connection" in message and "fr_no_such_role" in message, message
     assert "check the user, password and database" in message
     assert "pw-unknown-7781" not in message

@@ -79,7 +79,7 @@ def test_a_failing_row_stays_quarantined_until_fixed_or_accepted(deployment, pg_
     for attempt in range(2):  # the second run re-reads the same row and is blocked again
         blocked = run(settings, ANCHOR + timedelta(minutes=5 + attempt))
         assert not blocked.success
-        assert blocked.failed_checks == ["payments:contract"], blocked
+        assert blocked.failed_checks == ["payments_batch:contract"], blocked
         assert "payments.amount" in blocked.cause and "quarantined" in blocked.cause, blocked.cause
         landed, mark, pending = warehouse_facts(settings, "pay_zero")
         assert landed == 0, "a row that failed its contract check reached landing"
@@ -103,7 +103,7 @@ def test_a_failing_row_stays_quarantined_until_fixed_or_accepted(deployment, pg_
     add_payment(pg_url, "pay_zero", "4.20", ANCHOR + timedelta(minutes=8))
     add_payment(pg_url, "pay_odd_currency", "3.00", ANCHOR + timedelta(minutes=8), currency="usd")
     blocked = run(settings, ANCHOR + timedelta(minutes=10))
-    assert not blocked.success and blocked.failed_checks == ["payments:contract"]
+    assert not blocked.success and blocked.failed_checks == ["payments_batch:contract"]
     assert "payments.currency" in blocked.cause, blocked.cause
     assert warehouse_facts(settings, "pay_zero")[0] == 0
     assert (
@@ -153,7 +153,7 @@ def test_a_null_amount_is_a_contract_failure_naming_the_payment_not_an_aborted_t
     blocked = run(settings, ANCHOR + timedelta(minutes=5))
     assert not blocked.success
     assert "aborted" not in blocked.cause.lower(), blocked.cause
-    assert blocked.failed_checks == ["payments:contract"], blocked.cause
+    assert blocked.failed_checks == ["payments_batch:contract"], blocked.cause
     assert "payments.amount violates 'not null'" in blocked.cause, blocked.cause
     assert "payment_id 'pay_null'" in blocked.cause, blocked.cause
     # dbt cannot reconcile a payment without an amount: accepting it is refused up front, with why.

@@ -51,8 +51,10 @@ def test_spark_assets_land_and_point_the_warehouse_at_the_lake(spark, tmp_path, 
         ]: e.event_specific_data.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    assert meta["orders"]["rows_extracted"].value == 2 and meta["orders"]["landing_engine"].value == "spark"
-    assert meta["payments"]["max_updated_at"].value == T0.isoformat()
+    assert meta["orders_batch"]["rows_extracted"].value == 2
+    assert meta["orders_batch"]["landing_engine"].value == "spark"
+    assert meta["orders"]["merged"].value == "by the landing engine at read"
+    assert meta["payments_batch"]["max_updated_at"].value == T0.isoformat()
     with duckdb.connect(warehouse.path, read_only=True) as conn:
         kinds = dict(
             conn.execute(
@@ -72,15 +74,16 @@ def test_landing_engine_selects_the_resource_under_the_same_assets(monkeypatch, 
     assert (landing.lake_root, landing.partitions) == (str(tmp_path / "lake"), 3)
     assert landing.spark_config["spark.sql.session.timeZone"] == "UTC"
     assets = build_source_assets(landing)
-    assert [a.key.path[-1] for a in assets] == ["orders", "payments"]
+    assert [a.key.path[-1] for a in assets] == ["orders_batch", "orders", "payments_batch", "payments"]
     assert all(a.metadata_by_key[a.key]["landing_engine"] == "spark" for a in assets)
     assert all({"spark", "parquet"} <= set(a.specs_by_key[a.key].kinds) for a in assets)
-    assert all("landing" in a.required_resource_keys for a in assets)
+    # The batch reads through the engine; the landed table has nothing to merge (Spark merged it).
+    assert ["landing" in a.required_resource_keys for a in assets] == [True, False, True, False]
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "embedded")
     landing = landing_resource(load_settings())
     assert isinstance(landing, EmbeddedLandingResource)
     assets = build_source_assets(landing)
-    assert [a.key.path[-1] for a in assets] == ["orders", "payments"]
+    assert [a.key.path[-1] for a in assets] == ["orders_batch", "orders", "payments_batch", "payments"]
     assert all("duckdb" in a.specs_by_key[a.key].kinds for a in assets)
     assert all("landing_engine" not in a.metadata_by_key[a.key] for a in assets)
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "hadoop")

@@ -102,7 +102,7 @@ def test_a_failing_row_is_quarantined_on_trino_until_accepted(deployment, capsys
     add_payment(pg_url, "pay_lower", "3.00", ANCHOR + timedelta(minutes=1), currency="usd")
     blocked = execute(RunRequestOptions(as_of=format_ts(ANCHOR + timedelta(minutes=5))), settings)
     assert not blocked.success
-    assert blocked.failed_checks == ["payments:contract"], blocked
+    assert blocked.failed_checks == ["payments_batch:contract"], blocked
     assert "payments.currency" in blocked.cause and "pay_lower" in blocked.cause, blocked.cause
     landed, mark, pending = facts(settings, "pay_lower")
     assert (landed, mark, pending) == (0, mark_after_first, 1), "a quarantined row reached Iceberg"

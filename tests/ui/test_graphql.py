@@ -166,7 +166,8 @@ def test_lineage_and_on_demand_materialization(dagster_dev_ui):
     except ImportError:
         has_quality = False
     if has_quality:
-        assert checks[("orders",)].get("contract") is True and checks[("payments",)].get("contract") is True
+        assert checks[("orders_batch",)].get("contract") is True
+        assert checks[("payments_batch",)].get("contract") is True
         policy = report["internalFreshnessPolicy"]
         assert policy and policy["__typename"] == "TimeWindowFreshnessPolicy", policy
         assert policy["failWindowSeconds"] == 30 * 60
