@@ -28,7 +28,9 @@ REFUNDS = SourceTable(
     columns=(
         Column("refund_id", pa.int64(), "BIGINT", source_types=("bigint", "integer")),
         Column("order_id", pa.int64(), "BIGINT", source_types=("bigint", "integer")),
-        Column("reason", pa.string(), "VARCHAR", source_types=("varchar",), accepted_values=("damaged", "late")),
+        Column(
+            "reason", pa.string(), "VARCHAR", source_types=("varchar",), accepted_values=("damaged", "late")
+        ),
         Column("currency", pa.string(), "VARCHAR", source_types=("varchar",)),
         Column("amount", MONEY, "DECIMAL(18,2)", source_types=("decimal",), min_value=0, strict_min=True),
         Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=("timestamp",)),
