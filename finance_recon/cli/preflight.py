@@ -141,6 +141,11 @@ def check_probe(settings: Settings) -> None:
     asking for it there is refused rather than ignored."""
     if not settings.probe_enabled:
         return
+    from finance_recon.resources import landing_resource  # the one place that picks the engine
+
+    if landing_resource(settings).PROBED:
+        return
+    # Name the variable that chose an engine the prober does not probe.
     for variable, value, embedded in (
         (ENV_WAREHOUSE_TARGET, settings.warehouse_target, "duckdb"),
         (ENV_LANDING_ENGINE, settings.landing_engine, "embedded"),
