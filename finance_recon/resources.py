@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dagster_dbt import DbtCliResource
+
 from finance_recon.contracts import SOURCE_TABLES, SourceTable
 from finance_recon.engines.embedded import EmbeddedWarehouse
 from finance_recon.engines.trino import TrinoWarehouse
-from finance_recon.reconciliation.dbt_cli import LeanDbtCliResource
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.settings import (
@@ -87,7 +88,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         **{table.source_resource_key: source_resource(settings, table) for table in SOURCE_TABLES},
         "landing": landing_resource(settings),
         # The dbt beside this interpreter, so a venv works without being on PATH.
-        "dbt": LeanDbtCliResource(
+        "dbt": DbtCliResource(
             project_dir=dbt_project,
             target=settings.warehouse_target,
             dbt_executable=str(Path(sys.executable).parent / "dbt"),

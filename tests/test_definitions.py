@@ -109,9 +109,11 @@ def test_dagster_definitions_validate_accepts_the_workspace():
 
 
 def test_loading_definitions_does_not_import_heavy_optional_libraries():
+    # dbt is no longer in this list: dagster-dbt imports dbt-core's modules when dbt-core is installed
+    # and is imported as it is (issue 26: no sys.modules tricks; the cost is in docs/benchmarks.md).
     code = (
         "import sys, finance_recon.definitions as d; "
-        "print(','.join(m for m in ('great_expectations', 'pyspark', 'psycopg2', 'pymysql', 'dbt') if m in sys.modules))"
+        "print(','.join(m for m in ('great_expectations', 'pyspark', 'psycopg2', 'pymysql') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300

@@ -1,8 +1,10 @@
 """Alert sensors (cursor-based, RUNNING by default, every ~30 s) and the Finance notification.
 
 - `asset_check_alert_sensor`: per check key, the latest *completed* evaluation
-  (`get_latest_asset_check_execution_by_key`, falling back to `get_asset_check_execution_history`
-  with status SUCCEEDED/FAILED when the latest row is only PLANNED — a run in progress or blocked).
+  (`get_latest_asset_check_execution_by_key`, falling back to the newest SUCCEEDED/FAILED row of
+  `get_asset_check_execution_history` when the latest row is only PLANNED — a run in progress or
+  blocked). Statuses and freshness states are compared by their stored values: Dagster does not
+  export those enums (nothing is imported from its private modules).
   FAILED → incident `check:<asset>:<check>` (severity critical for ERROR, warning for WARN);
   SUCCEEDED → resolved. Dagster OSS raises nothing for failed checks by itself (dagster#29896).
 - `freshness_alert_sensor`: the latest `FRESHNESS_STATE_CHANGE` per asset (the FreshnessDaemon
@@ -69,30 +71,41 @@ def _finish(context: SensorEvaluationContext, book: IncidentBook, firing, health
 
 # --------------------------------------------------------------------------------------- checks
 
+# The statuses of an asset check execution that carry a result (the stored values of Dagster's
+# AssetCheckExecutionRecordStatus, which `dagster` does not export; the other one is PLANNED).
+COMPLETED_CHECK_STATUSES = ("SUCCEEDED", "FAILED")
+HISTORY_PAGE = 20
+
+
+def _last_completed_check(storage, key: AssetCheckKey):
+    """The newest execution of `key` that has a result, or None: the history is read newest first,
+    a page at a time, past the PLANNED rows of runs in progress or blocked before the check ran."""
+    cursor = None
+    while True:
+        page = storage.get_asset_check_execution_history(key, limit=HISTORY_PAGE, cursor=cursor)
+        for record in page:
+            if record.status.value in COMPLETED_CHECK_STATUSES:
+                return record
+        if len(page) < HISTORY_PAGE:
+            return None
+        cursor = page[-1].id
+
 
 def check_incidents(
     instance, check_keys: Sequence[AssetCheckKey], alerting
 ) -> tuple[list[Incident], set[str]]:
-    from dagster._core.storage.asset_check_execution_record import (
-        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
-        AssetCheckExecutionRecordStatus,
-    )
-
     storage = instance.event_log_storage
     latest = storage.get_latest_asset_check_execution_by_key(list(check_keys))
     firing: list[Incident] = []
     healthy: set[str] = set()
     for key in check_keys:
         record = latest.get(key)
-        if record is not None and record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES:
-            history = storage.get_asset_check_execution_history(
-                key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-            )
-            record = history[0] if history else None
+        if record is not None and record.status.value not in COMPLETED_CHECK_STATUSES:
+            record = _last_completed_check(storage, key)
         if record is None:
             continue
         incident_id = f"check:{key.to_user_string()}"
-        if record.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+        if record.status.value == "SUCCEEDED":
             healthy.add(incident_id)
             continue
         evaluation = record.event.dagster_event.event_specific_data if record.event else None
@@ -142,8 +155,6 @@ def build_check_alert_sensor(
 def freshness_incidents(
     instance, asset_keys: Sequence[AssetKey], alerting
 ) -> tuple[list[Incident], set[str]]:
-    from dagster._core.definitions.freshness import FreshnessState
-
     records = instance.get_freshness_state_records(list(asset_keys))
     firing: list[Incident] = []
     healthy: set[str] = set()
@@ -153,7 +164,8 @@ def freshness_incidents(
             continue
         asset = key.to_user_string()
         incident_id = f"freshness:{asset}"
-        if record.freshness_state == FreshnessState.FAIL:
+        state = record.freshness_state.value  # FreshnessState, which `dagster` does not export
+        if state == "FAIL":
             firing.append(
                 Incident(
                     id=incident_id,
@@ -173,7 +185,7 @@ def freshness_incidents(
                     starts_at=record.updated_at,
                 )
             )
-        elif record.freshness_state in (FreshnessState.PASS, FreshnessState.WARN):
+        elif state in ("PASS", "WARN"):
             healthy.add(incident_id)
     return firing, healthy
 

@@ -129,8 +129,6 @@ def _execute(
     options: RunRequestOptions, settings: Settings, on_event: Callable[[Any, Any], None] | None
 ) -> RunOutcome:
     ensure_dagster_home(settings)
-    from dagster._utils.interrupts import capture_interrupts  # SIGTERM/SIGINT reach dbt as interrupts
-
     from finance_recon.definitions import build_definitions
     from finance_recon.names import RECONCILIATION_JOB_NAME
     from finance_recon.report.history import latest_run
@@ -142,7 +140,11 @@ def _execute(
     # One run at a time (an OS lock shared with daemon runs); dead runs are marked failed first.
     run_id = new_run_id()
     try:
-        with exclusive_cli_run(settings.home, run_id) as (instance, holder_tags), capture_interrupts():
+        # SIGTERM/SIGINT while the run executes: `execute_in_process` itself turns them into
+        # Dagster's execution interrupt for the whole execution (the step stops, dagster-dbt sends
+        # SIGINT to `dbt build` and waits for it, the run is recorded FAILURE).
+        # tests/faults/test_interrupt.py pins it.
+        with exclusive_cli_run(settings.home, run_id) as (instance, holder_tags):
             if on_event is not None:
                 instance.add_event_listener(run_id, functools.partial(on_event, instance))
             result = job.execute_in_process(

@@ -1,7 +1,8 @@
 """Run a `Suite` with Great Expectations 1.x and summarise the outcome for a Dagster check.
 
-GX is imported here, inside `run_suite`, never at module import (~5 s and ~300 MB), and without
-PySpark unless the process already loaded it (`_import_gx`). Data arrives as pandas frames in chunks
+GX is imported here, inside `run_suite`, never at module import (~4 s and ~100 MB; with the `spark`
+extra installed GX also imports PySpark, ~1 s more: `docs/benchmarks.md`, "Framework internals
+removed"), as GX imports itself (`_import_gx`). Data arrives as pandas frames in chunks
 and GX's pandas engine evaluates the expectations: callers split big batches so that memory stays
 bounded, and split them by a hash of the primary key so that a duplicate key always lands in one chunk
 (uniqueness stays exact across chunks). Results of all chunks are merged per rule; GX is asked for
@@ -15,8 +16,9 @@ queries `pg_catalog.pg_collation`, which DuckDB lacks (so every type rule errors
 both means patching GX and the dialect (GX issues #10738, #11579), so the checks stay on GX's pandas engine.
 
 Where the time went on a 1M-row batch (profiled, `docs/benchmarks.md` "GX contract checks"), and what
-keeps it down: the GX import (~3 s, half of it scipy.stats, which only distribution expectations use:
-deferred, `_defer_scipy_stats`); Decimal objects built per amount and GX evaluating every type rule
+keeps it down: the GX import (~3 s, half of it scipy.stats, which only distribution expectations use;
+paid once per process that validates rows, as GX imports it: loading scipy.stats lazily through
+sys.modules was removed, issue 26); Decimal objects built per amount and GX evaluating every type rule
 per value on `object` columns (the frames are Arrow-backed instead, see `batches`); GX evaluating a
 range on a DECIMAL column one Python call per value (screened by the column's min, `suites.Screen`);
 GX's per-validation overhead, paid per chunk (chunks are large). An empty batch imports nothing
@@ -28,9 +30,9 @@ a run in CI.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,60 +51,24 @@ class GreatExpectationsUnavailable(RuntimeError):
 def _import_gx():
     # GX sends anonymous usage events by default; this platform runs offline.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    # GX probes pyspark, whose connect module takes a `__main__` without `__file__` or `__spec__`
-    # (a run worker started by the daemon, `python -c`) for a doctest run and calls sys.exit(0)
-    # when pyspark[connect]'s extras are absent. Give such a `__main__` a file name first.
+    # GX imports pyspark whenever it is installed (the `spark` extra), and pyspark's connect module
+    # takes a `__main__` without `__file__` or `__spec__` (a run worker started by the daemon,
+    # `python -c`) for a doctest run and calls sys.exit(0) when pyspark[connect]'s extras are absent
+    # (pyspark/sql/connect/utils.py, `check_dependencies`). Give such a `__main__` a file name first.
     main = sys.modules.get("__main__")
     if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
         main.__file__ = "<finance_recon>"
-    # GX imports pyspark whenever it is installed (seconds, ~100 MB, FutureWarnings), although these
-    # checks only use its pandas engine. Unless pyspark is already loaded in this process (the Spark
-    # landing path), hide it for the duration of the GX import: a `None` entry in sys.modules makes
-    # `import pyspark` (and `from pyspark.x import y`) raise ModuleNotFoundError, an ImportError, which
-    # is exactly what GX's optional-import guards (great_expectations/compatibility/pyspark.py:
-    # `except ImportError` / `except (ImportError, AttributeError)`) take for "not installed". GX keeps
-    # its NotImported placeholders afterwards, so GX's Spark engine is unavailable in this process —
-    # nothing here uses it — while the project's own later `import pyspark` works normally.
-    _defer_scipy_stats()
-    hide_pyspark = "pyspark" not in sys.modules
-    if hide_pyspark:
-        sys.modules["pyspark"] = None  # type: ignore[assignment]
     try:
-        import great_expectations as gx
-        import great_expectations.expectations as gxe
+        with warnings.catch_warnings():
+            # pyspark 4.3 warns at import that it does not fully support pandas 3: not used here.
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark(\.|$)")
+            import great_expectations as gx
+            import great_expectations.expectations as gxe
     except SystemExit as exc:  # pyspark's optional-dependency probe can call sys.exit(0) mid-import
         raise GreatExpectationsUnavailable(f"importing great_expectations exited ({exc!r})") from None
     except ImportError as exc:
         raise GreatExpectationsUnavailable(f"great_expectations is not importable: {exc}") from None
-    finally:
-        if hide_pyspark and sys.modules.get("pyspark", ...) is None:
-            del sys.modules["pyspark"]
     return gx, gxe
-
-
-def _defer_scipy_stats() -> None:
-    """Make `scipy.stats` load on first use instead of during `import great_expectations`.
-
-    Three GX modules (the KL-divergence expectation, two KS-test metrics) run `from scipy import stats`
-    at import time and use it only inside functions: about half of GX's import time, for expectations
-    these suites never use. `importlib.util.LazyLoader` registers the module without executing it and
-    executes it on the first attribute access, so any later user (GX or not) gets the real module,
-    transparently. Set as the `scipy` package's attribute too, which is what `from scipy import stats`
-    reads first. Nothing is done when scipy.stats is already loaded or scipy is not installed.
-    """
-    if "scipy.stats" in sys.modules:
-        return
-    try:
-        spec = importlib.util.find_spec("scipy.stats")
-    except ImportError:
-        return
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scipy.stats"] = module
-    spec.loader.exec_module(module)
-    sys.modules["scipy"].stats = module
 
 
 @dataclass
@@ -312,6 +278,8 @@ def _no_frame_fingerprint() -> Iterator[None]:
     reads and these checks never persist. It was ~60% of the validation time of a 250k-row chunk.
     Setting the threshold to 0 takes GX's own "frame too big to fingerprint" branch; no expectation is
     affected. Restored afterwards (a check step runs its validations sequentially in one process).
+    GX has no public setting for it: tests/quality/test_gx_runner.py pins that the constant still
+    switches the fingerprint off, and only inside this context.
     """
     from great_expectations.execution_engine import pandas_execution_engine as engine
 

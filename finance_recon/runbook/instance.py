@@ -236,9 +236,9 @@ def _read_freshness(instance: DagsterInstance, facts: InstanceFacts) -> None:
 
 
 def _read_orchestrator(instance: DagsterInstance, facts: InstanceFacts, now_ts: float) -> None:
-    from dagster._core.definitions.run_request import InstigatorType
-
-    for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
-        facts.schedules[state.instigator_name] = state.status.value
+    for state in instance.all_instigator_state():
+        # Compared by value: `dagster` does not export InstigatorType (SCHEDULE / SENSOR / ...).
+        if state.instigator_type.value == "SCHEDULE":
+            facts.schedules[state.instigator_name] = state.status.value
     for daemon_type, heartbeat in instance.get_daemon_heartbeats().items():
         facts.daemons[daemon_type] = round(now_ts - heartbeat.timestamp, 1)

@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import DagsterInstance, Executor, ExecutorDefinition, Field, multi_or_in_process_executor
+from dagster import (
+    DagsterInstance,
+    Executor,
+    ExecutorDefinition,
+    ExecutorRequirement,
+    Field,
+    multi_or_in_process_executor,
+    multiple_process_executor_requirements,
+)
 
 from finance_recon.names import PIPELINE_TAGS
 from finance_recon.runs.errors import RunLockHeldError
@@ -103,6 +111,13 @@ class LockedExecutor(Executor):
             lock.release()
 
 
+def _requirements(executor_config) -> list[ExecutorRequirement]:
+    """What Dagster's default executor requires of a run, by its config: a reconstructable job, a
+    persistent instance and persistent outputs with `multiprocess`, nothing in-process
+    (tests/runs/test_locked_executor.py compares it with the default executor's)."""
+    return list(multiple_process_executor_requirements()) if "multiprocess" in executor_config else []
+
+
 def locked_executor(home: Path) -> ExecutorDefinition:
     """The executor of a deployment's reconciliation runs, holding the run lock of `home` (its
     `FINANCE_RECON_HOME`, the folder `exclusive_cli_run` locks too)."""
@@ -117,7 +132,7 @@ def locked_executor(home: Path) -> ExecutorDefinition:
             multi_or_in_process_executor.config_schema.as_field().config_type,
             default_value={"in_process": {}},
         ),
-        requirements=multi_or_in_process_executor._requirements_fn,  # noqa: SLF001 - same requirements
+        requirements=_requirements,
         executor_creation_fn=create,
         description="Every step in the run worker's process (unless the run config asks for multiprocess), holding the finance_recon run lock for the whole run.",
     )

@@ -225,6 +225,32 @@ def test_warn_check_escalating_to_error_replaces_the_alert(instance, receiver):
     ]
 
 
+@pytest.mark.parametrize("page", [20, 1])
+def test_a_check_left_planned_by_later_runs_reports_its_last_completed_evaluation(
+    instance, receiver, monkeypatch, page
+):
+    """Runs that fail before the check runs leave it PLANNED; the alert keeps the last result (also
+    when the PLANNED rows fill whole pages of the history)."""
+    from finance_recon.alerting import sensors
+
+    monkeypatch.setattr(sensors, "HISTORY_PAGE", page)
+    sensor_def = build_check_alert_sensor([CHECK_KEY])
+    resource = alerting(receiver)
+    assert not run_pipeline(instance, check="error")
+    assert not run_pipeline(instance, step_fails=True)  # the check is planned, never evaluated
+    assert not run_pipeline(instance, step_fails=True)
+    [latest] = instance.event_log_storage.get_latest_asset_check_execution_by_key([CHECK_KEY]).values()
+    assert latest.status.value == "PLANNED"
+    _, _ = tick(sensor_def, instance, resource, None)
+    [fired] = am_alerts(receiver)
+    assert fired["labels"]["check"] == "contract" and "ISO 4217" in fired["annotations"]["description"]
+
+    receiver.clear()
+    assert run_pipeline(instance, check="pass")
+    firing, healthy = sensors.check_incidents(instance, [CHECK_KEY], resource)
+    assert firing == [] and healthy == {"check:orders:contract"}
+
+
 def test_no_receivers_configured_keeps_quiet(instance, receiver):
     sensor_def = build_check_alert_sensor([CHECK_KEY])
     resource = AlertingResource(runbook_url=RUNBOOK)

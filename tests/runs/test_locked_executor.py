@@ -8,8 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, execute_job, job, op, reconstructable
-from dagster._core.test_utils import instance_for_test
+from dagster import DagsterEventType, execute_job, instance_for_test, job, op, reconstructable
 
 from finance_recon.runs.exclusive import locked_executor
 from finance_recon.runs.liveness import RUN_ID_MARKER, TAG_PID
@@ -66,3 +65,16 @@ def test_a_daemon_style_run_is_refused_while_another_holds_the_lock(home):
         data = failure.dagster_event.event_specific_data
         text = data.error.to_string() if data and data.error else failure.message
         assert "another reconciliation is running: run cli-run-holding-it" in text
+
+
+@pytest.mark.parametrize(
+    "config", [{"in_process": {}}, {"multiprocess": {}}, {"multiprocess": {"max_concurrent": 2}}]
+)
+def test_the_locked_executor_requires_what_dagsters_default_executor_requires(config):
+    """Multiprocess needs a reconstructable job, a persistent instance and persistent outputs;
+    in-process needs none: the same answer as Dagster's default executor for the same config."""
+    from dagster import multi_or_in_process_executor
+
+    ours = locked_executor(HOME).get_requirements(config)
+    assert ours == list(multi_or_in_process_executor.get_requirements(config))
+    assert bool(ours) == ("multiprocess" in config)
