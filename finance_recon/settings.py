@@ -17,8 +17,8 @@ resources: `secret_or_default` hands Dagster an `EnvVar` so the value never show
 from __future__ import annotations
 
 import contextvars
+import json
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -607,51 +607,28 @@ def secret_or_default(env_name: str, default: str) -> str | EnvVar:
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Point DAGSTER_HOME at the state folder (unless set) and give it the project's dagster.yaml
-    (deploy/dagster/dagster.yaml as it is: Dagster's default SQLite storage under DAGSTER_HOME)."""
+    """Point DAGSTER_HOME at the state folder (unless set) and give it the project's dagster.yaml."""
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     target = dagster_home / "dagster.yaml"
     if not target.exists():
         template = PROJECT_ROOT / "deploy" / "dagster" / "dagster.yaml"
-        target.write_text(template.read_text())
-    else:
-        _drop_removed_event_log_storage(target)
+        target.write_text(template.read_text() + _event_log_storage_yaml(dagster_home))
     return dagster_home
 
 
-# The block earlier versions appended to every dagster.yaml they created, naming an event log storage
-# class of their own (a subclass of Dagster's SQLite storage, removed in issue 26). Its `base_dir`
-# was that home's `history/runs`, the folder Dagster's default storage uses: without the block the
-# same files are read and written by Dagster's own class.
-REMOVED_EVENT_LOG_MODULE = "finance_recon.runs.event_log"
-_REMOVED_EVENT_LOG_BLOCK = re.compile(
-    r"^event_log_storage:\n"
-    rf"  module: {re.escape(REMOVED_EVENT_LOG_MODULE)}\n"
-    r"  class: PooledSqliteEventLogStorage\n"
-    r"  config:\n"
-    r"    base_dir: .*\n?",
-    re.MULTILINE,
-)
-
-
-def _drop_removed_event_log_storage(target: Path) -> None:
-    """Upgrade a dagster.yaml an earlier version created: remove the event log block it wrote (Dagster
-    would fail to import the class it names). A file edited by hand is not rewritten: it is named."""
-    text = target.read_text()
-    if REMOVED_EVENT_LOG_MODULE not in text:
-        return
-    upgraded = _REMOVED_EVENT_LOG_BLOCK.sub("", text)
-    if REMOVED_EVENT_LOG_MODULE in upgraded:
-        raise SettingsError(
-            f"{target} names the event log storage {REMOVED_EVENT_LOG_MODULE}.PooledSqliteEventLogStorage, "
-            "which no longer exists: delete its `event_log_storage` block (Dagster's default storage "
-            "reads the same history/runs folder)"
-        )
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.upgrading")
-    tmp.write_text(upgraded)
-    tmp.replace(target)  # atomic: a process reading the file (or upgrading it too) sees old or new
+def _event_log_storage_yaml(dagster_home: Path) -> str:
+    """The instance's event log (finance_recon/runs/event_log.py) in the folder Dagster's default
+    SQLite storage uses, spelled out: Dagster hands a custom storage class only its own config."""
+    base_dir = json.dumps(str(dagster_home.resolve() / "history" / "runs"))  # a quoted YAML scalar
+    return (
+        "event_log_storage:\n"
+        "  module: finance_recon.runs.event_log\n"
+        "  class: PooledSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {base_dir}\n"
+    )
 
 
 @contextmanager
