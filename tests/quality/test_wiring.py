@@ -69,8 +69,7 @@ def test_sensors_are_running_by_default(defs):
 def test_run_queue_limits_the_reconciliation_to_one_run(tmp_path, monkeypatch, defs):
     """deploy/dagster/dagster.yaml's tag limit applies to the job's runs (daemon-launched runs,
     including the schedule's, go through this queue)."""
-    from dagster import DagsterInstance
-    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster import DagsterInstance, DagsterRun
     from dagster._utils.tags import TagConcurrencyLimitsCounter
 
     from finance_recon.settings import PROJECT_ROOT

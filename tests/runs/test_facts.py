@@ -106,8 +106,7 @@ def test_the_first_real_error_is_named_and_classified(instance, body, message, k
 
 
 def test_a_run_marked_dead_is_read_as_process_died(instance):
-    from dagster import DagsterRunStatus
-    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster import DagsterRun, DagsterRunStatus
 
     run = DagsterRun(job_name="finance_reconciliation", run_id="dead-1", status=DagsterRunStatus.STARTED)
     instance.add_run(run)

@@ -10,8 +10,7 @@ import sys
 import time
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from finance_recon.names import PIPELINE_TAG, RECONCILIATION_JOB_NAME
 from finance_recon.runs.liveness import (
