@@ -1,12 +1,13 @@
 """Run a `Suite` with Great Expectations 1.x and summarise the outcome for a Dagster check.
 
-GX is imported here, inside `run_suite`, never at module import (~4 s and ~100 MB; with the `spark`
-extra installed GX also imports PySpark, ~1 s more: `docs/benchmarks.md`, "Framework internals
-removed"), as GX imports itself (`_import_gx`). Data arrives as pandas frames in chunks
-and GX's pandas engine evaluates the expectations: callers split big batches so that memory stays
-bounded, and split them by a hash of the primary key so that a duplicate key always lands in one chunk
-(uniqueness stays exact across chunks). Results of all chunks are merged per rule; GX is asked for
-SUMMARY results (counts and the first unexpected values, never the full list of unexpected rows).
+GX is imported here, inside `run_suite`, never at module import (5-7 s and ~230 MB on the shared
+2-core machine, PySpark included when the `spark` extra is installed: docs/benchmarks.md, "Framework
+internals removed, and the one kept"), as GX imports itself (`_import_gx`). Data arrives as pandas
+frames in chunks and GX's pandas engine evaluates the expectations: callers split big batches so
+that memory stays bounded, and split them by a hash of the primary key so that a duplicate key
+always lands in one chunk (uniqueness stays exact across chunks). Results of all chunks are merged
+per rule; GX is asked for SUMMARY results (counts and the first unexpected values, never the full
+list of unexpected rows).
 
 Why not GX's SQL datasource on the DuckDB warehouse: GX 1.24 has no DuckDB dialect, and with the
 SQLAlchemy dialect `duckdb_engine` 0.17 under SQLAlchemy 2.1 it computes nothing — GX fetches
