@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from dagster import Field, StringSource
+
 # Private Dagster modules, kept for a measured reason (issue 26; tests/runs/test_event_log.py pins
 # the behaviour, docs/benchmarks.md "Framework internals"): the default storage's per-event engine
 # and fsync made a 10k-order demo's dbt step 206.6 s against 80.9 s with this storage on the same
