@@ -28,10 +28,11 @@ class Column:
     # SQL type families accepted in the source (lower-case prefixes of information_schema data_type).
     source_types: tuple[str, ...] = ()
     # The contract's rules on the values (the blocking contract suite, quality/suites.py, reads them):
-    # the only values allowed, and a lower bound (exclusive with `strict_min`).
+    # the only values allowed, and a lower bound (exclusive with `strict_min`; `min_note` says why).
     accepted_values: tuple[str, ...] = ()
     min_value: int | None = None
     strict_min: bool = False
+    min_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,15 @@ PAYMENTS = SourceTable(
         Column("kind", pa.string(), "VARCHAR", source_types=_TEXT, accepted_values=PAYMENT_KINDS),
         Column("status", pa.string(), "VARCHAR", source_types=_TEXT, accepted_values=PAYMENT_STATUSES),
         Column("currency", pa.string(), "VARCHAR", source_types=_TEXT),
-        # The sign of a payment comes from its kind: the amount itself is positive.
-        Column("amount", MONEY, "DECIMAL(18,2)", source_types=_DECIMAL, min_value=0, strict_min=True),
+        Column(
+            "amount",
+            MONEY,
+            "DECIMAL(18,2)",
+            source_types=_DECIMAL,
+            min_value=0,
+            strict_min=True,
+            min_note="the sign comes from kind",
+        ),
         Column("created_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
         Column("updated_at", UTC_TS, "TIMESTAMPTZ", source_types=_TS),
     ),

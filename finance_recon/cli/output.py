@@ -303,16 +303,16 @@ def _detail(stage: _Stage) -> str:
         if stage.checks_failed
         else ""
     )
-    if stage.name == "extract":
-        # The source that failed first, so "FAILED" is never read as the one whose rows are shown.
+    if stage.name in ("extract", "land"):
+        # Per source table: the one that failed first, so "FAILED" is never read as the one whose
+        # rows are shown, then the rows read (extract) or merged (land).
+        rows_of, nothing = (
+            ("rows", "no rows") if stage.name == "extract" else ("rows merged", "nothing merged")
+        )
         failed = [_TABLE_OF_ASSET.get(step, step) for step in stage.failed_steps]
         parts = [f"{name} failed" for name in failed]
-        parts += [f"{name} {rows:,} rows" for name, rows in stage.rows.items() if name not in failed]
-        return ", ".join(parts) or "no rows"
-    if stage.name == "land":
-        failed = [f"{_TABLE_OF_ASSET.get(name, name)} failed" for name in stage.failed_steps]
-        merged = [f"{name} {rows:,} rows merged" for name, rows in stage.rows.items()]
-        return ", ".join(failed + merged) or "nothing merged"
+        parts += [f"{name} {rows:,} {rows_of}" for name, rows in stage.rows.items() if name not in failed]
+        return ", ".join(parts) or nothing
     if stage.name == "reconcile":
         return f"{stage.materialized} models, {checks.replace('checks', 'tests')}"
     if stage.name == "publish":

@@ -152,7 +152,7 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
                 **({"strict_min": True} if col.strict_min else {}),
             }
             label = f"amount {'>' if col.strict_min else '≥'} {col.min_value}" + (
-                " (the sign comes from kind)" if col.strict_min else ""
+                f" ({col.min_note})" if col.min_note else ""
             )
             rules.append(
                 Rule(
