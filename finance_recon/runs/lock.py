@@ -96,6 +96,28 @@ class RunLock:
         self._fd, self.holder = fd, holder
         return self
 
+    def busy(self) -> str | None:
+        """Who runs now, without waiting and without keeping the lock: the holder's description while
+        a reconciliation holds it, None when it is free (the schedule asks before each tick). The
+        probe takes a shared lock for an instant; a run starting in that instant is refused as it
+        would be by any other holder."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None  # never run in this home
+        except OSError as exc:
+            raise state_folder_error(exc, self.path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise state_folder_error(exc, self.path) from None
+            holder = _current_holder(self.path)
+            return holder.describe() if holder else "another process (its holder record is not written yet)"
+        finally:
+            os.close(fd)  # releases the probe's shared lock
+        return None
+
     def release(self) -> None:
         if self._fd is not None:
             # The record stays: it tells the next run who held the lock last.

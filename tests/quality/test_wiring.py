@@ -52,6 +52,27 @@ def test_schedule_runs_the_job_every_10_minutes_by_default(defs):
     assert request.run_config["ops"]["reconciliation_dbt_models"]["config"]["tolerance"] == "0.00"
 
 
+def test_a_tick_while_a_run_holds_the_lock_is_skipped_naming_it(tmp_path, monkeypatch):
+    """A UI or CLI run is not in the run queue; it holds the run lock, and the tick skips rather than
+    launch a run the lock would fail at once (and the run-failure sensor would page for)."""
+    from datetime import UTC, datetime
+
+    from dagster import build_schedule_context
+
+    from finance_recon.runs.lock import RunLock
+    from finance_recon.schedules import build_reconciliation_schedule
+    from finance_recon.settings import load_settings
+
+    monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path))
+    schedule = build_reconciliation_schedule(load_settings())
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 28, 18, 20, tzinfo=UTC))
+    with RunLock(tmp_path).acquire("run-from-the-ui"):
+        held = schedule.evaluate_tick(context)
+    assert not held.run_requests
+    assert "run run-from-the-ui" in held.skip_message
+    assert [r.run_key for r in schedule.evaluate_tick(context).run_requests] == ["2026-11-28T18:20Z"]
+
+
 def test_sensors_are_running_by_default(defs):
     names = {s.name: s for s in defs.sensors}
     assert set(names) == {

@@ -177,9 +177,15 @@ def graphql(url: str, query: str, **variables) -> dict:
 
 
 @contextmanager
-def dagster_dev(env: dict[str, str], log_path: Path, startup_timeout_s: float) -> Iterator[str]:
+def dagster_dev(
+    env: dict[str, str], log_path: Path, startup_timeout_s: float, *, schedule_stopped: bool = False
+) -> Iterator[str]:
     """`dagster dev` (webserver + daemon) on 127.0.0.1 and a free port, in its own process group;
-    yields the base URL once the code location is loaded; stops the whole group on exit."""
+    yields the base URL once the code location is loaded; stops the whole group on exit.
+
+    `schedule_stopped`: the reconciliation schedule is stopped, and a run its tick launched before
+    that has ended, before the URL is yielded (tests launching their own runs, whose "latest check
+    execution" must be their run's, not a tick's that the run lock refused)."""
     import requests
 
     port = free_port()
@@ -212,9 +218,30 @@ def dagster_dev(env: dict[str, str], log_path: Path, startup_timeout_s: float) -
             return None
 
         wait_until(location_loaded, startup_timeout_s, 1.0, "dagster dev to load the code location")
+        if schedule_stopped:
+            _stop_schedule(url)
         yield url
     finally:
         stop_process_group(proc)
+
+
+IN_PROGRESS = """
+query { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+  ... on Runs { results { runId } } } }
+"""
+
+
+def _stop_schedule(url: str) -> None:
+    from finance_recon.names import SCHEDULE_NAME
+    from finance_recon.runbook.drill.schedule import ScheduleHold
+
+    ScheduleHold(url, SCHEDULE_NAME).stop()
+    wait_until(
+        lambda: not graphql(f"{url}/graphql", IN_PROGRESS)["runsOrError"]["results"] or None,
+        600,
+        2.0,
+        "a run the schedule launched before it was stopped to end",
+    )
 
 
 def stop_process_group(proc: subprocess.Popen, grace_s: float = 60) -> None:

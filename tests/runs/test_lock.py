@@ -72,3 +72,17 @@ def test_an_unwritable_state_folder_is_named(tmp_path):
     with pytest.raises(StateFolderError) as failed:
         RunLock(home).acquire("x")
     assert "FINANCE_RECON_HOME" in str(failed.value) and "\n" not in str(failed.value)
+
+
+def test_busy_names_the_holder_without_taking_the_lock(tmp_path, holder_process):
+    assert "run run-held-by-child" in RunLock(tmp_path).busy()
+    os.kill(holder_process.pid, signal.SIGKILL)
+    holder_process.wait()
+    assert RunLock(tmp_path).busy() is None
+    with RunLock(tmp_path).acquire("next"):  # the probe kept nothing
+        assert "run next" in RunLock(tmp_path).busy()
+
+
+def test_busy_in_a_home_that_never_ran_creates_nothing(tmp_path):
+    assert RunLock(tmp_path / "home").busy() is None
+    assert not (tmp_path / "home").exists()

@@ -103,7 +103,7 @@ def dagster_dev_ui(tmp_path_factory):
     seed = cli(["seed", "--orders", "200", "--seed", "3", "--no-progress"], env, timeout=300)
     assert seed.returncode == 0, seed.stderr[-2000:]
     log_path = tmp_path / "dagster-dev.log"
-    with dagster_dev(env, log_path, STARTUP_TIMEOUT_S) as url:
+    with dagster_dev(env, log_path, STARTUP_TIMEOUT_S, schedule_stopped=True) as url:
         yield GraphQL(f"{url}/graphql", home), log_path
 
 

@@ -63,7 +63,7 @@ def ui(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     with (
-        dagster_dev(env, tmp_path / "dagster-dev.log", STARTUP_TIMEOUT_S) as url,
+        dagster_dev(env, tmp_path / "dagster-dev.log", STARTUP_TIMEOUT_S, schedule_stopped=True) as url,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
