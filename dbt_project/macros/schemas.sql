@@ -14,5 +14,7 @@
 {%- endmacro %}
 
 {% macro control_relation(identifier) -%}
-    {{- return(api.Relation.create(database=target.database, schema=control_schema(), identifier=identifier)) -}}
+    {#- (Spark's targets have no database: the schema is the namespace.) -#}
+    {{- return(api.Relation.create(database=target.database if target.database is defined else none,
+                                   schema=control_schema(), identifier=identifier)) -}}
 {%- endmacro %}

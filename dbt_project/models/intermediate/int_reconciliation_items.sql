@@ -7,6 +7,8 @@
 -- those are, the tombstones of items that are gone and the record of each build live in
 -- macros/incremental_state/; every build gives what a full build would (tests/reconciliation).
 -- Values that change with time alone (the age) are not kept: fct_reconciliation_items derives them.
+-- The config: merged on item_key, where a tombstone (is_deleted) deletes its stored row; the hooks
+-- keep the build's bookkeeping (its dirty keys before, its record and the consumed change log after).
 
 {{ config(
     materialized=reconciliation_state_materialization(),
@@ -27,6 +29,7 @@
                "{{ drop_dirty_keys() }}"],
 ) }}
 
+{#- Every item, or only the dirty ones (macros/incremental_state/plan.sql). -#}
 {%- set build = incremental_state_plan() %}
 
 with
