@@ -45,7 +45,7 @@ class SourceTable:
     columns: tuple[Column, ...]
     # The reconciliation keys a change of one row can affect (order_id / payment_id), recorded for
     # both the landed and the replaced version in landing._changed_keys: the incremental state
-    # re-classifies exactly those items (dbt_project/models/state/int_reconciliation_items.sql).
+    # re-classifies exactly those items (dbt_project/models/intermediate/int_reconciliation_items.sql).
     change_keys: tuple[str, ...] = ()
     # What the table holds and where it lives upstream, as the UI and the messages name them.
     title: str = ""  # "Shop orders"

@@ -41,7 +41,7 @@ def test_dbt_is_break_rule_uses_the_python_list():
 
 
 def test_dbt_settled_categories_macro_is_the_python_list():
-    """is_break and the evidence of breaks (macros/rules.sql) read the non-break list from one macro."""
+    """is_break (int_reconciliation_items.sql) reads the non-break list from one macro (macros/rules.sql)."""
     rules = (MARTS.parents[2] / "macros" / "rules.sql").read_text()
     body = rules.split("{% macro settled_categories() -%}", 1)[1].split("{%- endmacro %}", 1)[0]
     listed = body.split("-#}", 1)[1].strip()

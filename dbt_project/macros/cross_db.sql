@@ -1,6 +1,7 @@
 {#-
-  Every place where DuckDB and Trino disagree, behind adapter.dispatch (default__/duckdb__/trino__).
-  Each implementation's docstring names the quirk it works around. Models never branch on target.
+  Where DuckDB and Trino disagree, behind adapter.dispatch (default__/duckdb__/trino__; Spark's are
+  in macros/spark/). Each implementation's docstring names the quirk it works around. Models never
+  branch on the target: they call these. (The run parameters' literals: macros/run_parameters.sql.)
 -#}
 
 {% macro md5_hex(expr) -%}
@@ -86,26 +87,6 @@
 {%- endmacro %}
 
 
-{% macro epoch_microseconds(timestamp_expr) -%}
-    {#- Microseconds since 1970-01-01 UTC as an exact integer (a change fingerprint, never a float). -#}
-    {{- return(adapter.dispatch('epoch_microseconds', 'finance_recon')(timestamp_expr)) -}}
-{%- endmacro %}
-
-{% macro default__epoch_microseconds(timestamp_expr) -%}
-    date_diff('microsecond', timestamp '1970-01-01 00:00:00 UTC', {{ timestamp_expr }})
-{%- endmacro %}
-
-{% macro duckdb__epoch_microseconds(timestamp_expr) -%}
-    {#- DuckDB: epoch_us() is exact; date_diff would count boundaries, which for microseconds is the same, but epoch_us says what it means. -#}
-    epoch_us({{ timestamp_expr }})
-{%- endmacro %}
-
-{% macro trino__epoch_microseconds(timestamp_expr) -%}
-    {#- Trino: to_unixtime() returns a double; date_diff on timestamp(6) counts exact microseconds. -#}
-    date_diff('microsecond', timestamp '1970-01-01 00:00:00 UTC', {{ timestamp_expr }})
-{%- endmacro %}
-
-
 {% macro sorted_string_agg(expr, distinct=false) -%}
     {#- The values of `expr` in a group, sorted and ';'-joined (the evidence columns of contracts §2),
         NULL when the group has no non-NULL value; with distinct, each value once. Deterministic, so
@@ -133,42 +114,4 @@
     case when count({{ expr }}) > 0 then
         array_join(array_sort({% if distinct %}array_distinct({% endif %}array_agg({{ expr }}){% if distinct %}){% endif %}), ';')
     end
-{%- endmacro %}
-
-
-{% macro inlined() -%}
-    {#- Written after `name as` in a WITH clause: the CTE is inlined where it is used, not
-        computed once into a temporary result. -#}
-    {{- return(adapter.dispatch('inlined', 'finance_recon')()) -}}
-{%- endmacro %}
-
-{% macro default__inlined() -%}
-    {#- Trino and Spark inline CTEs already and have no such keyword. -#}
-{%- endmacro %}
-
-{% macro duckdb__inlined() -%}
-    {#- DuckDB materializes a CTE that is referenced more than once. For a filtered projection of a
-        table that costs a full copy (the state's full build at 10M orders: 44.7 s with its inputs
-        materialized, 32.8 s inlined, measured 2026-12-07); scanning the table twice is cheaper. -#}
-    not materialized
-{%- endmacro %}
-
-
-
-{% macro computed_once() -%}
-    {#- Written after `name as` in a WITH clause: the CTE is computed once, before what uses it. -#}
-    {{- return(adapter.dispatch('computed_once', 'finance_recon')()) -}}
-{%- endmacro %}
-
-{% macro default__computed_once() -%}
-    {#- Trino and Spark have no such keyword; the plan is theirs. -#}
-{%- endmacro %}
-
-{% macro duckdb__computed_once() -%}
-    {#- DuckDB: a CTE referenced once is inlined, and its filters are pushed into the scans of what
-        uses it: the landed rows of a few dirty keys must be found before the as_of filter joins them,
-        or DuckDB, unable to estimate `created_at <= (a scalar subquery)`, builds its hash table on
-        the filtered landing table instead of on the keys (the state at 10M orders, 1% changed:
-        7.3 s against 1.7 s, measured 2026-12-07). -#}
-    materialized
 {%- endmacro %}

@@ -17,8 +17,8 @@ from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import Settings, environment_overrides
 
-# dbt_project.yml tags the tests CI runs and production does not with it (the rules' intermediate
-# views; the landing and staging tests, whose rules the blocking contract suite checks on every batch).
+# dbt_project.yml tags the tests CI runs and production does not with it (the landing and staging
+# tests, whose rules the blocking contract suite checks on every batch).
 CI_ONLY_TAG = "ci_only"
 
 

@@ -128,12 +128,13 @@ def resolve(context: OpExecutionContext, config: ReconciliationConfig) -> Reconc
 
 RUN_PARAMETERS_TABLE = "control.run_parameters"
 VERIFIED_BUILDS_TABLE = "control.verified_builds"
-# Written by the maintained state's post-hook (dbt_project/macros/state.sql): one row per build.
+# Written by the incremental state's post-hook (dbt_project/macros/incremental_state/bookkeeping.sql):
+# one row per build.
 STATE_BUILDS_TABLE = "control.state_builds"
 
 
 def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) -> None:
-    """Append this run's parameters for the models to read (dbt_project/macros/recon_params.sql).
+    """Append this run's parameters for the models to read (dbt_project/macros/run_parameters.sql).
 
     The models read the newest row, so the prepared manifest stays valid across runs (no --vars).
     """
@@ -164,7 +165,8 @@ def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) ->
 
 
 def record_verified_build(conn, run_id: str) -> None:
-    """Record that this run's `dbt build` passed every data test (macros/changed_rows.sql).
+    """Record that this run's `dbt build` passed every data test (the row tests' `where`,
+    dbt_project/models/marts/_marts__models.yml).
 
     The production row tests then skip what this build classified: a later run tests only the items
     classified after it. Only called once the build succeeded; a failed or killed build records

@@ -46,8 +46,8 @@ WATERMARKS = f"{LANDING_SCHEMA}._watermarks"
 BATCH_LOG = f"{LANDING_SCHEMA}._extract_batches"
 # The change log: per landed batch, the reconciliation keys (CHANGE_KEY_COLUMNS) of every landed row
 # and of the version it replaced, or one full_refresh row when the whole table was replaced. The
-# incremental state consumes it (dbt_project/models/state/int_reconciliation_items.sql) and prunes
-# what it consumed (macros/state.sql).
+# incremental state consumes it (dbt_project/models/intermediate/int_reconciliation_items.sql) and
+# prunes what it consumed (macros/incremental_state/bookkeeping.sql).
 CHANGED_KEYS = f"{LANDING_SCHEMA}._changed_keys"
 CHANGE_KEY_COLUMNS = (("order_id", "BIGINT"), ("payment_id", "VARCHAR"))
 CHANGE_BATCH_SEQUENCE = f"{LANDING_SCHEMA}._change_batch_seq"

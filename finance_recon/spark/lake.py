@@ -168,8 +168,9 @@ def register_duckdb_views(conn, lake: Lake, tables: tuple[SourceTable, ...] | li
             )
         for stmt in duckdb_view_sql(lake, table):
             conn.execute(stmt)
-    # The lake records no change log, so the maintained state must not trust an old one left by the
-    # embedded landing: without it, every build classifies every item (models/state/).
+    # The lake records no change log, so the incremental state must not trust an old one left by the
+    # embedded landing: without it, every build classifies every item
+    # (dbt_project/macros/incremental_state/plan.sql).
     conn.execute(f"DROP TABLE IF EXISTS {LANDING_SCHEMA}._changed_keys")
     return dropped
 

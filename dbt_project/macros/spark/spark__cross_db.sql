@@ -1,6 +1,6 @@
 {#-
   Spark SQL implementations of the project's dispatched macros (macros/cross_db.sql,
-  macros/recon_params.sql), for dbt-spark (`session` method locally, a Thrift server on a cluster).
+  macros/run_parameters.sql), for dbt-spark (`session` method locally, a Thrift server on a cluster).
   Each docstring names the Spark quirk it works around. Models never branch on target.
 -#}
 
@@ -25,17 +25,16 @@
 {%- endmacro %}
 
 
+{% macro spark__timestamp_with_time_zone() -%}
+    {#- Spark: no `timestamp with time zone` type name; TIMESTAMP is already an instant (TIMESTAMP_LTZ). -#}
+    timestamp
+{%- endmacro %}
+
 {% macro spark__as_of_literal(iso_string) -%}
     {#- Spark: there is no `timestamp with time zone` type name; TIMESTAMP is already an instant
         (TIMESTAMP_LTZ) and a cast parses ISO-8601 with 'T', 'Z' or an offset, to microseconds. -#}
     cast('{{ iso_string }}' as timestamp)
 {%- endmacro %}
-
-{% macro spark__epoch_microseconds(timestamp_expr) -%}
-    {#- Spark: unix_micros() gives exact microseconds since the epoch as a BIGINT. -#}
-    unix_micros({{ timestamp_expr }})
-{%- endmacro %}
-
 
 {% macro spark__sorted_string_agg(expr, distinct) -%}
     {#- Spark: collect_list / collect_set skip NULLs; array_sort orders ascending; an empty group

@@ -1,9 +1,10 @@
--- One row per reconciliation item as of the cut-off: every considered order, plus every
--- succeeded payment that names no considered order. Breaks are the rows whose category is not
--- matched/open/in_flight; break_id hashes the item key only, so it survives a category change.
--- A view over the maintained state (int_reconciliation_items): the age of an item changes with
--- time alone, so it is derived here from created_at and this run's as_of, never stored. Amounts
--- leave as DECIMAL(38,2) (money); the state stores them as DECIMAL(18,2) (stored_money).
+-- One row per reconciliation item as of the run's cut-off: every considered order, plus every
+-- succeeded payment that names no considered order, with its category and age. Breaks are the rows
+-- whose category is not matched, open or in_flight; break_id hashes the item key only, so it
+-- survives a category change.
+-- A view over int_reconciliation_items: an item's age changes with time alone, so it is derived
+-- here from created_at and this run's as_of, never stored. Amounts leave as DECIMAL(38,2) (money);
+-- the items are kept as DECIMAL(18,2) (stored_money).
 
 {{ config(materialized='view') }}
 
@@ -17,7 +18,7 @@ aged as (
 
     select
         *,
-        {{ whole_minutes_between('created_at', as_of_ts()) }} as age_minutes
+        {{ whole_minutes_between("created_at", as_of()) }} as age_minutes
     from items
 
 )
@@ -53,7 +54,7 @@ select
     is_break,
     -- A correctness-prober item (macros/synthetic.sql): classified, never in Finance's figures.
     {{ is_synthetic('order_id', 'payment_id') }} as is_synthetic,
-    -- The run that last classified the item (control.run_parameters.seq): what "changed since the
-    -- last verified build" means for the data tests (macros/changed_rows.sql).
+    -- The run that last classified the item: the data tests look at the items classified since the
+    -- last build whose tests all passed (dbt_project.yml).
     classified_seq
 from aged

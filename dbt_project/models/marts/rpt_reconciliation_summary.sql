@@ -32,7 +32,7 @@ totals as (
 )
 
 select
-    {{ as_of_ts() }} as as_of,
+    {{ as_of() }} as as_of,
     {{ tolerance() }} as tolerance,
     {{ grace_minutes() }} as grace_minutes,
     totals.orders_considered,
