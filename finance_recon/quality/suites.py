@@ -188,10 +188,10 @@ def source_suite(table: SourceTable, now: datetime, future_skew: timedelta = DEF
 # --------------------------------------------------------------------------------------------------
 # Report consistency: one row of balances, each of which must be exactly zero. The marts must
 # describe the same items; which category is a break and which verdict follows are rules of
-# contracts §2 and live only in dbt (int_reconciliation_items.sql, rpt_reconciliation_summary.sql, their unit tests
-# and data tests): this suite does not restate them. Nor does it count distinct item keys: the
-# state's unique test does (dbt, on what changed, exact); counting them here scanned every item's key
-# on every run (10M items: 1.9 s of a 2.2 s check).
+# contracts §2 and live only in dbt (int_reconciliation_items.sql, rpt_reconciliation_summary.sql,
+# their unit tests and data tests): this suite does not restate them. Nor does it count distinct
+# item keys: the state's unique test does (dbt, on what changed, exact); counting them here scanned
+# every item's key on every run (10M items: 1.9 s of a 2.2 s check).
 
 _BALANCES: dict[str, str] = {
     "category_counts_minus_items": "the per-category counts of rpt_reconciliation_summary add up to the items",

@@ -80,9 +80,8 @@ class RunLock:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise state_folder_error(exc, self.path) from None
             holder = _current_holder(self.path)
-            who = holder.describe() if holder else "another process (its holder record is not written yet)"
             raise RunLockHeldError(
-                f"another reconciliation is running: {who}; lock {self.path}", holder
+                f"another reconciliation is running: {_describe(holder)}; lock {self.path}", holder
             ) from None
         holder = Holder.for_this_process(run_id)
         try:
@@ -112,8 +111,7 @@ class RunLock:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise state_folder_error(exc, self.path) from None
-            holder = _current_holder(self.path)
-            return holder.describe() if holder else "another process (its holder record is not written yet)"
+            return _describe(_current_holder(self.path))
         finally:
             os.close(fd)  # releases the probe's shared lock
         return None
@@ -129,6 +127,10 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _describe(holder: Holder | None) -> str:
+    return holder.describe() if holder else "another process (its holder record is not written yet)"
 
 
 def _is_live(holder: Holder) -> bool:
