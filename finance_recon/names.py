@@ -28,6 +28,8 @@ DBT_ASSETS_NAME = "reconciliation_dbt_models"
 # once that check passed (`orders`, what dbt reads). Then the marts the report reads, the report.
 SOURCE_KEYS = tuple(AssetKey(table.asset_name) for table in SOURCE_TABLES)
 BATCH_KEYS = tuple(AssetKey(table.batch_asset_name) for table in SOURCE_TABLES)
+# The maintained reconciliation state (incremental), which the marts read.
+STATE_MODEL = AssetKey("int_reconciliation_items")
 ITEMS_MODEL = AssetKey("fct_reconciliation_items")
 SUMMARY_MODEL = AssetKey("rpt_reconciliation_summary")
 CATEGORY_SUMMARY_MODEL = AssetKey("rpt_category_summary")

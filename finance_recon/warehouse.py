@@ -65,7 +65,8 @@ class Warehouse(Protocol):
 
     The landing's quarantine (stage → blocking contract check → promote; sources/landing.py):
     `batch_for_check`, `mark_checked`, `promote_checked`, `quarantined_keys`, `accept_rows`.
-    The dbt step: `write_run_parameters`, `dbt_env`, `dbt_state_anchor`, `record_verified_build`.
+    The dbt step: `write_run_parameters`, `carry_state_forward`, `dbt_env`, `dbt_state_anchor`,
+    `record_verified_build`.
     The report: `models_frame`, `report_inputs`, `add_resolved_items`, `record_report_run`.
     """
 
@@ -104,8 +105,15 @@ class Warehouse(Protocol):
         """A path whose folder keeps dbt's parse state for this warehouse (reconciliation/parse_cache.py)."""
         ...
 
-    def record_verified_build(self, run_id: str) -> None:
-        """Every dbt test of this run's build passed: later runs skip the rows it verified."""
+    def carry_state_forward(self, params: Any, run_id: str, project_fingerprint: str) -> Any:
+        """When nothing is dirty since the last verified build, record the state as current at this
+        run's as_of without building (reconciliation/carry_forward.py); the `CarryForward` says
+        whether it did, and why (not)."""
+        ...
+
+    def record_verified_build(self, run_id: str, project_fingerprint: str) -> None:
+        """Every dbt test of this run's build, by the dbt project with this fingerprint, passed: later
+        runs skip the rows it verified, and may carry its state forward."""
         ...
 
     def models_frame(self, sql_of: Callable[[str], str], step: str) -> Any:

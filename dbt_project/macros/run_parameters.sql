@@ -36,6 +36,28 @@
     {{- return(run_parameter('grace_minutes')) -}}
 {%- endmacro %}
 
+{% macro state_as_of() -%}
+    {#- The cut-off the maintained state is current at, for what depends on the cut-off alone (an
+        item's age, the summary's as_of), read when the relation is queried rather than written in
+        at build time: the newest row of control.state_builds. A run that finds nothing dirty
+        carries the state forward to its own as_of by appending that row, without running the
+        models (finance_recon/reconciliation/carry_forward.py), and the marts' views follow.
+        With as_of given (the unit tests, Spark) or while parsing, the build's own as_of(). -#}
+    {{- return(adapter.dispatch('state_as_of', 'finance_recon')()) -}}
+{%- endmacro %}
+
+{% macro default__state_as_of() -%}
+    {%- if var('as_of', none) is not none or not execute -%}
+        {{- return(as_of()) -}}
+    {%- endif -%}
+    {{- return('(select as_of from (' ~ last_state_build(control_relation('state_builds')) ~ ') as last_build)') -}}
+{%- endmacro %}
+
+{% macro spark__state_as_of() -%}
+    {#- Spark rebuilds the state every run (no state_builds): the build's as_of. -#}
+    {{- return(as_of()) -}}
+{%- endmacro %}
+
 {% macro run_seq() -%}
     {#- Which run classified a row (the state's classified_seq; macros/incremental_state/): the
         run's control.run_parameters.seq, or, for a build with other parameters, one past the

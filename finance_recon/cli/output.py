@@ -154,6 +154,8 @@ class _Stage:
     rows: dict[str, int] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
     materialized: int = 0
+    carried_forward: int = 0  # materialized without a build (reconciliation/carry_forward.py)
+    checks_carried: int = 0  # their tests' results, carried with them (not evaluated)
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     task: Any = None
@@ -241,6 +243,8 @@ class StageReporter:
             if rows is not None:
                 asset = event.event_specific_data.materialization.asset_key.to_user_string()
                 stage.rows[_TABLE_OF_ASSET.get(asset, asset)] = int(getattr(rows, "value", rows))
+            if stage.name == "reconcile" and getattr(metadata.get("rebuilt"), "value", True) is False:
+                stage.carried_forward += 1
             items = metadata.get("counts")
             if items is not None and stage.name == "publish":
                 stage.rows["items"] = sum(int(n) for n in getattr(items, "value", items).values())
@@ -248,7 +252,9 @@ class StageReporter:
                 self._progress.advance(stage.task)
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if evaluation.passed:
+            if getattr(evaluation.metadata.get("evaluated"), "value", True) is False:
+                stage.checks_carried += 1  # carried with the state (reconciliation/carry_forward.py)
+            elif evaluation.passed:
                 stage.checks_passed += 1
             else:
                 key = evaluation.asset_check_key
@@ -314,6 +320,12 @@ def _detail(stage: _Stage) -> str:
         parts += [f"{name} {rows:,} {rows_of}" for name, rows in stage.rows.items() if name not in failed]
         return ", ".join(parts) or nothing
     if stage.name == "reconcile":
+        if stage.carried_forward and stage.carried_forward == stage.materialized:
+            # reconciliation/carry_forward.py: nothing was dirty, dbt did not run.
+            return (
+                f"nothing dirty: {stage.materialized} models and {stage.checks_carried} tests carried forward "
+                f"(dbt not run), {checks}"
+            )
         return f"{stage.materialized} models, {checks.replace('checks', 'tests')}"
     if stage.name == "publish":
         return f"{stage.rows['items']:,} items published" if "items" in stage.rows else "nothing published"

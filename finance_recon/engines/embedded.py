@@ -11,9 +11,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from finance_recon.contracts import SourceTable
+from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
+from finance_recon.names import STATE_MODEL
 from finance_recon.quality.batches import Batch, embedded_batch_for_check
+from finance_recon.reconciliation.carry_forward import CarryForward, StateRelations, decide, record_sql
 from finance_recon.reconciliation.parameters import (
+    RUN_PARAMETERS_TABLE,
+    STATE_BUILDS_TABLE,
+    VERIFIED_BUILDS_TABLE,
     ReconciliationParameters,
     record_verified_build,
     write_run_parameters,
@@ -21,7 +26,7 @@ from finance_recon.reconciliation.parameters import (
 from finance_recon.report.table import record_run
 from finance_recon.settings import ENV_WAREHOUSE_PATH
 from finance_recon.sources import landing
-from finance_recon.sources.landing import Landed, warehouse_connection
+from finance_recon.sources.landing import CHANGED_KEYS, Landed, sql_literal, warehouse_connection
 from finance_recon.warehouse import WarehouseResource
 
 
@@ -63,9 +68,42 @@ class EmbeddedWarehouse(WarehouseResource):
     def dbt_state_anchor(self) -> str:
         return self.path  # dbt's parse state sits beside the DuckDB file
 
-    def record_verified_build(self, run_id: str) -> None:
+    def record_verified_build(self, run_id: str, project_fingerprint: str) -> None:
         with warehouse_connection(self) as conn:
-            record_verified_build(conn, run_id)
+            record_verified_build(conn, run_id, project_fingerprint)
+
+    def carry_state_forward(
+        self, params: ReconciliationParameters, run_id: str, project_fingerprint: str
+    ) -> CarryForward:
+        with warehouse_connection(self) as conn:
+            relations = StateRelations(
+                state=f"main.{STATE_MODEL.path[-1]}",
+                change_log=CHANGED_KEYS,
+                orders=landing.landing_table(ORDERS),
+                payments=landing.landing_table(PAYMENTS),
+                state_builds=STATE_BUILDS_TABLE,
+                verified_builds=VERIFIED_BUILDS_TABLE,
+                run_parameters=RUN_PARAMETERS_TABLE,
+                literal=sql_literal,
+                now="now()",
+                exists=lambda relation: landing.table_exists(conn, relation),
+                timestamp_out="epoch_us({})",
+            )
+            decision = decide(
+                lambda sql: conn.execute(sql).fetchall(), relations, params, project_fingerprint
+            )
+            if decision.carried:
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    for statement in record_sql(
+                        relations, decision.last_build, params, run_id, project_fingerprint
+                    ):
+                        conn.execute(statement)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            return decision
 
     def models_frame(self, sql_of: Callable[[str], str], step: str) -> Any:
         with warehouse_connection(self) as conn:

@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from finance_recon.contracts import SourceTable
+from finance_recon.contracts import ORDERS, PAYMENTS, SourceTable
+from finance_recon.names import STATE_MODEL
 from finance_recon.probe.evaluate import real_rows
 from finance_recon.quality.batches import Batch
+from finance_recon.reconciliation.carry_forward import CarryForward, StateRelations, decide, record_sql
 from finance_recon.reconciliation.parameters import ReconciliationParameters
 from finance_recon.report.table import COLUMNS, TOTALS_COLUMNS
 from finance_recon.sources.landing import Landed
@@ -67,8 +69,49 @@ class TrinoWarehouse(TrinoWarehouseResource):
     def dbt_state_anchor(self) -> str:
         return str(Path(self.local_dir) / self.models_schema)
 
-    def record_verified_build(self, run_id: str) -> None:
-        record_verified_build(self, run_id)
+    def record_verified_build(self, run_id: str, project_fingerprint: str) -> None:
+        record_verified_build(self, run_id, project_fingerprint)
+
+    def carry_state_forward(
+        self, params: ReconciliationParameters, run_id: str, project_fingerprint: str
+    ) -> CarryForward:
+        names = {
+            "state": (self.models_schema, STATE_MODEL.path[-1]),
+            "change_log": (self.landing_schema, "_changed_keys"),
+            "orders": (self.landing_schema, ORDERS.asset_name),
+            "payments": (self.landing_schema, PAYMENTS.asset_name),
+            "state_builds": (self.control_schema, "state_builds"),
+            "verified_builds": (self.control_schema, "verified_builds"),
+            "run_parameters": (self.control_schema, "run_parameters"),
+        }
+        where = {qualified(self.catalog, *parts): parts for parts in names.values()}
+        with self.session("deciding whether anything is dirty") as conn:
+
+            def exists(relation: str) -> bool:
+                schema, name = where[relation]
+                return bool(
+                    conn.execute(
+                        f"SELECT count(*) FROM {qualified(self.catalog, 'information_schema', 'tables')} "
+                        f"WHERE table_schema = {literal(schema)} AND table_name = {literal(name)}"
+                    )[0][0]
+                )
+
+            relations = StateRelations(
+                **{key: qualified(self.catalog, *parts) for key, parts in names.items()},
+                literal=literal,
+                now="current_timestamp(6)",
+                exists=exists,
+            )
+            decision = decide(conn.execute, relations, params, project_fingerprint)
+            if decision.carried:
+                # Iceberg commits one table per statement: the build's row first, so that a crash
+                # between the two leaves an unverified build, which the next run does not carry
+                # forward (it builds).
+                for statement in record_sql(
+                    relations, decision.last_build, params, run_id, project_fingerprint
+                ):
+                    conn.execute(statement)
+        return decision
 
     def models_frame(self, sql_of: Callable[[str], str], step: str) -> Any:
         import pandas as pd

@@ -1,18 +1,32 @@
 """The dbt models as Dagster assets: staging → intermediate → marts, with dbt tests as asset checks."""
 
 import functools
-from collections.abc import Mapping
+import graphlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, ConfigurableResource
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    ConfigurableResource,
+    MaterializeResult,
+)
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from finance_recon.names import (
     DBT_ASSETS_NAME,
     PIPELINE_TAG,
 )
-from finance_recon.reconciliation.parameters import ReconciliationConfig, resolve
+from finance_recon.reconciliation.carry_forward import CarryForward, project_fingerprint
+from finance_recon.reconciliation.parameters import (
+    ReconciliationConfig,
+    ReconciliationParameters,
+    format_ts,
+    resolve,
+)
 from finance_recon.reconciliation.parse_cache import run_target_path
 from finance_recon.reconciliation.project import dbt_project
 from finance_recon.settings import Settings, environment_overrides
@@ -121,14 +135,21 @@ def reconcile_with_dbt(
     config: ReconciliationConfig,
 ):
     params = resolve(context, config)
-    context.log.info(
-        f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
-    )
     # The landed tables (`orders`, `payments`) merged only batches that passed their blocking
     # contract checks; this step reconciles what is landed. The parameters reach the models through
     # a table, not --vars: new vars on every run would make dbt re-parse the project instead of
     # using the prepared manifest (partial parse).
     warehouse.write_run_parameters(params, context.run_id)
+    fingerprint = project_fingerprint(dbt_project.project_dir)
+    if _may_carry_forward(context, config):
+        decision = warehouse.carry_state_forward(params, context.run_id, fingerprint)
+        if decision.carried:
+            yield from _carried_forward(context, params, decision)
+            return
+        context.log.info(f"building: {decision.reason}")
+    context.log.info(
+        f"dbt build with as_of={params.dbt_vars()['as_of']} τ={params.tolerance} G={params.grace_minutes}m"
+    )
     # Unit tests and the CI-only data tests prove the SQL, in CI (tests/reconciliation); a production
     # run executes the models and the data tests that guard publishing: the maintained state, the
     # marts and the summaries (the sources' rules are the blocking contract suite's).
@@ -143,4 +164,59 @@ def reconcile_with_dbt(
     ):
         yield from dbt.cli(args, context=context, target_path=target_path).stream()
     # Every test passed (a failure raised above): later runs skip these rows.
-    warehouse.record_verified_build(context.run_id)
+    warehouse.record_verified_build(context.run_id, fingerprint)
+
+
+def _may_carry_forward(context: AssetExecutionContext, config: ReconciliationConfig) -> bool:
+    """A full refresh always builds, and so does a selection of some models only (a subset the UI
+    launched is built as asked)."""
+    return not config.full_refresh and set(context.selected_asset_keys) >= set(context.assets_def.keys)
+
+
+def _carried_forward(
+    context: AssetExecutionContext, params: ReconciliationParameters, decision: CarryForward
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Nothing was dirty: no model ran, and every model is what a build at this as_of would leave (its
+    as_of-dependent columns read the carried cut-off). Each is materialized saying why it was not
+    rebuilt, so the UI and the freshness policies see this run as they see a build.
+
+    Its data tests were not run either. Each keeps the result of the verified build it is carried
+    from, marked as such (`evaluated: false`): no row they look at has changed since (the row tests
+    look only at rows classified after the last verified build: none), and a blocking check with no
+    result would put one warning per test into every quiet run's log."""
+    last = decision.last_build
+    context.log.info(
+        f"dbt not run: {decision.reason}; the state is carried forward to as_of {format_ts(params.as_of)}"
+    )
+    checks = sorted(context.selected_asset_check_keys, key=lambda k: k.name)
+    for key in _upstream_first(context):
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                "rebuilt": False,
+                "why_not_rebuilt": decision.reason,
+                "as_of": format_ts(params.as_of),
+                "carried_from_run_id": last.run_id,
+                "carried_from_as_of": format_ts(last.as_of),
+            },
+        )
+        for check in (c for c in checks if c.asset_key == key):
+            yield AssetCheckResult(
+                asset_key=key,
+                check_name=check.name,
+                passed=True,
+                description=(
+                    f"Not re-evaluated: nothing is dirty since the verified build carried forward from run "
+                    f"{last.run_id}, which passed this test; no row it looks at has changed."
+                ),
+                metadata={"evaluated": False, "carried_from_run_id": last.run_id},
+            )
+
+
+def _upstream_first(context: AssetExecutionContext) -> list[AssetKey]:
+    """The selected models, each after the models it reads (Dagster takes a multi-asset's outputs in
+    topological order), ties by name so the event log reads the same every run."""
+    selected = set(context.selected_asset_keys)
+    deps = context.assets_def.asset_deps
+    order = graphlib.TopologicalSorter({key: deps.get(key, set()) & selected for key in sorted(selected)})
+    return list(order.static_order())

@@ -146,8 +146,10 @@ def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) ->
     )
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {VERIFIED_BUILDS_TABLE} (seq BIGINT NOT NULL, run_id VARCHAR NOT NULL, "
-        "verified_at TIMESTAMPTZ NOT NULL)"
+        "verified_at TIMESTAMPTZ NOT NULL, project_fingerprint VARCHAR)"
     )
+    # Warehouses written before the fingerprint was recorded (their builds carry no state forward).
+    conn.execute(f"ALTER TABLE {VERIFIED_BUILDS_TABLE} ADD COLUMN IF NOT EXISTS project_fingerprint VARCHAR")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_BUILDS_TABLE} (seq BIGINT NOT NULL, run_id VARCHAR NOT NULL, "
         "as_of TIMESTAMPTZ NOT NULL, consumed_change_batch BIGINT NOT NULL, built_at TIMESTAMPTZ NOT NULL)"
@@ -164,9 +166,11 @@ def write_run_parameters(conn, params: ReconciliationParameters, run_id: str) ->
     )
 
 
-def record_verified_build(conn, run_id: str) -> None:
+def record_verified_build(conn, run_id: str, project_fingerprint: str) -> None:
     """Record that this run's `dbt build` passed every data test (the row tests' `where`,
-    dbt_project/models/marts/_marts__models.yml).
+    dbt_project/models/marts/_marts__models.yml), built by the dbt project with this fingerprint
+    (reconciliation/carry_forward.py: a later run carries the state forward only from a build of
+    the same project).
 
     The production row tests then skip what this build classified: a later run tests only the items
     classified after it. Only called once the build succeeded; a failed or killed build records
@@ -175,6 +179,7 @@ def record_verified_build(conn, run_id: str) -> None:
     from finance_recon.sources.landing import sql_literal
 
     conn.execute(
-        f"INSERT INTO {VERIFIED_BUILDS_TABLE} SELECT seq, run_id, now() FROM {RUN_PARAMETERS_TABLE} "
+        f"INSERT INTO {VERIFIED_BUILDS_TABLE} (seq, run_id, verified_at, project_fingerprint) "
+        f"SELECT seq, run_id, now(), {sql_literal(project_fingerprint)} FROM {RUN_PARAMETERS_TABLE} "
         f"WHERE run_id = {sql_literal(run_id)} ORDER BY seq DESC LIMIT 1"
     )

@@ -91,9 +91,9 @@ def _take_over_from_views(conn, table: SourceTable) -> None:
         return
     for name in views:
         conn.execute(f"DROP VIEW {LANDING_SCHEMA}.{name}")
-    if _exists(conn, WATERMARKS):
+    if table_exists(conn, WATERMARKS):
         conn.execute(f"DELETE FROM {WATERMARKS} WHERE source_table = {sql_literal(table.asset_name)}")
-    if _exists(conn, PENDING):
+    if table_exists(conn, PENDING):
         conn.execute(f"DELETE FROM {PENDING} WHERE source_table = {sql_literal(table.asset_name)}")
 
 
@@ -202,7 +202,7 @@ def read_watermark(conn, table: SourceTable) -> Watermark | None:
     return Watermark(row[0], _from_epoch_us(row[1]), row[2]) if row else None
 
 
-def _exists(conn, relation: str) -> bool:
+def table_exists(conn, relation: str) -> bool:
     schema, name = relation.split(".")
     return bool(
         conn.execute(
@@ -302,7 +302,7 @@ def mark_checked(conn, table: SourceTable) -> None:
     """The pending batch of `table` passed its blocking contract check: it may be promoted. A batch
     never marked (its check failed or never ran) stays quarantined, whoever asks for a promotion
     (a UI materialization of the dbt models alone, say)."""
-    if _exists(conn, PENDING):
+    if table_exists(conn, PENDING):
         conn.execute(
             f"UPDATE {PENDING} SET checked_ok = TRUE WHERE source_table = {sql_literal(table.asset_name)}"
         )
@@ -310,7 +310,7 @@ def mark_checked(conn, table: SourceTable) -> None:
 
 def pending_tables(conn) -> list[str]:
     """Names of the tables with a staged batch not promoted yet."""
-    if not _exists(conn, PENDING):
+    if not table_exists(conn, PENDING):
         return []
     return [
         row[0] for row in conn.execute(f"SELECT source_table FROM {PENDING} ORDER BY source_table").fetchall()
@@ -321,11 +321,11 @@ def latest_read_was_full(conn, table: SourceTable) -> bool:
     """Whether the batch in `__last_batch` is a full read: the pending batch's mode, else the last
     promoted one's. A batch without either (written by hand, as tests do) counts as not full."""
     name = sql_literal(table.asset_name)
-    if _exists(conn, PENDING):
+    if table_exists(conn, PENDING):
         row = conn.execute(f"SELECT mode FROM {PENDING} WHERE source_table = {name}").fetchone()
         if row:
             return row[0] == "full_refresh"
-    if not _exists(conn, BATCH_LOG):
+    if not table_exists(conn, BATCH_LOG):
         return False
     row = conn.execute(
         f"SELECT read_since IS NULL FROM {BATCH_LOG} WHERE source_table = {name} ORDER BY landed_at DESC LIMIT 1"
@@ -509,7 +509,7 @@ def checked_batch_sql(conn, table: SourceTable, *, skip_landed_versions: bool = 
     duplicate key whose other copy is an unchanged landed row is still found there."""
     batch, target, pk = batch_table(table), landing_table(table), table.primary_key
     conditions = []
-    if _exists(conn, ACCEPTED):
+    if table_exists(conn, ACCEPTED):
         name = sql_literal(table.asset_name)
         conditions.append(
             f"NOT EXISTS (SELECT 1 FROM {ACCEPTED} AS a WHERE a.source_table = {name} "

@@ -248,7 +248,12 @@ def write_run_parameters(warehouse: TrinoWarehouseResource, params, run_id: str)
             f"tolerance DECIMAL(18, 6), grace_minutes INTEGER, written_at {_TS})"
         )
         conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {rel('verified_builds')} (seq BIGINT, run_id VARCHAR, verified_at {_TS})"
+            f"CREATE TABLE IF NOT EXISTS {rel('verified_builds')} (seq BIGINT, run_id VARCHAR, verified_at {_TS}, "
+            "project_fingerprint VARCHAR)"
+        )
+        # Deployments written before the fingerprint was recorded (their builds carry no state forward).
+        conn.execute(
+            f"ALTER TABLE {rel('verified_builds')} ADD COLUMN IF NOT EXISTS project_fingerprint VARCHAR"
         )
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {rel('state_builds')} (seq BIGINT, run_id VARCHAR, as_of {_TS}, "
@@ -261,13 +266,15 @@ def write_run_parameters(warehouse: TrinoWarehouseResource, params, run_id: str)
         )
 
 
-def record_verified_build(warehouse: TrinoWarehouseResource, run_id: str) -> None:
+def record_verified_build(warehouse: TrinoWarehouseResource, run_id: str, project_fingerprint: str) -> None:
+    """As the embedded engine's (finance_recon/reconciliation/parameters.py)."""
     from .client import literal, qualified
 
     runs = qualified(warehouse.catalog, warehouse.control_schema, "run_parameters")
     verified = qualified(warehouse.catalog, warehouse.control_schema, "verified_builds")
     with warehouse.session("recording the verified build") as conn:
         conn.execute(
-            f"INSERT INTO {verified} SELECT seq, run_id, current_timestamp(6) FROM {runs} "
+            f"INSERT INTO {verified} (seq, run_id, verified_at, project_fingerprint) "
+            f"SELECT seq, run_id, current_timestamp(6), {literal(project_fingerprint)} FROM {runs} "
             f"WHERE run_id = {literal(run_id)} ORDER BY seq DESC LIMIT 1"
         )

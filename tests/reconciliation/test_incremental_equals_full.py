@@ -1,8 +1,13 @@
-"""The maintained reconciliation state (int_reconciliation_items, incremental) equals a full rebuild.
+"""The maintained reconciliation state (int_reconciliation_items, incremental) equals a full rebuild,
+and so does a state carried forward without dbt when nothing is dirty.
 
-Two throwaway DuckDB warehouses receive identical landing changes step by step: W_inc is built
-with plain `dbt run` (the first step builds everything, later steps merge only what is dirty),
-W_full with `dbt run --full-refresh` every step. After every step the published tables must be
+Two throwaway DuckDB warehouses receive identical landing changes step by step: W_inc first asks
+the platform whether anything is dirty (the engine's `carry_state_forward`,
+finance_recon/reconciliation/carry_forward.py) and, when nothing is, carries its state forward to
+the step's as_of without running dbt, as a production run does; otherwise it is built with plain
+`dbt run` (the first step builds everything, later steps merge only what is dirty). W_full is built
+with `dbt run --full-refresh` every step. The sequences include quiet steps (no change, τ and G
+kept) whose as_of moves a little (carried forward) or past a grace window (built). After every step the published tables must be
 equal row for row: fct_reconciliation_items (every column but classified_seq), rpt_reconciliation_summary,
 rpt_category_summary, rpt_currency_totals, the break lifecycle derived from break_id against the previous step, and
 the stored state itself (minus classified_as_of and classified_seq, which legitimately record when a row was last
@@ -38,7 +43,13 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from finance_recon.contracts import ORDERS, PAYMENTS
-from finance_recon.reconciliation.parameters import ReconciliationParameters, write_run_parameters
+from finance_recon.engines.embedded import EmbeddedWarehouse
+from finance_recon.reconciliation.carry_forward import project_fingerprint
+from finance_recon.reconciliation.parameters import (
+    ReconciliationParameters,
+    record_verified_build,
+    write_run_parameters,
+)
 from finance_recon.sources.landing import ensure_landing, land
 from tests.reconciliation.test_dbt_project import DBT_PROJECT_DIR, query
 
@@ -144,8 +155,13 @@ for line in sys.stdin:
 class Warehouse:
     """One DuckDB file at a fixed path with its own dbt worker and target path (partial parsing reused)."""
 
-    def __init__(self, root: Path, name: str, full_refresh: bool) -> None:
+    def __init__(self, root: Path, name: str, full_refresh: bool, carry_forward: bool = False) -> None:
         self.dir = root / name
+        # Carry the state forward without dbt when nothing is dirty (as production does).
+        self.carry_forward = carry_forward
+        self.decisions: list[tuple[bool, str]] = []  # per step: carried forward?, why (not)
+        self._carried = False
+        self._run: tuple[ReconciliationParameters, str] | None = None
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "warehouse.duckdb"
         self.name = name
@@ -193,6 +209,7 @@ class Warehouse:
         finally:
             conn.close()
         self.previous_breaks = set()
+        self.decisions = []
         self.landed: dict[str, dict] = {"orders": {}, "payments": {}}
 
     def load(self, landing: Landing, params: Params) -> None:
@@ -229,10 +246,22 @@ class Warehouse:
                 as_of=params.as_of, tolerance=Decimal(params.tolerance), grace_minutes=params.grace_minutes
             )
             write_run_parameters(conn, run_params, f"{self.name}-{self.runs}")
+            self._run = (run_params, f"{self.name}-{self.runs}")
         finally:
             conn.close()
 
     def start_dbt(self) -> None:
+        self._carried = False
+        if self.carry_forward:
+            params, run_id = self._run
+            decision = EmbeddedWarehouse(path=str(self.path)).carry_state_forward(
+                params, run_id, project_fingerprint(DBT_PROJECT_DIR)
+            )
+            self.decisions.append((decision.carried, decision.reason))
+            if decision.carried:
+                self.runs += 1
+                self._carried = True
+                return
         args = [
             "run",
             "--project-dir", str(DBT_PROJECT_DIR),
@@ -248,6 +277,8 @@ class Warehouse:
 
     def finish_dbt(self) -> str | None:
         """Wait for the invocation; None if it succeeded, else what went wrong."""
+        if self._carried:
+            return None  # no dbt: the state was carried forward
         line = self.worker.stdout.readline()
         log = ""
         if self.log.exists():
@@ -259,6 +290,12 @@ class Warehouse:
             self.full_parses += 1
         reply = json.loads(line) if line else {"success": False, "error": "the dbt worker died"}
         if reply["success"]:
+            if self.carry_forward:  # what the platform records after a build whose tests passed
+                conn = duckdb.connect(str(self.path))
+                try:
+                    record_verified_build(conn, self._run[1], project_fingerprint(DBT_PROJECT_DIR))
+                finally:
+                    conn.close()
             return None
         console = self.console.read_text(errors="replace")[-3000:]
         return f"dbt run failed on {self.name}: {reply['error']}\n{console}\n{log[-5000:]}"
@@ -277,7 +314,7 @@ class Warehouse:
 
 class Pair:
     def __init__(self, root: Path) -> None:
-        self.inc = Warehouse(root, "w_inc", full_refresh=False)
+        self.inc = Warehouse(root, "w_inc", full_refresh=False, carry_forward=True)
         self.full = Warehouse(root, "w_full", full_refresh=True)
         self.history: list[str] = []
 
@@ -417,6 +454,59 @@ def test_hand_written_sequence_incremental_equals_full(pair: Pair) -> None:
     assert got["order:6"] == "matched"
 
 
+# ---- carried forward: a quiet period, until time or an arrival makes something dirty ------------
+
+
+def test_a_quiet_period_is_carried_forward_until_something_is_dirty(pair: Pair) -> None:
+    """Each step's W_inc decision is the platform's (carry_state_forward); every step's marts equal
+    a full rebuild's (Pair.step), including the age of every item and the summary's as_of."""
+    pair.reset()
+    landing = Landing()
+    params = Params(as_of=T0)
+
+    def step(expect_carried: bool, reason: str = "") -> dict[str, str]:
+        got = categories(pair.step(landing, params))
+        carried, why = pair.inc.decisions[-1]
+        assert carried is expect_carried, why
+        assert reason in why
+        return got
+
+    landing.upsert_order(1, status="paid", currency="EUR", total_amount="10.00", created_at=T0 - minutes(30))
+    landing.upsert_order(
+        2, status="paid", currency="EUR", total_amount="20.00", created_at=T0 - minutes(3000)
+    )
+    landing.upsert_payment("p_2", order_id=2, kind="charge", status="succeeded", currency="EUR",
+                           amount="20.00", created_at=T0 - minutes(2999))  # fmt: skip
+    assert step(False, "does not exist yet") == {"order:1": "in_flight", "order:2": "matched"}
+
+    params = replace(params, as_of=T0 + minutes(5))  # quiet: order 1 is 35 minutes old
+    assert step(True, "nothing is dirty")["order:1"] == "in_flight"
+
+    params = replace(params, as_of=T0 + minutes(31))  # order 1 (11:30) left its window at 12:30
+    assert step(False, "grace window ended")["order:1"] == "missing_payment"
+
+    params = replace(params, as_of=T0 + minutes(40) + timedelta(days=2))  # ages cross a bucket
+    step(True, "nothing is dirty")
+
+    # A payment created after the cut-off lands: a change, so a build (which does not consider it).
+    future = params.as_of + minutes(10)
+    landing.upsert_payment("p_1", order_id=1, kind="charge", status="succeeded", currency="EUR",
+                           amount="10.00", created_at=future)  # fmt: skip
+    assert step(False, "landed changes")["order:1"] == "missing_payment"
+
+    params = replace(params, as_of=future - minutes(1))  # quiet, and p_1 is still in the future
+    step(True, "nothing is dirty")
+
+    params = replace(params, as_of=future)  # nothing landed, but p_1 is now considered
+    assert step(False, "now considered")["order:1"] == "matched"
+
+    params = replace(params, tolerance="0.01")  # τ changed, nothing else
+    step(False, "τ 0.01 differs")
+
+    params = replace(params, as_of=params.as_of - minutes(5))  # as_of goes back
+    step(False, "is earlier than")
+
+
 # ---- a late commit whose updated_at is older than a sibling payment's ----------------------------
 # Found by the property test's author: a fingerprint of (newest updated_at, count) missed it; the
 # state now also keeps the sum of the payments' updated_at.
@@ -453,6 +543,7 @@ MISSING_ORDER = 99
 CREATED_OFFSETS = [-3000, -120, -61, -60, -59, -45, -30, -30, -5, -5, 0, 10, 45]
 LATE_OFFSETS = [1, 30, 59, 61, 600]  # minutes before the previous as_of
 AS_OF_MOVES = [0, 3, 15, 31, 61, 61, 90, 2 * 1440, -30]  # minutes; > 60 crosses G, < 0 goes back
+QUIET_MOVES = [0, 1, 3, 15, 29, 31, 61, 2 * 1440]  # minutes; some end a grace window, some do not
 TOLERANCES = [None] * 6 + ["0.00", "0.01", "1.00"]
 GRACES = [None] * 8 + [30, 60, 120]
 
@@ -537,17 +628,27 @@ def test_incremental_equals_full_rebuild_property(pair: Pair, data: st.DataObjec
     params = Params(as_of=T0 + minutes(data.draw(st.sampled_from([0, 7]), label="first as_of")))
     previous_as_of = params.as_of
     n_steps = data.draw(st.integers(2, 5), label="steps")
+    quiet = False
     for step in range(n_steps):
         if step == 0:  # a few orders first, then payments that can name them
             for _ in range(data.draw(st.integers(2, 4), label="orders")):
                 draw_change(data, landing, params, previous_as_of, kind="new_order")
             for _ in range(data.draw(st.integers(2, 5), label="payments")):
                 draw_change(data, landing, params, previous_as_of, kind="new_payment")
-        for _ in range(data.draw(st.integers(0, 4), label="changes")):
+        for _ in range(0 if quiet else data.draw(st.integers(0, 4), label="changes")):
             draw_change(data, landing, params, previous_as_of)
         for category in set(categories(pair.step(landing, params)).values()):
             event(f"category {category}")  # --hypothesis-show-statistics: what the examples reached
+        if step > 0:
+            event("carried forward" if pair.inc.decisions[-1][0] else "built")
         previous_as_of = params.as_of
+        # A quiet step: nothing lands and τ and G stay; only time passes (carried forward, unless an
+        # item's grace window ends or an item created in the future becomes considered).
+        quiet = data.draw(st.sampled_from([False, False, True]), label="next step quiet")
+        if quiet:
+            moved = params.as_of + minutes(data.draw(st.sampled_from(QUIET_MOVES), label="quiet as_of move"))
+            params = replace(params, as_of=moved)
+            continue
         tolerance = data.draw(st.sampled_from(TOLERANCES), label="tolerance") or params.tolerance
         grace = data.draw(st.sampled_from(GRACES), label="grace") or params.grace_minutes
         moved = params.as_of + minutes(data.draw(st.sampled_from(AS_OF_MOVES), label="as_of move"))

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pytest
 
 from finance_recon.contracts import ORDERS, PAYMENTS
+from finance_recon.reconciliation.carry_forward import project_fingerprint
 from finance_recon.reconciliation.parameters import (
     ReconciliationParameters,
     record_verified_build,
@@ -105,7 +106,7 @@ def production(landed: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtBui
     assert build.returncode == 0, build.output[-5000:]
     conn = duckdb.connect(str(warehouse))
     try:
-        record_verified_build(conn, "production-run")
+        record_verified_build(conn, "production-run", project_fingerprint(hand_built.DBT_PROJECT_DIR))
     finally:
         conn.close()
     return build

@@ -1,11 +1,16 @@
 {#-
   The record of the state's builds, in the platform's control schema (control_schema()):
     state_builds     one row per build: its run, its as_of, and the last batch of the change log it
-                     consumed (the next build's changes come after it);
-    verified_builds  one row per platform run whose `dbt build` passed every data test, written by
-                     the platform afterwards (finance_recon/reconciliation/parameters.py). The row
-                     tests of the state and the items look only at the rows classified since
-                     (dbt_project.yml, var classified_since_last_verified_build).
+                     consumed (the next build's changes come after it). The newest row's as_of is
+                     the cut-off the state is current at (state_as_of(), macros/run_parameters.sql);
+                     a platform run that finds nothing dirty appends a row without running the
+                     models, carrying the state forward to its as_of
+                     (finance_recon/reconciliation/carry_forward.py);
+    verified_builds  one row per platform run whose `dbt build` passed every data test (or that
+                     carried a verified state forward), written by the platform afterwards with the
+                     fingerprint of the dbt project that built it (finance_recon/reconciliation/
+                     parameters.py). The row tests of the state and the items look only at the rows
+                     classified since (dbt_project.yml, var classified_since_last_verified_build).
   The platform creates both before its first run; a pre-hook creates them where it has not (a plain
   `dbt build` on a warehouse the platform never ran), so that every build is recorded the same way,
   whatever its parameters. A post-hook records the build and then prunes the consumed part of the
@@ -38,7 +43,7 @@
     {% do run_query('create table if not exists ' ~ control_relation('state_builds')
                     ~ ' (seq bigint, run_id varchar, as_of ' ~ ts ~ ', consumed_change_batch bigint, built_at ' ~ ts ~ ')') %}
     {% do run_query('create table if not exists ' ~ control_relation('verified_builds')
-                    ~ ' (seq bigint, run_id varchar, verified_at ' ~ ts ~ ')') %}
+                    ~ ' (seq bigint, run_id varchar, verified_at ' ~ ts ~ ', project_fingerprint varchar)') %}
     {{- return('') -}}
 {%- endmacro %}
 

@@ -3,8 +3,9 @@
 -- whose category is not matched, open or in_flight; break_id hashes the item key only, so it
 -- survives a category change.
 -- A view over int_reconciliation_items: an item's age changes with time alone, so it is derived
--- here from created_at and this run's as_of, never stored. Amounts leave as DECIMAL(38,2) (money);
--- the items are kept as DECIMAL(18,2) (stored_money).
+-- here, when queried, from created_at and the cut-off the state is current at (state_as_of(): a run
+-- that finds nothing dirty moves that cut-off without rebuilding anything). Amounts leave as
+-- DECIMAL(38,2) (money); the items are kept as DECIMAL(18,2) (stored_money).
 
 {{ config(materialized='view') }}
 
@@ -14,12 +15,19 @@ with items as (
 
 ),
 
+cut_off as (
+
+    select {{ state_as_of() }} as as_of
+
+),
+
 aged as (
 
     select
-        *,
-        {{ whole_minutes_between("created_at", as_of()) }} as age_minutes
+        items.*,
+        {{ whole_minutes_between("items.created_at", "cut_off.as_of") }} as age_minutes
     from items
+    cross join cut_off
 
 )
 
