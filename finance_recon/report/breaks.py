@@ -207,6 +207,23 @@ class StagedBreaks:
         resolved = group("resolved", "lifecycle = 'resolved'") if "resolved" in counts else None
         return open_groups, resolved
 
+    def same_as_previous(self) -> bool:
+        """Whether these breaks are, row for row over `BREAKS_SCHEMA`'s columns, the previous run's
+        breaks.parquet (`previous_breaks`, set up by `stage_breaks`). Equal counts and nothing here
+        missing there (`EXCEPT ALL` keeps duplicates, and treats NULLs as equal) make the two
+        multisets equal, so the other direction need not be computed. Asked inside DuckDB: neither
+        side comes into Python."""
+        columns = ", ".join(BREAKS_SCHEMA.names)
+        here, there = self.conn.execute(
+            f"select (select count(*) from {self.relation}), (select count(*) from {_PREVIOUS})"
+        ).fetchone()
+        if here != there:
+            return False
+        (differs,) = self.conn.execute(
+            f"select exists (select {columns} from {self.relation} except all select {columns} from {_PREVIOUS})"
+        ).fetchone()
+        return not differs
+
     def batches(self, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Every break in report order, as `BREAKS_SCHEMA` batches of exactly `rows` rows (the last
         may be shorter): memory is bounded by one batch whatever the number of breaks."""
