@@ -81,7 +81,7 @@ def decide(
     `previous_file` is the previous run's breaks.parquet as downloaded for the lifecycle
     (`history.previous_breaks_file`): it must be the object the previous manifest records (size and
     SHA-256), and its breaks.csv must still be stored with its recorded size. The cheap checks go
-    first, the row comparison (a pass over both sides in DuckDB) last."""
+    first, the row comparison (a join of both sides on break_id in DuckDB) last."""
     if previous is None or previous_file is None:
         return REWRITE
     entries = [previous.file_entry(name) for name in BREAKS_FILES]

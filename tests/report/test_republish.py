@@ -311,8 +311,8 @@ def test_rows_equal_is_decided_in_duckdb_over_every_column(tmp_path):
     shop = Shop(breaks=20)
     staged = stage_breaks(shop.conn, "items", None, T0)
     files = render.write_breaks(staged.batches(), BREAKS_SCHEMA, tmp_path)
-    same = stage_breaks(shop.conn, "items", files[1].path, T0)  # all persisting now: differs
-    assert not same.same_as_previous()
+    now_persisting = stage_breaks(shop.conn, "items", files[1].path, T0)  # new → persisting: differs
+    assert not now_persisting.same_as_previous()
     shop.conn.execute(
         f"create or replace table persisting as select {', '.join(BREAKS_SCHEMA.names)} from report_breaks"
     )
@@ -321,6 +321,12 @@ def test_rows_equal_is_decided_in_duckdb_over_every_column(tmp_path):
         StagedBreaks(shop.conn, "persisting").batches(), BREAKS_SCHEMA, tmp_path / "p"
     )
     assert stage_breaks(shop.conn, "items", persisting[1].path, T0 + timedelta(hours=1)).same_as_previous()
+    # The same count with a break twice in place of another is not the same breaks.
+    shop.conn.execute(
+        "create or replace temp view previous_breaks as select * from persisting where order_id <> 3 "
+        "union all select * from persisting where order_id = 4"
+    )
+    assert not StagedBreaks(shop.conn, "persisting").same_as_previous()
     shop.conn.execute("update items set net = net + 0.01 where order_id = 7")  # one cent on one break
     assert not stage_breaks(
         shop.conn, "items", persisting[1].path, T0 + timedelta(hours=1)
