@@ -38,7 +38,7 @@ from finance_recon.report.publication_check import verify_publication
 from finance_recon.report.publish import publish, run_prefix
 from finance_recon.report.reader import find_run, links, read_breaks
 from finance_recon.report.resources import ReportStoreResource
-from finance_recon.report.store import LocalReportStore
+from finance_recon.report.store import LocalReportStore, StoreError
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BREAKS = ("breaks.csv", "breaks.parquet")
@@ -358,3 +358,39 @@ def test_a_manifest_of_an_unknown_schema_version_is_refused_by_name(folder_store
     store.put(first.manifest_key, json.dumps({**first.manifest, "schema_version": 1}).encode())
     assert latest_run(store).file_key("breaks.csv") == run_prefix(T0, "run-1") + "breaks.csv"
     assert isinstance(latest_run(store), PublishedRun)
+
+
+class _ManifestRefused(LocalReportStore):
+    """A folder store that fails the manifest write, as a store gone mid-publish would."""
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        if key.endswith("/manifest.json"):
+            raise StoreError(f"cannot write {key}: refused by the test")
+        super().put(key, data, content_type)
+
+
+def test_a_reusing_run_that_fails_before_its_manifest_leaves_latest_on_the_previous_run(
+    folder_store, tmp_path
+):
+    store, shop = folder_store, Shop(breaks=30)
+    for n in (1, 2):
+        second, _ = publish_run(store, shop, f"run-{n}", T0 + timedelta(hours=n), tmp_path)
+    latest_before = store.get("latest.json")
+    with pytest.raises(StoreError, match="refused by the test"):
+        publish_run(_ManifestRefused(store.root), shop, "run-3", T0 + timedelta(hours=3), tmp_path)
+    assert store.get("latest.json") == latest_before
+    # Only its summary files were written, under its own prefix; the reused objects are untouched.
+    assert [k.rsplit("/", 1)[1] for k in store.list_keys(run_prefix(T0 + timedelta(hours=3), "run-3"))] == [
+        "summary.html",
+        "summary.json",
+    ]
+    assert verify_publication(store, "run-2", second.manifest_key).passed
+
+
+def test_the_daily_close_never_reuses():
+    from finance_recon.report.close import close_settings
+    from finance_recon.settings import Settings
+
+    settings = Settings.from_values(home="/srv/recon")
+    assert settings.reuse_unchanged_breaks is True
+    assert close_settings(settings).reuse_unchanged_breaks is False
