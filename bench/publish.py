@@ -15,6 +15,16 @@ own:
 Both start from an earlier run's breaks.parquet of the same size (the lifecycle is compared with
 it), and both files must come out with the same rows. Prints wall time, peak RSS, the ratio of the
 two and the load average before and after. Figures: docs/benchmarks.md, section Publishing.
+
+    python -m bench.publish --republish --breaks 1000000
+
+The no-change republish (issue 27): a folder store holds a published run whose breaks are exactly
+what the next run stages (all persisting), then the next run is published twice, end to end (the
+previous breaks.parquet read from the store, staging, the breaks files, publish):
+
+  republish_rewrite   the breaks rendered and written again (what every run did before)
+  republish_reuse     what the report asset does now: compared in DuckDB, found unchanged, the
+                      manifest references the previous files (`finance_recon.report.reuse`)
 """
 
 from __future__ import annotations
@@ -71,7 +81,96 @@ def prepare(folder: Path, n: int) -> None:
     conn.close()
 
 
+FIRST_SEEN = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+
+
+def prepare_republish(folder: Path, n: int) -> None:
+    """The items (all breaks), and a store holding the run of `EARLIER` whose breaks are what a run
+    of `AS_OF` stages from them: every break persisting since `FIRST_SEEN`."""
+    from finance_recon.report import render
+    from finance_recon.report.breaks import BREAKS_SCHEMA, stage_breaks
+    from finance_recon.report.publish import publish
+    from finance_recon.report.store import LocalReportStore
+    from finance_recon.warehouse import connect
+
+    conn = connect(folder / "warehouse.duckdb")
+    conn.execute(_items_sql(n))
+    first, previous = folder / "first", folder / "previous"
+    first.mkdir()
+    previous.mkdir()
+    staged = stage_breaks(conn, "fct_reconciliation_items", None, FIRST_SEEN)
+    _, first_parquet = render.write_breaks(staged.batches(), BREAKS_SCHEMA, first)
+    staged = stage_breaks(conn, "fct_reconciliation_items", first_parquet.path, EARLIER)
+    files = render.write_breaks(staged.batches(), BREAKS_SCHEMA, previous)
+    conn.close()
+    publish(
+        LocalReportStore(folder / "store"),
+        run_id="previous",
+        as_of=EARLIER,
+        artifacts=list(files),
+        manifest_fields={"breaks": n},
+        run_ended_at=EARLIER,
+        previous=None,
+    )
+
+
+def run_republish(method: str, folder: Path) -> dict:
+    """One end-to-end publication of the `AS_OF` run into the store, its breaks rewritten or reused."""
+    started = time.perf_counter()
+    from finance_recon.report import render, reuse
+    from finance_recon.report.breaks import BREAKS_SCHEMA, stage_breaks
+    from finance_recon.report.history import previous_breaks_file, previous_run
+    from finance_recon.report.publish import publish, run_prefix
+    from finance_recon.report.store import LocalReportStore
+    from finance_recon.settings import load_settings
+    from finance_recon.warehouse import WarehouseResource
+
+    store = LocalReportStore(folder / "store")
+    scratch = folder / method
+    scratch.mkdir()
+    previous = previous_run(store, AS_OF)
+    before = previous_breaks_file(store, previous, scratch)
+    warehouse = WarehouseResource(
+        path=str(folder / "warehouse.duckdb"), memory_limit=load_settings().warehouse_memory_limit
+    )
+    with warehouse.connection(read_only=True, spill_to=folder / "spill") as conn:
+        staged = stage_breaks(conn, "fct_reconciliation_items", before, AS_OF)
+        decided_at = time.perf_counter()
+        reused = (
+            reuse.decide(store, previous, before, staged) if method == "republish_reuse" else reuse.REWRITE
+        )
+        decide_s = time.perf_counter() - decided_at
+        files = [] if reused.reused else list(render.write_breaks(staged.batches(), BREAKS_SCHEMA, scratch))
+        rows = staged.count()
+    publication = publish(
+        store,
+        run_id=method,
+        as_of=AS_OF,
+        artifacts=[*files, render.Artifact("summary.json", b"{}\n", "application/json")],
+        manifest_fields={"breaks": rows},
+        run_ended_at=AS_OF,
+        previous=previous,
+        reused=reused.entries,
+    )
+    prefix = run_prefix(AS_OF, method)
+    written = sum((store.size(k) or 0) for k in store.list_keys(prefix) if not k.endswith("manifest.json"))
+    return {
+        "method": method,
+        "rows": rows,
+        "wall_s": round(time.perf_counter() - started, 2),
+        "decide_s": round(decide_s, 2),
+        "breaks_files": reused.describe(),
+        "bytes_written": written,
+        "breaks_sha256": [
+            f["sha256"] for f in publication.manifest["files"] if f["name"].startswith("breaks.")
+        ],
+        "peak_rss_mb": round(own_peak_rss_mb()),
+    }
+
+
 def run_method(method: str, folder: Path) -> dict:
+    if method.startswith("republish_"):
+        return run_republish(method, folder)
     started = time.perf_counter()
     from finance_recon.report import render
     from finance_recon.report.breaks import _LIFECYCLE_SQL, BREAKS_SCHEMA, REPORT_ORDER, stage_breaks
@@ -133,13 +232,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.publish", description=__doc__.splitlines()[0])
     parser.add_argument("--breaks", type=int, action="append", help="breaks per size (repeatable)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--republish", action="store_true", help="the no-change republish: rewrite vs reuse (issue 27)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-republish", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare:
         prepare(Path(args.folder), args.prepare)
         return 0
+    if args.prepare_republish:
+        prepare_republish(Path(args.folder), args.prepare_republish)
+        return 0
+    if args.republish:
+        return republish_main(args)
     if args.child:
         print(json.dumps(run_method(args.child, Path(args.folder))))
         return 0
@@ -181,6 +289,63 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json(
             {"kind": "publish", "machine": machine(), "sizes": sizes, "ok": not failed}, Path(args.json)
+        )
+    return 1 if failed else 0
+
+
+REPUBLISH = Table(
+    [
+        Column("method", 18, left=True),
+        Column("wall s", 9, ".2f"),
+        Column("decide s", 9, ".2f"),
+        Column("MB written", 11, ".1f"),
+        Column("peak RSS MB", 13),
+    ],
+    "  ",
+)
+
+
+def republish_main(args) -> int:
+    """Rewrite vs reuse of unchanged breaks, each in its own subprocess, on one prepared store."""
+    sizes = []
+    failed = False
+    for n in args.breaks or [1_000_000]:
+        with tempfile.TemporaryDirectory(prefix="bench-republish-") as scratch:
+            folder = Path(scratch)
+            command = [sys.executable, "-m", "bench.publish", "--prepare-republish", str(n)]
+            prep = spawn([*command, "--folder", str(folder)])
+            if prep.returncode != 0:
+                print(prep.stderr[-3000:], file=sys.stderr)
+                return 1
+            load_before = loadavg()
+            results = {}
+            for method in ("republish_rewrite", "republish_reuse"):
+                try:
+                    results[method], _ = run_child("bench.publish", [method, "--folder", str(folder)])
+                except SystemExit as exc:
+                    print(exc, file=sys.stderr)
+                    return 1
+            load_after = loadavg()
+            rewrite, reused = results["republish_rewrite"], results["republish_reuse"]
+            # Reuse is only equivalent when the rewrite would have produced the very same bytes.
+            if reused["breaks_files"] != "reused from run previous" or (
+                rewrite["breaks_sha256"] != reused["breaks_sha256"]
+            ):
+                print("the reuse run did not reference byte-identical files", file=sys.stderr)
+                failed = True
+            print(f"breaks {n:,} unchanged (rows {rewrite['rows']:,}); loadavg {load_before} -> {load_after}")
+            print(REPUBLISH.header())
+            for r in (rewrite, reused):
+                print(
+                    REPUBLISH.row(
+                        [r["method"], r["wall_s"], r["decide_s"], r["bytes_written"] / 1e6, r["peak_rss_mb"]]
+                    )
+                )
+            print(f"  reuse / rewrite: wall {reused['wall_s'] / rewrite['wall_s']:.2f}x")
+            sizes.append({"breaks": n, "loadavg_before": load_before, "loadavg_after": load_after, **results})
+    if args.json:
+        write_json(
+            {"kind": "republish", "machine": machine(), "sizes": sizes, "ok": not failed}, Path(args.json)
         )
     return 1 if failed else 0
 

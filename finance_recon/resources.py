@@ -98,5 +98,6 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             s3_endpoint_url=settings.s3_endpoint_url,
             s3_max_attempts=3,
             link_expiry_seconds=settings.report_link_expiry_seconds,
+            reuse_unchanged_breaks=settings.reuse_unchanged_breaks,
         ),
     }

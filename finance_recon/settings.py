@@ -317,6 +317,14 @@ class Settings(BaseSettings):
         le=MAX_REPORT_LINK_EXPIRY_SECONDS,
         validation_alias=AliasChoices(ENV_PREFIX + "REPORT_LINK_EXPIRY", "report_link_expiry_seconds"),
     )
+    # Issue 27: a run whose breaks equal the previous run's references those files (manifest
+    # schema 2) instead of writing them again; the daily close turns it off (its copy is whole).
+    reuse_unchanged_breaks: bool = _setting(
+        True,
+        "true or false",
+        "a run whose breaks are row for row the previous run's does not rewrite breaks.csv/.parquet: "
+        "its manifest references the previous files by key and SHA-256 (docs/contracts.md §3)",
+    )
     close_timezone: str = _setting(
         "UTC",
         "an IANA time zone, e.g. Europe/Paris",

@@ -24,6 +24,7 @@ from finance_recon.report.history import (
     LATEST_KEY,
     MANIFEST_NAME,
     InvalidReportError,
+    check_schema_version,
     latest_manifest_key,
 )
 from finance_recon.report.history import load_json as _load_json
@@ -144,6 +145,7 @@ def parse_timestamp(value: Any, where: str) -> datetime:
 
 def parse_manifest(manifest: dict[str, Any], manifest_key: str, manifest_url: str = "") -> LatestReport:
     where = manifest_key
+    check_schema_version(manifest, where)
     for required in ("run_id", "as_of", "run_ended_at", "verdict", "counts"):
         if required not in manifest:
             raise InvalidReportError(f"{where}: missing '{required}'")

@@ -25,11 +25,11 @@ from finance_recon.names import (
     SUMMARY_MODEL,
 )
 from finance_recon.probe.evaluate import probe_section, real_rows
-from finance_recon.report import page, render
-from finance_recon.report.breaks import BREAKS_SCHEMA, stage_breaks
+from finance_recon.report import page, render, reuse
+from finance_recon.report.breaks import BREAKS_SCHEMA, StagedBreaks, stage_breaks
 from finance_recon.report.continuity import Continuity
-from finance_recon.report.history import earlier_runs, previous_breaks_file, previous_run
-from finance_recon.report.publish import publish
+from finance_recon.report.history import PublishedRun, earlier_runs, previous_breaks_file, previous_run
+from finance_recon.report.publish import publish, run_prefix
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import StoreError
 from finance_recon.warehouse import LANDING_SCHEMA, WarehouseResource
@@ -78,7 +78,8 @@ def _read_warehouse(warehouse: WarehouseResource):
     op_tags={PIPELINE_TAG: "reconciliation"},
     description=(
         "The published reconciliation: breaks.csv/.parquet, summary.json/.html and manifest.json under "
-        "finance-reports/dt=YYYY-MM-DD/run=<run_id>/, then latest.json, one row in "
+        "finance-reports/dt=YYYY-MM-DD/run=<run_id>/ (breaks unchanged since the previous run are not "
+        "rewritten: the manifest references that run's files by key and hash), then latest.json, one row in "
         "finance_reconciliation_report and one per currency in finance_reconciliation_report_totals. "
         "Money is per currency, never added across currencies. Publishes nothing if any upstream check failed."
     ),
@@ -131,14 +132,15 @@ def finance_reconciliation_report(
                 top_breaks=breaks.largest(render.TOP_BREAKS, "lifecycle <> 'resolved'"),
                 watermarks=watermarks,
             )
-            try:
-                breaks_csv, breaks_parquet = render.write_breaks(breaks.batches(), BREAKS_SCHEMA, folder)
-            except OSError as exc:
-                raise Failure(f"writing the breaks files in {folder} failed: {exc}") from exc
-            html = page.summary_html(document, breaks, page.trend_points(document, earlier))
+            breaks_reuse = _breaks_reuse(store, previous, before, breaks, report_store.reuse_unchanged_breaks)
+            breaks_files = [] if breaks_reuse.reused else _write_breaks(breaks, folder)
+            prefix = run_prefix(as_of, context.run_id)
+            file_links = {
+                name: reuse.relative_link(prefix, key) for name, key in breaks_reuse.keys(prefix).items()
+            }
+            html = page.summary_html(document, breaks, page.trend_points(document, earlier), file_links)
         artifacts = [
-            breaks_csv,
-            breaks_parquet,
+            *breaks_files,
             render.Artifact("summary.json", render.summary_json(document), "application/json"),
             render.Artifact("summary.html", html, "text/html; charset=utf-8"),
         ]
@@ -152,6 +154,7 @@ def finance_reconciliation_report(
                 manifest_fields=_manifest_fields(document, lifecycle, continuity, probe, run_started_at),
                 run_ended_at=run_ended_at,
                 previous=previous,
+                reused=breaks_reuse.entries,
             )
         except StoreError as exc:
             raise Failure(
@@ -188,6 +191,8 @@ def finance_reconciliation_report(
         **_link_metadata(store, publication, report_store.link_expiry_seconds),
         "manifest_key": publication.manifest_key,
         "previous_run_id": previous.run_id if previous else "",
+        # Not silent in the UI: whether this run wrote its breaks files or references earlier ones.
+        "breaks_files": breaks_reuse.describe(),
     }
     if probe is not None:
         metadata["probe_success"] = probe["success"]
@@ -195,6 +200,23 @@ def finance_reconciliation_report(
         if not probe["success"]:
             context.log.warning(f"correctness probe failed: {probe}")
     return MaterializeResult(metadata=metadata)
+
+
+def _breaks_reuse(store, previous, before, breaks: StagedBreaks, enabled: bool) -> reuse.BreaksReuse:
+    """Whether this run's breaks files are the previous run's (decided before rendering: `reuse.py`)."""
+    if not enabled:
+        return reuse.REWRITE
+    try:
+        return reuse.decide(store, previous, before, breaks)
+    except StoreError as exc:
+        raise Failure(f"report store unreachable: {exc}") from exc
+
+
+def _write_breaks(breaks: StagedBreaks, folder: Path) -> list[render.Artifact]:
+    try:
+        return list(render.write_breaks(breaks.batches(), BREAKS_SCHEMA, folder))
+    except OSError as exc:
+        raise Failure(f"writing the breaks files in {folder} failed: {exc}") from exc
 
 
 def _run_times(context) -> tuple[datetime, datetime]:
@@ -241,15 +263,17 @@ def _link_metadata(store, publication, expiry_seconds: int) -> dict[str, Any]:
     """Links that open beside the store URIs: presigned HTTPS on S3 (expiring), file:// for a folder."""
     from finance_recon.report.reader import link_expires_at
 
-    prefix = publication.manifest_key.rsplit("/", 1)[0] + "/"
+    # By the manifest's keys: the breaks may be an earlier run's objects (reuse.py).
+    run = PublishedRun(publication.manifest_key, publication.manifest)
+    summary_key, breaks_key = run.file_key("summary.html"), run.file_key("breaks.csv")
     try:
         metadata: dict[str, Any] = {
-            "report_link": MetadataValue.url(store.link_for(prefix + "summary.html", expiry_seconds)),
-            "breaks_csv_link": MetadataValue.url(store.link_for(prefix + "breaks.csv", expiry_seconds)),
+            "report_link": MetadataValue.url(store.link_for(summary_key, expiry_seconds)),
+            "breaks_csv_link": MetadataValue.url(store.link_for(breaks_key, expiry_seconds)),
         }
     except StoreError as exc:  # the report is published; a link that cannot be made is not a failure
         return {"report_link_error": str(exc)}
     if hasattr(store, "s3_uri"):
-        metadata["report_uri"] = store.s3_uri(prefix + "summary.html")
+        metadata["report_uri"] = store.s3_uri(summary_key)
         metadata["links_expire_at"] = link_expires_at(store, expiry_seconds) or ""
     return metadata

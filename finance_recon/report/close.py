@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from finance_recon.report.history import REUSED_FROM
 from finance_recon.report.store import LocalReportStore, ReportStore
 
 CLOSE_PREFIX = "close/"
@@ -53,6 +54,10 @@ def close_settings(settings):
             "warehouse_path": folder / "warehouse.duckdb",
             "reports_uri": str(folder / "staging"),
             "probe_enabled": False,
+            # The close copies its staged run's files under close/dt=D/ and its summary.html links
+            # them as siblings: a staged run referencing an earlier staged run's breaks would leave
+            # the copied page linking into the staging store.
+            "reuse_unchanged_breaks": False,
         }
     )
 
@@ -135,7 +140,8 @@ def publish_close(
         data = staging.get(entry["key"])
         key = prefix + entry["name"]
         store.put(key, data, _content_type(entry["name"]))
-        files.append({**entry, "key": key})
+        # A fresh copy under the close's prefix (read by its key, wherever the staged run stored it).
+        files.append({**{k: v for k, v in entry.items() if k != REUSED_FROM}, "key": key})
     close_manifest = {
         **manifest,
         "files": files,

@@ -22,6 +22,13 @@ from finance_recon.report.store import ReportStore
 
 LATEST_KEY = "latest.json"
 MANIFEST_NAME = "manifest.json"
+# 2: a file entry's `key` may lie under an earlier run's prefix (its breaks reused, marked by
+# `REUSED_FROM`), so a file is found by its entry's key, never by the run prefix + its name.
+# 1: every file under the run's own prefix. A reader reads both; a newer one is refused by name.
+MANIFEST_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
+# The run that wrote a reused file (always the original writer, never a run that reused it too).
+REUSED_FROM = "published_by_run_id"
 
 
 class InvalidReportError(ValueError):
@@ -37,8 +44,15 @@ class PublishedRun:
     def run_id(self) -> str:
         return self.manifest["run_id"]
 
+    def file_entry(self, name: str) -> dict[str, Any] | None:
+        """The manifest's entry of the file `name` (key, bytes, sha256, rows), or None."""
+        return next((f for f in self.manifest.get("files", []) if f["name"] == name), None)
+
     def file_key(self, name: str) -> str | None:
-        return next((f["key"] for f in self.manifest.get("files", []) if f["name"] == name), None)
+        """Where the file `name` of this run is stored: its entry's key, which may be under an earlier
+        run's prefix (schema 2), so never rebuilt from the run prefix."""
+        entry = self.file_entry(name)
+        return entry["key"] if entry else None
 
 
 def load_json(raw: bytes, key: str) -> dict[str, Any]:
@@ -69,9 +83,23 @@ def latest_manifest_key(store: ReportStore, pointer_key: str = LATEST_KEY) -> st
     return manifest_key
 
 
+def check_schema_version(manifest: dict[str, Any], key: str) -> None:
+    """A manifest newer than this reader is refused by name: it may locate files in a way this
+    reader would get wrong, and a wrong file is worse than an error."""
+    version = manifest.get("schema_version", 1)
+    if version not in READABLE_SCHEMA_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_SCHEMA_VERSIONS)
+        raise InvalidReportError(
+            f"{key}: manifest schema_version {version!r} is not one this finance_recon reads "
+            f"({readable}); upgrade finance_recon to read it"
+        )
+
+
 def read_run(store: ReportStore, key: str | None) -> PublishedRun | None:
     """The run whose manifest is `key`, or None when there is no key or no such manifest."""
     manifest = read_json(store, key) if key else None
+    if key and manifest:
+        check_schema_version(manifest, key)
     return PublishedRun(key, manifest) if key and manifest else None
 
 

@@ -1,7 +1,8 @@
 """summary.html: the page Finance reads, rendered with Jinja2 from `templates/summary.html.j2`.
 
 One self-contained file (inline CSS and SVG, no script, no external asset; its only links are the
-run's sibling files). It explains each category (`guide.py`), shows money per currency (never summed
+run's files: its siblings, or for breaks reused from an earlier run (`reuse.py`) that run's files,
+by a relative path from the page's own key). It explains each category (`guide.py`), shows money per currency (never summed
 across currencies), a trend of the last runs, and every open break grouped by category in collapsible
 sections: the largest `BREAKS_PER_CATEGORY` of each, the rest in breaks.csv.
 
@@ -167,7 +168,18 @@ def trend_charts(points: list[TrendPoint]) -> list[Chart]:
     return [c for c in charts if c is not None]
 
 
-def summary_html(document: dict[str, Any], breaks: StagedBreaks, trend: list[TrendPoint]) -> bytes:
+# The page's links to the breaks files when they are its siblings (written by this run).
+SIBLING_LINKS = {"breaks.csv": "breaks.csv", "breaks.parquet": "breaks.parquet"}
+
+
+def summary_html(
+    document: dict[str, Any],
+    breaks: StagedBreaks,
+    trend: list[TrendPoint],
+    file_links: dict[str, str] | None = None,
+) -> bytes:
+    """`file_links`: the href of breaks.csv and breaks.parquet relative to the page (`reuse.py`
+    `relative_link`); by default the page's siblings."""
     groups, resolved = breaks.groups(BREAKS_PER_CATEGORY)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     categories = [
@@ -185,5 +197,6 @@ def summary_html(document: dict[str, Any], breaks: StagedBreaks, trend: list[Tre
         trend_runs=len(trend),
         groups=groups,
         resolved=resolved,
+        file_links={**SIBLING_LINKS, **(file_links or {})},
     )
     return page.encode()

@@ -6,8 +6,10 @@ after it published, by reading the report store back (local folder or S3) exactl
 
 - `latest.json` names the run of the report's latest materialization and that run's manifest;
 - the manifest exists, is that run's, and lists every artifact a publication has (breaks.csv,
-  breaks.parquet, summary.json, summary.html), each under that run's prefix;
-- each listed file is in the store with the size and SHA-256 the manifest records;
+  breaks.parquet, summary.json, summary.html), each under that run's prefix — except breaks files
+  reused from an earlier run (`reuse.py`), which must lie under the prefix of the run their entry
+  names in `published_by_run_id`;
+- each listed file, wherever it lies, is in the store with the size and SHA-256 the manifest records;
 - the break continuity the manifest records holds (open = previous open + new − resolved) and its
   `previous_open` is what the previous run's manifest published.
 
@@ -30,12 +32,14 @@ from dagster import (
 )
 
 from finance_recon.names import PUBLICATION_CHECK, REPORT_KEY
-from finance_recon.report.history import LATEST_KEY
+from finance_recon.report.history import LATEST_KEY, REUSED_FROM
 from finance_recon.report.resources import ReportStoreResource
 from finance_recon.report.store import ReportStore, StoreError
 
 # Every publication has these (report/assets.py), each listed in its manifest.
 ARTIFACTS = ("breaks.csv", "breaks.parquet", "summary.json", "summary.html")
+# The files a run may reference from an earlier run instead of writing them (report/reuse.py).
+REUSABLE = ("breaks.csv", "breaks.parquet")
 
 
 def _json(store: ReportStore, key: str) -> dict[str, Any] | None:
@@ -53,6 +57,21 @@ def _sha256(store: ReportStore, key: str, scratch: Path) -> tuple[int, str] | No
     size = path.stat().st_size
     path.unlink()
     return size, digest
+
+
+def _misplaced(name: str, entry: dict[str, Any], prefix: str) -> str | None:
+    """Why the file's key is not where the manifest's run may keep it, or None: under the run's own
+    prefix, or a reused breaks file under the prefix of the run that wrote it."""
+    key = entry["key"]
+    if key.startswith(prefix):
+        return None
+    writer = entry.get(REUSED_FROM)
+    if writer is None:
+        return f"{name} is stored at {key}, outside this run's {prefix}"
+    folder, _, file_name = key.rpartition("/")
+    if name not in REUSABLE or file_name != name or not folder.endswith(f"/run={writer}"):
+        return f"{name} is reused from run {writer} but stored at {key}, not under that run's prefix"
+    return None
 
 
 def verify_publication(store: ReportStore, run_id: str, manifest_key: str) -> AssetCheckResult:
@@ -79,8 +98,9 @@ def verify_publication(store: ReportStore, run_id: str, manifest_key: str) -> As
         prefix = manifest_key.rsplit("/", 1)[0] + "/"
         with tempfile.TemporaryDirectory(prefix="finance-recon-check-") as scratch:
             for name, entry in files.items():
-                if not entry["key"].startswith(prefix):
-                    problems.append(f"{name} is stored at {entry['key']}, outside this run's {prefix}")
+                misplaced = _misplaced(name, entry, prefix)
+                if misplaced:
+                    problems.append(misplaced)
                 stored = _sha256(store, entry["key"], Path(scratch))
                 if stored is None:
                     problems.append(f"{name} is listed but missing from the store ({entry['key']})")
@@ -143,7 +163,7 @@ def verify_publication(store: ReportStore, run_id: str, manifest_key: str) -> As
     description=(
         "What the report published, read back from the report store: latest.json names this run and "
         "its manifest; the manifest lists breaks.csv, breaks.parquet, summary.json and summary.html, each "
-        "stored with the size and SHA-256 it records; break continuity holds against the previous run's "
+        "stored (the breaks possibly reused from an earlier run) with the size and SHA-256 it records; break continuity holds against the previous run's "
         "manifest. (The blocking rpt_reconciliation_summary:report_consistency check keeps an "
         "inconsistent reconciliation from being published at all.)"
     ),

@@ -3,6 +3,9 @@
 Artifacts first, `manifest.json` last (a run exists once its manifest exists), then `latest.json`.
 A failure anywhere before the manifest leaves orphan files under the run's own prefix and nothing
 else: `latest.json` and every earlier run stay as they were.
+
+Files a run reuses (its breaks, unchanged since the previous run: `reuse.py`) are not written at
+all: their entries, copied from the previous manifest, name the original object by key and hash.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from finance_recon.report.history import LATEST_KEY, PublishedRun
+from finance_recon.report.history import LATEST_KEY, MANIFEST_SCHEMA_VERSION, PublishedRun
 from finance_recon.report.render import Artifact, iso
 from finance_recon.report.store import ReportStore
 
-MANIFEST_SCHEMA_VERSION = 1
+__all__ = ["MANIFEST_SCHEMA_VERSION", "Publication", "publish", "run_prefix"]
 
 
 def run_prefix(as_of: datetime, run_id: str) -> str:
@@ -44,9 +47,12 @@ def publish(
     manifest_fields: dict[str, Any],
     run_ended_at: datetime,
     previous: PublishedRun | None,
+    reused: list[dict[str, Any]] | tuple[()] = (),
 ) -> Publication:
+    """Write `artifacts` under the run's prefix, then the manifest listing them after the `reused`
+    entries (files of an earlier run, left where they are), then `latest.json`."""
     prefix = run_prefix(as_of, run_id)
-    files = []
+    files = [dict(entry) for entry in reused]
     for artifact in artifacts:
         key = prefix + artifact.name
         if artifact.path is not None:  # streamed from its file (the breaks)

@@ -22,6 +22,7 @@ from finance_recon.report.history import (
     LATEST_KEY,
     InvalidReportError,
     PublishedRun,
+    check_schema_version,
     latest_manifest_key,
     read_json,
     walk,
@@ -139,7 +140,8 @@ def find_run(store: ReportStore, run_id: str | None) -> RunView:
         raise ReaderError(f"--run {run_id!r}: no published run with that id in {store.uri}")
     with _contract(store):
         manifest = read_json(store, keys[0])
-    assert manifest is not None
+        assert manifest is not None
+        check_schema_version(manifest, keys[0])
     return RunView(keys[0], manifest)
 
 

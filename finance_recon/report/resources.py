@@ -17,6 +17,9 @@ class ReportStoreResource(ConfigurableResource):
     s3_max_attempts: int = 3
     # Presigned links (S3) stay valid this long; FINANCE_RECON_REPORT_LINK_EXPIRY, at most 7 days.
     link_expiry_seconds: int = 7 * 24 * 3600
+    # Breaks unchanged since the previous run are referenced, not rewritten (report/reuse.py);
+    # FINANCE_RECON_REUSE_UNCHANGED_BREAKS. Off for the daily close, whose copy is self-contained.
+    reuse_unchanged_breaks: bool = True
 
     def open(self) -> ReportStore:
         def s3_client():

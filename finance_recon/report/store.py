@@ -2,7 +2,9 @@
 
 Keys are relative to the store root (`finance-reports/`): `dt=YYYY-MM-DD/run=<id>/breaks.csv`, `latest.json`.
 Writes are whole-object (S3 PUT, or a temp file renamed into place locally), so a reader never sees
-half a file; ordering (manifest last, then latest.json) is the publisher's job. Locally, a failed
+half a file; ordering (manifest last, then latest.json) is the publisher's job. Nothing here deletes
+a run's files: a kept manifest may reference an earlier run's breaks (manifest schema 2), so any
+retention must keep every object a kept manifest's `files[].key` names, wherever it lies. Locally, a failed
 write removes its temporary file, the leftovers of a writer killed mid-write are swept by the next
 write to that folder (and all of them when `latest.json` is written), and files get the normal
 mode (0666 minus the umask, so 0644 by default).
@@ -36,6 +38,8 @@ class ReportStore(Protocol):
     def put_file(self, key: str, source: Path, content_type: str = "application/octet-stream") -> None: ...
 
     def get_file(self, key: str, destination: Path) -> bool: ...
+
+    def size(self, key: str) -> int | None: ...
 
     def list_keys(self, prefix: str = "") -> list[str]: ...
 
@@ -135,6 +139,16 @@ class LocalReportStore:
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
         return True
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when it does not exist (read without its content)."""
+        path = self._path(key)
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
 
     def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -239,6 +253,12 @@ class S3ReportStore:
             return True
 
         return self._read(key, download) is not None
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes (a HEAD request), or None when it does not exist."""
+        return self._read(
+            key, lambda k: int(self.client.head_object(Bucket=self.bucket, Key=k)["ContentLength"])
+        )
 
     def delete(self, key: str) -> None:
         """Remove `key` (S3 answers 204 whether or not it existed)."""
