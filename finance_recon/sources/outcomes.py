@@ -112,8 +112,8 @@ def settle(
     if planned:
         _retry_by_plan(context, planned, [v for v in verdicts if v.kind == "policy"], named)
     if verdicts:  # only the RetryPolicy's kind: its first error, as the step would have raised it
-        for verdict in verdicts[1:]:
-            context.log.error(f"{verdict.table.asset_name}: {verdict.message} (the step is retried)")
+        for verdict in verdicts:
+            context.log.error(f"{verdict.table.asset_name}: {verdict.message}" if named else verdict.message)
         raise verdicts[0].error  # type: ignore[misc]
 
 
