@@ -230,8 +230,9 @@ def test_a_retry_of_the_step_that_reads_every_table_prints_one_line_per_table():
     from types import SimpleNamespace
 
     from finance_recon.cli.output import _retry_texts, stage_of
+    from finance_recon.names import SOURCE_BATCHES_NAME
 
-    assert stage_of("source_batches") == "extract"
+    assert stage_of(SOURCE_BATCHES_NAME) == "extract"  # output.py spells it without importing Dagster
     cause = SimpleNamespace(
         cls_name="SourceUnavailableError",
         message="finance_recon.sources.errors.SourceUnavailableError: orders: connection refused — attempt 2 "
