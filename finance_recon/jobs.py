@@ -8,17 +8,18 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job
 
-from finance_recon.contracts import SOURCE_TABLES
-from finance_recon.names import DBT_ASSETS_NAME, PIPELINE_TAGS, RECONCILIATION_JOB_NAME
+from finance_recon.names import DBT_ASSETS_NAME, PIPELINE_TAGS, RECONCILIATION_JOB_NAME, SOURCE_BATCHES_NAME
 from finance_recon.runs.exclusive import locked_executor
 
 # Scheduled and UI-launched runs execute every step in the run worker's process, as the CLI does.
 # Dagster's default, the multiprocess executor, starts a fresh interpreter per step, and each one
 # imports Dagster, dbt, Great Expectations and these definitions again: ~20 s per step on two cores,
-# nine steps, 4 min 17 s for a run the CLI finishes in ~50 s. Parallel steps buy nothing here: the
+# nine steps, 4 min 17 s for a run the CLI finishes in ~50 s. Parallel steps buy little here: the
 # graph is a chain (read → checks → land → dbt → report) and the steps share one DuckDB file, which has a
-# single writer. The in-process executor still honours the extraction's RetryPolicy; what it gives up
-# is isolation of a crashing step, which would fail the run anyway.
+# single writer. The one place two things can overlap, the reads of the sources, overlaps inside one
+# step instead (`source_batches`, sources/concurrent.py). The in-process executor still honours the
+# extraction's RetryPolicy; what it gives up is isolation of a crashing step, which would fail the run
+# anyway.
 # Dagster's default executor with the other default (the run config keeps both modes:
 # `execution: {config: {in_process: {}}}` or `{multiprocess: {...}}`), holding the run lock for the
 # whole run (finance_recon/runs/exclusive.py): schedule, UI and asset-job runs alike, since
@@ -51,7 +52,8 @@ def reconciliation_run_config(
         recon["as_of"] = as_of
     config: dict[str, Any] = {
         "ops": {
-            **{table.batch_asset_name: {"config": {"full_refresh": full_refresh}} for table in SOURCE_TABLES},
+            # One step reads every source table (sources/assets.py): one full_refresh for all.
+            SOURCE_BATCHES_NAME: {"config": {"full_refresh": full_refresh}},
             # Resolved once, by the dbt step; the report publishes what the marts were built with.
             DBT_ASSETS_NAME: {"config": {**recon, "full_refresh": full_refresh}},
         }

@@ -22,6 +22,8 @@ PIPELINE_TAGS = {PIPELINE_TAG: PIPELINE_TAG_VALUE}
 RECONCILIATION_JOB_NAME = "finance_reconciliation"
 SCHEDULE_NAME = "finance_reconciliation_every_10_minutes"
 DBT_ASSETS_NAME = "reconciliation_dbt_models"
+# The step that reads every source table at once and stages each batch (sources/assets.py).
+SOURCE_BATCHES_NAME = "source_batches"
 
 # Asset keys. Per source table two (sources/assets.py): the batch a run reads and stages
 # (`orders_batch`, where its blocking contract check sits) and the landed table it is merged into

@@ -41,8 +41,10 @@ from finance_recon.contracts import SOURCE_TABLES
 STAGES = ("extract", "checks", "land", "reconcile", "publish")
 # Per source table: its batch is read (extract), its checks run on the batch (checks), the checked
 # batch is merged into the landed table (land). Then dbt (reconcile) and the report (publish).
+_SOURCE_BATCHES_STEP = "source_batches"  # names.SOURCE_BATCHES_NAME: every table's batch, one step
 _STAGE_OF_STEP = {
-    **{table.batch_asset_name: "extract" for table in SOURCE_TABLES},
+    _SOURCE_BATCHES_STEP: "extract",
+    **{table.batch_asset_name: "extract" for table in SOURCE_TABLES},  # a step of one table's batch
     **{table.asset_name: "land" for table in SOURCE_TABLES},
     "reconciliation_dbt_models": "reconcile",  # names.DBT_ASSETS_NAME (names imports Dagster)
     "finance_reconciliation_report": "publish",  # names.REPORT_KEY
@@ -260,7 +262,8 @@ class StageReporter:
                 key = evaluation.asset_check_key
                 stage.checks_failed.append(f"{key.asset_key.to_user_string()}:{key.name}")
         elif kind == "STEP_UP_FOR_RETRY":
-            self._line(f"{stage.name:<10} {'retry':<7} {_retry_text(step_key, event.event_specific_data)}")
+            for text in _retry_texts(step_key, event.event_specific_data):
+                self._line(f"{stage.name:<10} {'retry':<7} {text}")
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             stage.finished.add(step_key)
             if kind == "STEP_FAILURE":
@@ -290,17 +293,19 @@ class StageReporter:
             self._progress.stop()
 
 
-def _retry_text(step_key: str, data) -> str:
-    """What a retry is waiting for: the message of the error that asked for it (the extraction's
-    says the cause and the time of the next attempt), else the step and the wait."""
+def _retry_texts(step_key: str, data) -> list[str]:
+    """What a retry is waiting for, one line per line of the message of the error that asked for it
+    (the extraction's: one per table, with the cause and the time of the next attempt), else the
+    step and the wait."""
     error = getattr(data, "error", None)
     while error is not None and error.cause is not None and "RetryRequested" in (error.cls_name or ""):
         error = error.cause
-    text = " ".join((error.message if error is not None else "").split())
+    text = (error.message if error is not None else "").strip()
     if error is not None and error.cls_name:  # "module.ClassName: message" → the message
         text = re.sub(rf"^[\w.]*{re.escape(error.cls_name)}: ?", "", text)
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
     wait = getattr(data, "seconds_to_wait", None)
-    return text or f"{step_key}: retrying" + (f" in {wait:g} s" if wait else "")
+    return lines or [f"{step_key}: retrying" + (f" in {wait:g} s" if wait else "")]
 
 
 def _detail(stage: _Stage) -> str:
@@ -315,7 +320,11 @@ def _detail(stage: _Stage) -> str:
         rows_of, nothing = (
             ("rows", "no rows") if stage.name == "extract" else ("rows merged", "nothing merged")
         )
-        failed = [_TABLE_OF_ASSET.get(step, step) for step in stage.failed_steps]
+        failed = [
+            _TABLE_OF_ASSET.get(step, step) for step in stage.failed_steps if step != _SOURCE_BATCHES_STEP
+        ]
+        if _SOURCE_BATCHES_STEP in stage.failed_steps:  # the tables that step did not materialize
+            failed += [t.asset_name for t in SOURCE_TABLES if t.asset_name not in stage.rows]
         parts = [f"{name} failed" for name in failed]
         parts += [f"{name} {rows:,} {rows_of}" for name, rows in stage.rows.items() if name not in failed]
         return ", ".join(parts) or nothing

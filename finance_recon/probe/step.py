@@ -1,6 +1,7 @@
 """The probe's part of an extraction step: claim the run's cycle, write this source's synthetic rows.
 
-Called by the batch assets (`orders_batch`, `payments_batch`) before they read (finance_recon/sources/assets.py),
+Called by the step of the batch assets (`source_batches`: `orders_batch`, `payments_batch`) for each table
+before the tables are read (finance_recon/sources/assets.py),
 only when the source resource has `probe_enabled`. A write the source refuses (no INSERT
 privilege, the source down) is one warning line and a row in `control.probe_errors`, which makes
 this run's probe fail; it never fails the run — the extraction that follows reports a source that

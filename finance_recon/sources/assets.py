@@ -1,56 +1,58 @@
 """The source assets, two per source table (contracts.SOURCE_TABLES), whatever the landing engine:
 
-    orders_batch ──[orders_batch:contract, blocking]──▶ orders ──▶ dbt (stg_shop__orders)
+    source_batches ─┬─ orders_batch ──[orders_batch:contract, blocking]──▶ orders ──▶ dbt (stg_shop__orders)
+                    └─ payments_batch ─[payments_batch:contract, blocking]─▶ payments ──▶ dbt (…)
 
 - `<table>_batch` reads the run's rows from the source and stages them (`landing.<table>__last_batch`);
-  its blocking contract check (quality/checks.py) validates exactly that batch.
+  its blocking contract check (quality/checks.py) validates exactly that batch. Every table's batch
+  is one step, `source_batches`, which reads the tables at once, each in its own thread
+  (sources/concurrent.py): the run's executor runs one step at a time (jobs.py), so one step per
+  table read them one after the other. Each batch stays its own asset, with its own checks; a UI
+  materialization may select one (`can_subset`).
 - `<table>` is the landed table: it merges the checked batch into `landing.<table>` (upsert by
   primary key, change log, watermark: the warehouse's `promote_checked`). A failed check skips it, so
   a failed batch is never landed and its watermark does not move (quarantine, sources/landing.py).
 
-Failure taxonomy of the read (contracts §1, issues 3 and 25): a source that cannot be reached is
-retried as often and as soon as its reason deserves (`errors.retry_plan`: a refused connection on
-loopback once, after 2 s; a timeout or a lost connection longer), each retry logged with its cause
-and the time of the next attempt (the CLI prints it under the extract stage); a refused login fails
-at once; a contract violation (missing column, changed type) is permanent (`allow_retries=False`);
-any other error is retried only when `runs/facts.py` classifies it retryable. Either way nothing is
-written: the batch is staged in one warehouse transaction after the whole batch has been read.
+Failure taxonomy of the read (contracts §1, issues 3 and 25; sources/outcomes.py): a source that
+cannot be reached is retried as often and as soon as its reason deserves (`errors.retry_plan`: a
+refused connection on loopback once, after 2 s; a timeout or a lost connection longer), each retry
+logged with its table, cause and the time of the next attempt (the CLI prints it under the extract
+stage); a refused login fails at once; a contract violation (missing column, changed type) is
+permanent (`allow_retries=False`); any other error is retried only when `runs/facts.py` classifies it
+retryable. A table failing for good fails the run naming it; a retry reads every table again
+(idempotent). Either way nothing of a failed table is written: a batch is staged in one warehouse
+transaction after the whole batch has been read.
 
 The engine is the `landing` resource (`sources/resources.py`: `EmbeddedLandingResource`, or Spark's
 or Trino's), chosen per deployment in one place (`finance_recon/resources.py`). Keys, owners, config,
-retry policy and failure handling are the same for every engine; its kinds and descriptions come from it.
+retry policy and failure handling are the same for every engine; its kinds and descriptions come from
+it, and whether it lands the tables at once (`CONCURRENT_READS`: Spark's reads one after the other).
 """
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    Backoff,
+    AssetSpec,
     Config,
     Failure,
-    Jitter,
     MaterializeResult,
     RetryPolicy,
-    RetryRequested,
     asset,
+    multi_asset,
 )
 from pydantic import Field
 
 from ..contracts import SOURCE_TABLES, SourceTable
-from ..runs.facts import classify, one_line
-from .errors import SourceError, SourceUnavailableError, retry_plan
+from ..names import SOURCE_BATCHES_NAME
+from .concurrent import land_each
+from .outcomes import SOURCE_RETRY_POLICY, settle
 from .resources import EmbeddedLandingResource, LandingResource
 
 OWNERS = ["team:data-platform"]
-
-# 4 attempts over ~35 s: enough for a database restart or a failover, short of hiding an outage.
-SOURCE_RETRY_POLICY = RetryPolicy(
-    max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
-)
 
 
 class ExtractConfig(Config):
@@ -72,59 +74,82 @@ def build_batch_asset(
     retry_policy: RetryPolicy | None = SOURCE_RETRY_POLICY,
     before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
 ) -> AssetsDefinition:
-    """The asset of the batch a run reads of `table` and stages (the tests build it with a faster
-    retry policy).
-
-    `landing` is the deployment's landing resource: its kinds and descriptions label the asset, and
-    the definitions provide it under the `landing` key. Without one, the asset lands with the embedded
-    engine and needs no `landing` resource (tests materialize it alone). `before_read(context, table,
-    source resource)` runs first in the step: the definitions wire the correctness prober there
-    (finance_recon/probe/), which sits above this layer."""
-    engine = landing if landing is not None else EMBEDDED_LANDING
-    source_resource_key = table.source_resource_key
-
-    @asset(
+    """The asset of the batch a run reads of `table` and stages, in a step of its own named after it
+    (the tests build it with a faster retry policy; an engine that cannot land tables concurrently
+    has one per table). See `build_batch_assets`."""
+    return build_batch_assets(
+        (table,),
+        landing=landing,
+        retry_policy=retry_policy,
+        before_read=before_read,
         name=table.batch_asset_name,
-        owners=OWNERS,
-        kinds=engine.batch_kinds(table),
-        description=engine.batch_description(table),
+    )
+
+
+def build_batch_assets(
+    tables: tuple[SourceTable, ...],
+    *,
+    landing: LandingResource | None = None,
+    retry_policy: RetryPolicy | None = SOURCE_RETRY_POLICY,
+    before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
+    name: str = SOURCE_BATCHES_NAME,
+) -> AssetsDefinition:
+    """The batches a run reads of `tables` and stages, one asset per table (`orders_batch`, …), all
+    from one step (`name`) that reads them at once, each in its own thread (sources/concurrent.py):
+    the in-process executor runs one step at a time, so one step per table read them one after the
+    other. A UI materialization may select some of them (`can_subset`).
+
+    `landing` is the deployment's landing resource: its kinds and descriptions label the assets, and
+    the definitions provide it under the `landing` key. Without one, the assets land with the embedded
+    engine and need no `landing` resource (tests materialize them alone). `before_read(context, table,
+    source resource)` runs first in the step, for each table, one after the other: the definitions
+    wire the correctness prober there (finance_recon/probe/), which sits above this layer."""
+    engine = landing if landing is not None else EMBEDDED_LANDING
+    specs = [
+        AssetSpec(
+            key=AssetKey(table.batch_asset_name),
+            owners=OWNERS,
+            kinds=engine.batch_kinds(table),
+            description=engine.batch_description(table),
+            metadata={
+                "batch_table": f"landing.{table.asset_name}__last_batch",
+                "primary_key": table.primary_key,
+                **engine.DEFINITION_METADATA,
+            },
+        )
+        for table in tables
+    ]
+
+    @multi_asset(
+        name=name,
+        specs=specs,
+        can_subset=len(tables) > 1,
+        description=(
+            None
+            if len(tables) == 1
+            else f"Reads {', '.join(t.table for t in tables)} at once, each in its own thread, and stages "
+            "each batch for its blocking contract check."
+        ),
         required_resource_keys={
             "warehouse",
-            source_resource_key,
+            *(table.source_resource_key for table in tables),
             *(["landing"] if landing is not None else []),
         },
         retry_policy=retry_policy,
-        metadata={
-            "batch_table": f"landing.{table.asset_name}__last_batch",
-            "primary_key": table.primary_key,
-            **engine.DEFINITION_METADATA,
-        },
     )
-    def _read_and_stage(context: AssetExecutionContext, config: ExtractConfig) -> MaterializeResult:
-        source = getattr(context.resources, source_resource_key)
+    def _read_and_stage(context: AssetExecutionContext, config: ExtractConfig) -> Iterator[MaterializeResult]:
+        selected = [t for t in tables if AssetKey(t.batch_asset_name) in context.selected_asset_keys]
+        lander = context.resources.landing if landing is not None else EMBEDDED_LANDING
+        sources = {t.asset_name: getattr(context.resources, t.source_resource_key) for t in selected}
         if before_read is not None:  # e.g. the correctness prober's synthetic rows (wired from above)
-            before_read(context, table, source)
-        try:
-            lander = context.resources.landing if landing is not None else EMBEDDED_LANDING
-            metadata = lander.land(context, table, source, config.full_refresh)
-        except SourceUnavailableError as exc:
-            _retry_or_fail(context, table, exc, retry_policy)
-        except SourceError as exc:
-            context.log.error(str(exc))
-            # `from None`: the driver's exception is already summarised in the message; its chain could
-            # only add noise (and, for some drivers, connection details) to the event log.
-            raise Failure(description=str(exc), allow_retries=exc.retryable) from None
-        except (Failure, RetryRequested):
-            raise  # already says whether it may be retried
-        except Exception as exc:
-            # Not one of ours: the RetryPolicy retries it only when the run-facts taxonomy calls it
-            # retryable (a lock held, a timeout, a connection lost); a permanent error (a full state
-            # folder, a missing table) fails the run at once instead of after ~35 s of retries.
-            _kind, retryable = classify(f"{type(exc).__name__} {exc}")
-            if retryable:
-                raise
-            raise Failure(description=one_line(str(exc)) or type(exc).__name__, allow_retries=False) from exc
-        return MaterializeResult(metadata=metadata)
+            for table in selected:
+                before_read(context, table, sources[table.asset_name])
+
+        def land(step: Any, table: SourceTable, writes: Any) -> Mapping[str, Any]:
+            return lander.land(step, table, sources[table.asset_name], config.full_refresh, writes)
+
+        outcomes = land_each(context, selected, land, concurrent=lander.CONCURRENT_READS)
+        yield from settle(context, selected, outcomes, retry_policy)
 
     return _read_and_stage
 
@@ -179,46 +204,16 @@ def build_landed_asset(table: SourceTable, *, landing: LandingResource | None = 
     return _merge_checked_batch
 
 
-def _retry_or_fail(
-    context: AssetExecutionContext,
-    table: SourceTable,
-    exc: SourceUnavailableError,
-    policy: RetryPolicy | None,
-) -> NoReturn:
-    """Retry an unreachable source as its reason deserves (`retry_plan`), saying so: the warning and
-    the retry event carry the cause and the time of the next attempt. With no retry policy (tests
-    that want one attempt) or when the plan is spent, fail with the cause and why it stops."""
-    plan = retry_plan(exc.reason, exc.host)
-    attempt = context.retry_number  # 0 on the first attempt
-    retries = min(len(plan.delays), policy.max_retries if policy is not None else 0)  # the policy caps
-    if attempt >= retries:
-        tried = f"after {attempt + 1} attempts" if attempt else "not retried"
-        message = f"{exc} — {exc.reason}, {tried} ({plan.why})"
-        context.log.error(message)
-        raise Failure(description=message, allow_retries=False) from None
-    # The policy's delay sets the time scale: 1 for SOURCE_RETRY_POLICY, tests build faster ones.
-    wait = plan.delays[attempt] * (policy.delay or 0) / SOURCE_RETRY_POLICY.delay
-    at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%SZ")
-    message = (
-        f"{table.asset_name}: {exc.reason} — attempt {attempt + 2} of {retries + 1} at {at} "
-        f"(in {wait:.3g} s; {plan.why}): {exc}"
-    )
-    context.log.warning(message)
-    raise RetryRequested(max_retries=retries, seconds_to_wait=wait) from SourceUnavailableError(message)
-
-
 def build_source_assets(
     landing: LandingResource | None = None,
     *,
     tables: tuple[SourceTable, ...] = SOURCE_TABLES,
     before_read: Callable[[AssetExecutionContext, SourceTable, Any], None] | None = None,
 ) -> list[AssetsDefinition]:
-    """Per source table its batch and its landed table, over one landing engine."""
+    """The step that reads every table's batch (`source_batches`: each in its own thread when the
+    engine can, `LandingResource.CONCURRENT_READS`), then per table its landed table, over one landing
+    engine."""
     return [
-        asset_def
-        for table in tables
-        for asset_def in (
-            build_batch_asset(table, landing=landing, before_read=before_read),
-            build_landed_asset(table, landing=landing),
-        )
+        build_batch_assets(tables, landing=landing, before_read=before_read),
+        *(build_landed_asset(table, landing=landing) for table in tables),
     ]

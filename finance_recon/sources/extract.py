@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,12 +96,15 @@ def extract_table(
     logger: logging.Logger | Any = None,
     promote_now: bool = False,
     mysql_reader: str = "client",
+    writes: AbstractContextManager | None = None,
 ) -> ExtractResult:
     """Read changed rows of `table` from `source_url` and stage them in `warehouse` (a
     `WarehouseResource`) for the contract check; `promote_now` lands them at once, without a check in
     between (tests and benchmarks of the extraction itself); `mysql_reader`: how a MySQL/MariaDB source
-    streams (the source resource's). Raises `SourceError` subclasses with
-    one-line, password-free messages."""
+    streams (the source resource's); `writes`: held around each use of the warehouse (a lock shared by
+    the tables a step reads concurrently, sources/concurrent.py: the warehouse has one writer, while
+    the reads from the sources overlap). Raises `SourceError` subclasses with one-line, password-free
+    messages."""
     import pyarrow as pa
 
     logger = logger or log
@@ -108,7 +112,8 @@ def extract_table(
     started_at = datetime.now(UTC)
     source = SourceUrl.parse(source_url)
 
-    with warehouse_connection(warehouse) as conn:
+    writes = writes if writes is not None else nullcontext()
+    with writes, warehouse_connection(warehouse) as conn:
         ensure_landing(conn, table)
         previous = read_watermark(conn, table)
 
@@ -144,7 +149,7 @@ def extract_table(
                 writer.close()
                 sink.close()
         read_s = time.perf_counter() - started
-        with warehouse_connection(warehouse) as conn:
+        with writes, warehouse_connection(warehouse) as conn:
             landed = stage(
                 conn,
                 table,

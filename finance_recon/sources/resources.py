@@ -15,6 +15,7 @@ The assets are the same for every engine (sources/assets.py); the engine brings 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from dagster import AssetExecutionContext, ConfigurableResource
@@ -75,6 +76,10 @@ class LandingResource(ConfigurableResource):
     # Whether `land` only stages the batch (merged by the landed asset once its contract check
     # passed) or writes the landed table itself (then the landed asset has nothing to merge).
     QUARANTINES: ClassVar[bool] = True
+    # Whether one step may land several tables at once, each `land` in its own thread with a shared
+    # `writes` lock held around its warehouse writes (sources/concurrent.py). An engine whose landing
+    # is not thread-safe says False and keeps one step per table.
+    CONCURRENT_READS: ClassVar[bool] = True
 
     def landed_where(self, table: SourceTable) -> str:
         """Where the landed table lives, for people."""
@@ -106,10 +111,19 @@ class LandingResource(ConfigurableResource):
         )
 
     def land(
-        self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool
+        self,
+        context: AssetExecutionContext,
+        table: SourceTable,
+        source: Any,
+        full_refresh: bool,
+        writes: AbstractContextManager | None = None,
     ) -> dict[str, Any]:
         """Land this run's rows of `table` from `source` (a `SourceDatabaseResource`); the
-        materialization's metadata. Raises `SourceError`s (retryable or not) with one-line messages."""
+        materialization's metadata. Raises `SourceError`s (retryable or not) with one-line messages.
+
+        Of `context` it uses only `resources`, `run_id` and `log`: when a step lands several tables at
+        once, each call runs in a thread with a stand-in holding those three (sources/concurrent.py),
+        and `writes` (a lock) is to be held around every write to the warehouse."""
         raise NotImplementedError
 
 
@@ -121,7 +135,12 @@ class EmbeddedLandingResource(LandingResource):
     PROBED: ClassVar[bool] = True
 
     def land(
-        self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool
+        self,
+        context: AssetExecutionContext,
+        table: SourceTable,
+        source: Any,
+        full_refresh: bool,
+        writes: AbstractContextManager | None = None,
     ) -> dict[str, Any]:
         result = extract_table(
             table,
@@ -133,5 +152,6 @@ class EmbeddedLandingResource(LandingResource):
             run_id=context.run_id,
             logger=context.log,
             mysql_reader=source.mysql_reader,
+            writes=writes,
         )
         return result.metadata()

@@ -37,6 +37,9 @@ class SparkLandingResource(LandingResource):
     QUARANTINES: ClassVar[bool] = False
     DEFINITION_METADATA: ClassVar[Mapping[str, str]] = {"landing_engine": "spark"}
     PROBED: ClassVar[bool] = False  # docs/operations.md: the Spark landing is not probed
+    # One Spark session per process, created lazily by `spark_session` and driving its own executors
+    # in parallel already: the tables keep one step each, one after the other (sources/concurrent.py).
+    CONCURRENT_READS: ClassVar[bool] = False
 
     def landed_where(self, table: SourceTable) -> str:
         return f"the Parquet lake by Spark JDBC (`landing.{table.asset_name}` in the warehouse is a view over it)"
@@ -77,7 +80,12 @@ class SparkLandingResource(LandingResource):
         return self._spark_session
 
     def land(
-        self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool
+        self,
+        context: AssetExecutionContext,
+        table: SourceTable,
+        source: Any,
+        full_refresh: bool,
+        writes: Any = None,  # unused: never called from threads (CONCURRENT_READS)
     ) -> dict[str, Any]:
         lake = self.lake
         result = land_table(

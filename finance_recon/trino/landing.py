@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from finance_recon.contracts import SourceTable
@@ -112,9 +113,27 @@ class TrinoLanding:
         source_label: str,
         run_id: str | None,
         started_at: datetime,
+        writes: AbstractContextManager | None = None,
     ) -> Landed:
         """Replace `<table>__last_batch` with this run's rows (`fill_batch`, one Iceberg commit) and
-        record it as pending. The landing table is untouched; returns what promoting would give."""
+        record it as pending, holding `writes` while recording (`_pending_batches` is every table's:
+        two concurrent commits to it race). The landing table is untouched; returns what promoting
+        would give."""
+        fill_batch()
+        with writes if writes is not None else nullcontext():
+            return self._record_pending(
+                table, plan, source_label=source_label, run_id=run_id, started_at=started_at
+            )
+
+    def _record_pending(
+        self,
+        table: SourceTable,
+        plan: ReadPlan,
+        *,
+        source_label: str,
+        run_id: str | None,
+        started_at: datetime,
+    ) -> Landed:
         c, batch, target, pk = (
             self.conn,
             self.batch_table(table),
@@ -122,7 +141,6 @@ class TrinoLanding:
             table.primary_key,
         )
         name = literal(table.asset_name)
-        fill_batch()
         rows_extracted, distinct_keys, batch_max = c.execute(
             f"SELECT count(*), count(DISTINCT {pk}), max(updated_at) FROM {batch}"
         )[0]

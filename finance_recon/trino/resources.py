@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -132,7 +132,12 @@ class TrinoLandingResource(LandingResource):
     )
 
     def land(
-        self, context: AssetExecutionContext, table: SourceTable, source: Any, full_refresh: bool
+        self,
+        context: AssetExecutionContext,
+        table: SourceTable,
+        source: Any,
+        full_refresh: bool,
+        writes: AbstractContextManager | None = None,
     ) -> dict[str, Any]:
         warehouse: TrinoWarehouseResource = context.resources.warehouse
         result = land_with_trino(
@@ -144,6 +149,7 @@ class TrinoLandingResource(LandingResource):
             full_refresh=full_refresh,
             run_id=context.run_id,
             mysql_reader=source.mysql_reader,
+            writes=writes,
         )
         context.log.info(
             f"staged {result.rows_extracted} {table.asset_name} rows in {warehouse.catalog}."
@@ -163,19 +169,27 @@ def land_with_trino(
     run_id: str | None = None,
     promote_now: bool = False,
     mysql_reader: str = "client",
+    writes: AbstractContextManager | None = None,
 ) -> ExtractResult:
     """Stage one source table's batch in the Trino warehouse (`promote_now`: land it at once, for tests
     and benchmarks of the landing itself). The source is read by the platform's reader (Arrow, the
-    same contract check of its columns as on DuckDB) and committed to Iceberg by PyIceberg."""
+    same contract check of its columns as on DuckDB) and committed to Iceberg by PyIceberg.
+
+    `writes` (a lock shared by the tables one step lands at once, sources/concurrent.py) is held while
+    the tables every source shares are written (the landing schema's DDL, `_pending_batches`): two
+    commits to one Iceberg table race. The read itself, into the table's own `__last_batch`, is not
+    held."""
     from finance_recon.sources.readers import open_reader
 
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     source = SourceUrl.parse(source_url)
+    writes = writes if writes is not None else nullcontext()
     with warehouse.session(f"landing {table.asset_name}") as conn:
         landing = warehouse.landing(conn)
-        landing.ensure(table)
-        previous = landing.read_watermark(table)
+        with writes:
+            landing.ensure(table)
+            previous = landing.read_watermark(table)
         plan = plan_read(
             previous_source=previous.source if previous else None,
             previous_watermark=previous.max_updated_at if previous else None,
@@ -195,12 +209,19 @@ def land_with_trino(
 
             read_started = time.perf_counter()
             landed = landing.stage(
-                table, fill_batch, plan, source_label=source.redacted, run_id=run_id, started_at=started_at
+                table,
+                fill_batch,
+                plan,
+                source_label=source.redacted,
+                run_id=run_id,
+                started_at=started_at,
+                writes=writes,
             )
             read_s = time.perf_counter() - read_started
         if promote_now:
-            landing.mark_checked(table)
-            landed = landing.promote((table,)).get(table.asset_name, landed)
+            with writes:
+                landing.mark_checked(table)
+                landed = landing.promote((table,)).get(table.asset_name, landed)
     return ExtractResult(
         table=table.asset_name,
         source=source.redacted,

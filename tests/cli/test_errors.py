@@ -217,6 +217,39 @@ def test_a_failed_extract_stage_names_the_source_that_failed():
     stage = _Stage("extract", {"orders_batch", "payments_batch"}, rows={"payments": 222}, failed=True)
     stage.failed_steps.append("orders_batch")
     assert _detail(stage) == "orders failed, payments 222 rows"
+    # Every table's batch in one step (issue 27): the tables it did not materialize are the failed ones.
+    stage = _Stage("extract", {"source_batches"}, rows={"payments": 222}, failed=True)
+    stage.failed_steps.append("source_batches")
+    assert _detail(stage) == "orders failed, payments 222 rows"
+    stage = _Stage("extract", {"source_batches"}, failed=True)
+    stage.failed_steps.append("source_batches")
+    assert _detail(stage) == "orders failed, payments failed"
+
+
+def test_a_retry_of_the_step_that_reads_every_table_prints_one_line_per_table():
+    from types import SimpleNamespace
+
+    from finance_recon.cli.output import _retry_texts, stage_of
+    from finance_recon.names import SOURCE_BATCHES_NAME
+
+    assert stage_of(SOURCE_BATCHES_NAME) == "extract"  # output.py spells it without importing Dagster
+    cause = SimpleNamespace(
+        cls_name="SourceUnavailableError",
+        message="finance_recon.sources.errors.SourceUnavailableError: orders: connection refused — attempt 2 "
+        "of 2 at 10:00:02Z (in 2 s; why): source x\npayments: connection refused — attempt 2 of 2 at "
+        "10:00:02Z (in 2 s; why): source y\n",
+        cause=None,
+    )
+    data = SimpleNamespace(
+        error=SimpleNamespace(cls_name="RetryRequested", message="", cause=cause), seconds_to_wait=2
+    )
+    assert _retry_texts("source_batches", data) == [
+        "orders: connection refused — attempt 2 of 2 at 10:00:02Z (in 2 s; why): source x",
+        "payments: connection refused — attempt 2 of 2 at 10:00:02Z (in 2 s; why): source y",
+    ]
+    assert _retry_texts("orders_batch", SimpleNamespace(error=None, seconds_to_wait=5)) == [
+        "orders_batch: retrying in 5 s"
+    ]
 
 
 def test_a_refused_source_is_retried_briefly_and_every_retry_is_on_the_terminal(tmp_path):

@@ -157,7 +157,8 @@ def test_renamed_column_blocks(deployment):
     try:
         run = run_pipeline(settings)
         _assert_blocked(run, baseline, settings)
-        assert run.cause and "step orders_batch failed" in run.cause
+        # Every table's batch is one step (issue 27): its failure names the table first.
+        assert run.cause and "step source_batches failed: orders: " in run.cause
         assert "table orders is missing column customer_id" in run.cause
         assert "orders_batch_contract" not in run.steps_started
     finally:
@@ -170,7 +171,7 @@ def test_retyped_column_blocks(deployment):
     try:
         run = run_pipeline(settings)
         _assert_blocked(run, baseline, settings)
-        assert run.cause and "step payments_batch failed" in run.cause
+        assert run.cause and "step source_batches failed: payments: " in run.cause
         assert "table payments column amount has type double precision" in run.cause
     finally:
         _pg(db, "ALTER TABLE payments ALTER COLUMN amount TYPE numeric(18,2)")

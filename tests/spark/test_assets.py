@@ -74,18 +74,27 @@ def test_landing_engine_selects_the_resource_under_the_same_assets(monkeypatch, 
     assert (landing.lake_root, landing.partitions) == (str(tmp_path / "lake"), 3)
     assert landing.spark_config["spark.sql.session.timeZone"] == "UTC"
     assets = build_source_assets(landing)
-    assert [a.key.path[-1] for a in assets] == ["orders_batch", "orders", "payments_batch", "payments"]
-    assert all(a.metadata_by_key[a.key]["landing_engine"] == "spark" for a in assets)
-    assert all({"spark", "parquet"} <= set(a.specs_by_key[a.key].kinds) for a in assets)
-    # The batch reads through the engine; the landed table has nothing to merge (Spark merged it).
-    assert ["landing" in a.required_resource_keys for a in assets] == [True, False, True, False]
+    # One step reads every table's batch (issue 27; Spark's one after the other), then the landed tables.
+    assert [sorted(k.path[-1] for k in a.keys) for a in assets] == [
+        ["orders_batch", "payments_batch"],
+        ["orders"],
+        ["payments"],
+    ]
+    assert all(a.metadata_by_key[k]["landing_engine"] == "spark" for a in assets for k in a.keys)
+    assert all({"spark", "parquet"} <= set(a.specs_by_key[k].kinds) for a in assets for k in a.keys)
+    # The batches read through the engine; the landed table has nothing to merge (Spark merged it).
+    assert ["landing" in a.required_resource_keys for a in assets] == [True, False, False]
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "embedded")
     landing = landing_resource(load_settings())
     assert isinstance(landing, EmbeddedLandingResource)
     assets = build_source_assets(landing)
-    assert [a.key.path[-1] for a in assets] == ["orders_batch", "orders", "payments_batch", "payments"]
-    assert all("duckdb" in a.specs_by_key[a.key].kinds for a in assets)
-    assert all("landing_engine" not in a.metadata_by_key[a.key] for a in assets)
+    assert [sorted(k.path[-1] for k in a.keys) for a in assets] == [
+        ["orders_batch", "payments_batch"],
+        ["orders"],
+        ["payments"],
+    ]
+    assert all("duckdb" in a.specs_by_key[k].kinds for a in assets for k in a.keys)
+    assert all("landing_engine" not in a.metadata_by_key[k] for a in assets for k in a.keys)
     monkeypatch.setenv("FINANCE_RECON_LANDING_ENGINE", "hadoop")
     with pytest.raises(ValueError, match="FINANCE_RECON_LANDING_ENGINE"):
         landing_resource(load_settings())
