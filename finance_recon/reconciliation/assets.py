@@ -140,7 +140,7 @@ def reconcile_with_dbt(
     # a table, not --vars: new vars on every run would make dbt re-parse the project instead of
     # using the prepared manifest (partial parse).
     warehouse.write_run_parameters(params, context.run_id)
-    fingerprint = project_fingerprint(dbt_project.project_dir)
+    fingerprint = project_fingerprint(dbt_project.project_dir, warehouse.target)
     if _may_carry_forward(context, config):
         decision = warehouse.carry_state_forward(params, context.run_id, fingerprint)
         if decision.carried:

@@ -6,7 +6,7 @@ anything, when nothing that decides a category has changed in between (contracts
 keys of macros/incremental_state/dirty_keys.sql are then empty):
 
   - the last build passed every data test (`control.verified_builds`) and was built by this dbt
-    project (its fingerprint: a new release of the models rebuilds);
+    project and target (their fingerprint: a new release of the models, or another target, rebuilds);
   - τ and G are the last build's, and as_of is not earlier than its as_of;
   - the landing's change log holds nothing the last build did not consume: no batch landed a new
     version of a row, and no extraction replaced a table;
@@ -85,11 +85,13 @@ class CarryForward:
 
 
 @functools.cache
-def project_fingerprint(project_dir: Path) -> str:
-    """sha256 over the dbt project's SQL and YAML (models, macros, tests, dbt_project.yml): what the
-    state was built by. Any change to a rule or a model makes the next run build."""
-    digest = hashlib.sha256()
-    files = [project_dir / "dbt_project.yml"] + sorted(
+def project_fingerprint(project_dir: Path, target: str) -> str:
+    """sha256 over the dbt project's SQL and YAML (models, macros, tests, dbt_project.yml,
+    profiles.yml) and the dbt target it runs: what the state was built by. Any change to a rule, a
+    model or the deployment's target makes the next run build (and a target its profile does not
+    have fails there, instead of hiding behind a carried-forward state)."""
+    digest = hashlib.sha256(f"target={target}\0".encode())
+    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"] + sorted(
         path
         for folder in ("models", "macros", "tests")
         for path in (project_dir / folder).rglob("*")
@@ -157,7 +159,7 @@ def why_not_without_data(
     if not last.verified:
         return f"the last build (run {last.run_id}) did not pass every data test"
     if last.project_fingerprint != fingerprint:
-        return f"the dbt project changed since the last build (run {last.run_id})"
+        return f"the dbt project or its target changed since the last build (run {last.run_id})"
     if params.as_of < last.as_of:
         return f"as_of {format_ts(params.as_of)} is earlier than the last build's {format_ts(last.as_of)}"
     if last.tolerance is None or Decimal(last.tolerance) != params.tolerance:

@@ -255,7 +255,7 @@ class Warehouse:
         if self.carry_forward:
             params, run_id = self._run
             decision = EmbeddedWarehouse(path=str(self.path)).carry_state_forward(
-                params, run_id, project_fingerprint(DBT_PROJECT_DIR)
+                params, run_id, project_fingerprint(DBT_PROJECT_DIR, "duckdb")
             )
             self.decisions.append((decision.carried, decision.reason))
             if decision.carried:
@@ -293,7 +293,7 @@ class Warehouse:
             if self.carry_forward:  # what the platform records after a build whose tests passed
                 conn = duckdb.connect(str(self.path))
                 try:
-                    record_verified_build(conn, self._run[1], project_fingerprint(DBT_PROJECT_DIR))
+                    record_verified_build(conn, self._run[1], project_fingerprint(DBT_PROJECT_DIR, "duckdb"))
                 finally:
                     conn.close()
             return None

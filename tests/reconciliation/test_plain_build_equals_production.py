@@ -106,7 +106,9 @@ def production(landed: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtBui
     assert build.returncode == 0, build.output[-5000:]
     conn = duckdb.connect(str(warehouse))
     try:
-        record_verified_build(conn, "production-run", project_fingerprint(hand_built.DBT_PROJECT_DIR))
+        record_verified_build(
+            conn, "production-run", project_fingerprint(hand_built.DBT_PROJECT_DIR, "duckdb")
+        )
     finally:
         conn.close()
     return build

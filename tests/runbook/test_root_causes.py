@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from finance_recon.names import SOURCE_BATCHES_NAME
 from finance_recon.runbook import causes as C
 from finance_recon.runbook.diagnose import diagnose, render_table
 from finance_recon.settings import PROJECT_ROOT, load_settings
@@ -113,8 +114,9 @@ def test_schema_drift_is_named_first_before_and_after_the_failed_run(baseline, d
     after = run_diagnose()
     assert after.likely_cause.code == C.SCHEMA_DRIFT, [c.code for c in after.causes]
     finished = after.instance.latest_finished
-    assert finished.status == "FAILURE" and finished.failed_step == "payments_batch"
-    assert "currency" in finished.error
+    # Both tables are read by one step (sources/concurrent.py); its error names the table that drifted.
+    assert finished.status == "FAILURE" and finished.failed_step == SOURCE_BATCHES_NAME
+    assert "payments" in finished.error and "currency" in finished.error
     # The run failure is explained by the drift: listed as evidence of it, and as a lower-ranked symptom.
     assert any(finished.run_id[:8] in ev for ev in after.likely_cause.evidence)
     assert C.JOB_FAILURE in [c.code for c in after.causes[1:]]

@@ -128,7 +128,7 @@ class TrinoDeployment:
         if self.carry_forward:
             params, run_id = self._run
             decision = self.warehouse.carry_state_forward(
-                params, run_id, project_fingerprint(DBT_PROJECT_DIR)
+                params, run_id, project_fingerprint(DBT_PROJECT_DIR, "trino")
             )
             self.decisions.append((decision.carried, decision.reason))
             if decision.carried:
@@ -155,7 +155,9 @@ class TrinoDeployment:
         self.console.close()
         if code == 0:
             if self.carry_forward:  # what the platform records after a build whose tests passed
-                record_verified_build(self.warehouse, self._run[1], project_fingerprint(DBT_PROJECT_DIR))
+                record_verified_build(
+                    self.warehouse, self._run[1], project_fingerprint(DBT_PROJECT_DIR, "trino")
+                )
             return None
         return f"dbt run failed on {self.schema}:\n" + Path(self.console.name).read_text()[-4000:]
 
