@@ -18,9 +18,10 @@ Then the run appends a build of the state at its own as_of that classified nothi
 no row changed). What depends on the cut-off alone reads it from that record when queried (the
 items' age and the summary's as_of, `state_as_of()` in dbt_project/macros/run_parameters.sql), so
 the marts are exactly what a build at the new as_of would give; the report publishes them under
-the new as_of and run id as after any build. tests/reconciliation/test_carry_forward_equals_build.py
-proves the equality over random sequences of changes, quiet periods and grace expiries, on DuckDB
-and on Trino.
+the new as_of and run id as after any build. tests/reconciliation/test_incremental_equals_full.py and
+tests/trino/test_incremental_equals_full_on_trino.py prove the equality with a full rebuild over
+random sequences of changes, quiet periods and grace expiries; tests/pipeline/test_carry_forward.py
+that a carried-forward run publishes the bytes a rebuilt one does.
 
 The checks are a few small queries (the change log is pruned after every build; the grace check
 reads the state's two narrow columns), measured in docs/benchmarks.md. The engines run them
