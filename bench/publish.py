@@ -256,23 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.breaks or [1_000_000]:
         with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
             folder = Path(scratch)
-            # In its own process too: a child's peak RSS starts at its parent's (Linux keeps ru_maxrss
-            # across fork and exec), so the parent stays small.
-            prep = spawn(
-                [sys.executable, "-m", "bench.publish", "--prepare", str(n), "--folder", str(folder)]
-            )
-            if prep.returncode != 0:
-                print(prep.stderr[-3000:], file=sys.stderr)
+            measured = _prepare_and_measure("--prepare", n, folder, ("streamed", "whole_table"))
+            if measured is None:
                 return 1
-            load_before = loadavg()
-            results = {}
-            for method in ("streamed", "whole_table"):
-                try:
-                    results[method], _ = run_child("bench.publish", [method, "--folder", str(folder)])
-                except SystemExit as exc:
-                    print(exc, file=sys.stderr)
-                    return 1
-            load_after = loadavg()
+            results, load_before, load_after = measured
             s, w = results["streamed"], results["whole_table"]
             if s["rows"] != w["rows"]:
                 print(f"rows differ: streamed {s['rows']}, whole table {w['rows']}", file=sys.stderr)
@@ -291,6 +278,28 @@ def main(argv: list[str] | None = None) -> int:
             {"kind": "publish", "machine": machine(), "sizes": sizes, "ok": not failed}, Path(args.json)
         )
     return 1 if failed else 0
+
+
+def _prepare_and_measure(
+    prepare_flag: str, n: int, folder: Path, methods: tuple[str, ...]
+) -> tuple[dict, str, str] | None:
+    """Prepare `n` breaks in `folder` (its own process), then run each method in a child: their
+    results and the load average before and after; None (said on stderr) when a process failed."""
+    # In its own process too: a child's peak RSS starts at its parent's (Linux keeps ru_maxrss across
+    # fork and exec), so the parent stays small.
+    prep = spawn([sys.executable, "-m", "bench.publish", prepare_flag, str(n), "--folder", str(folder)])
+    if prep.returncode != 0:
+        print(prep.stderr[-3000:], file=sys.stderr)
+        return None
+    load_before = loadavg()
+    results = {}
+    for method in methods:
+        try:
+            results[method], _ = run_child("bench.publish", [method, "--folder", str(folder)])
+        except SystemExit as exc:
+            print(exc, file=sys.stderr)
+            return None
+    return results, load_before, loadavg()
 
 
 REPUBLISH = Table(
@@ -312,20 +321,12 @@ def republish_main(args) -> int:
     for n in args.breaks or [1_000_000]:
         with tempfile.TemporaryDirectory(prefix="bench-republish-") as scratch:
             folder = Path(scratch)
-            command = [sys.executable, "-m", "bench.publish", "--prepare-republish", str(n)]
-            prep = spawn([*command, "--folder", str(folder)])
-            if prep.returncode != 0:
-                print(prep.stderr[-3000:], file=sys.stderr)
+            measured = _prepare_and_measure(
+                "--prepare-republish", n, folder, ("republish_rewrite", "republish_reuse")
+            )
+            if measured is None:
                 return 1
-            load_before = loadavg()
-            results = {}
-            for method in ("republish_rewrite", "republish_reuse"):
-                try:
-                    results[method], _ = run_child("bench.publish", [method, "--folder", str(folder)])
-                except SystemExit as exc:
-                    print(exc, file=sys.stderr)
-                    return 1
-            load_after = loadavg()
+            results, load_before, load_after = measured
             rewrite, reused = results["republish_rewrite"], results["republish_reuse"]
             # Reuse is only equivalent when the rewrite would have produced the very same bytes.
             if reused["breaks_files"] != "reused from run previous" or (

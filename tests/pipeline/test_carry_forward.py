@@ -19,7 +19,7 @@ from dagster import DagsterEventType, DagsterInstance
 from finance_recon.cli.pipeline import RunOutcome, RunRequestOptions, execute
 from finance_recon.demo.generator import generate_shop
 from finance_recon.demo.seed import seed_shop
-from finance_recon.reconciliation.assets import dbt_model_count
+from finance_recon.reconciliation.assets import build_reconciliation_dbt_models, dbt_model_count
 from finance_recon.reconciliation.parameters import format_ts
 from finance_recon.report.store import LocalReportStore
 from finance_recon.settings import Settings
@@ -49,20 +49,16 @@ class Runs:
 
 def _dbt_materializations(run_id: str) -> dict[str, dict]:
     """The dbt models this run materialized, with their metadata."""
+    models = {key.to_user_string() for key in build_reconciliation_dbt_models(Settings.from_values()).keys}
     with DagsterInstance.get() as instance:
         records = instance.get_records_for_run(
             run_id, of_type={DagsterEventType.ASSET_MATERIALIZATION}
         ).records
-    out = {}
-    for record in records:
-        materialization = record.event_log_entry.asset_materialization
-        if "rebuilt" in materialization.metadata or materialization.asset_key.path[-1].startswith(
-            ("int_", "stg_", "fct_", "rpt_")
-        ):
-            out[materialization.asset_key.to_user_string()] = {
-                k: getattr(v, "value", v) for k, v in materialization.metadata.items()
-            }
-    return out
+    return {
+        key: {name: getattr(value, "value", value) for name, value in materialization.metadata.items()}
+        for materialization in (record.event_log_entry.asset_materialization for record in records)
+        if (key := materialization.asset_key.to_user_string()) in models
+    }
 
 
 @pytest.fixture(scope="module")

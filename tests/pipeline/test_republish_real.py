@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -94,17 +92,8 @@ def _seed_previous(first_store, store, first: PublishedRun, scratch: Path) -> Pu
 
 
 @pytest.fixture
-def s3_resource(moto_endpoint, monkeypatch) -> ReportStoreResource:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    bucket = f"finance-reports-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=bucket)
-    return ReportStoreResource(uri=f"s3://{bucket}/finance-reports", s3_endpoint_url=moto_endpoint)
+def s3_resource(moto_reports_uri, moto_endpoint) -> ReportStoreResource:
+    return ReportStoreResource(uri=moto_reports_uri, s3_endpoint_url=moto_endpoint)
 
 
 @pytest.fixture(params=["folder", "s3"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
@@ -140,23 +139,11 @@ def folder_store(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def s3_store(tmp_path, monkeypatch, moto_endpoint):
-    import boto3
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    bucket = f"finance-reports-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=bucket)
-    uri = f"s3://{bucket}/finance-reports"
+def s3_store(tmp_path, monkeypatch, moto_endpoint, moto_reports_uri):
     monkeypatch.setenv("FINANCE_RECON_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FINANCE_RECON_REPORTS_URI", uri)
+    monkeypatch.setenv("FINANCE_RECON_REPORTS_URI", moto_reports_uri)
     monkeypatch.setenv("FINANCE_RECON_S3_ENDPOINT_URL", moto_endpoint)
-    return ReportStoreResource(uri=uri, s3_endpoint_url=moto_endpoint).open()
+    return ReportStoreResource(uri=moto_reports_uri, s3_endpoint_url=moto_endpoint).open()
 
 
 @pytest.fixture(params=["folder", "s3"])
